@@ -1,0 +1,490 @@
+// The directory actor (see directory_actor.hpp).
+#include "actors/directory_actor.hpp"
+
+#include "actors/auth.hpp"
+#include "actors/reply_commit.hpp"
+#include "config/log.hpp"
+#include "gateway/crypto.hpp"
+
+#include <caf/event_based_actor.hpp>
+
+#include <set>
+
+namespace meetingd {
+
+namespace {
+
+using self_ptr = directory_actor::stateful_pointer<directory_actor_state>;
+using reply_promise = caf::typed_response_promise<final_reply>;
+using proto::command_kind;
+
+/// A stored hash that no password matches: unknown users cost the same
+/// PBKDF2 time as known ones, so timing does not tell which users exist.
+const std::string& decoy_hash() {
+  static const std::string hash = auth::hash_password(crypto::random_hex(16), 1000);
+  return hash;
+}
+
+unix_ms now_of(self_ptr self) {
+  return wall_now(self, *self->state.env);
+}
+
+reply_route route_of(const inbound_request& in, std::string user = {}) {
+  return reply_route{in.client, in.req.id, std::move(user), in.req.cmd.meeting};
+}
+
+/// Commits `changes` with the reply and delivers it.
+void reply_with(self_ptr self, const reply_route& route, reply_promise rp,
+                proto::reply reply, changeset changes = {}) {
+  commit_reply(self, self->state.links.store, route, std::move(reply),
+               std::move(changes), now_of(self), std::move(rp), [] {});
+}
+
+proto::reply ok(proto::reply_data data = {}) {
+  proto::reply r;
+  r.data = std::move(data);
+  return r;
+}
+
+void notify_meetings(self_ptr self, const std::string& user, bool online) {
+  auto& st = self->state;
+  for (auto& id : st.book.meetings_of(user))
+    if (auto i = st.meetings.find(id); i != st.meetings.end())
+      self->send(i->second, presence_atom::value, user, online);
+}
+
+/// Applies a device presence change and tells the user's meetings if the
+/// user as a whole went offline or came back.
+void presence(self_ptr self, const std::string& client, bool online) {
+  auto& st = self->state;
+  changeset rows;
+  auto change = st.book.set_presence(client, online, now_of(self), rows);
+  commit_then(self, st.links.store, std::move(rows), [] {});
+  if (change)
+    notify_meetings(self, change->user, change->online);
+}
+
+meeting_actor spawn_meeting(self_ptr self, std::optional<meeting> recovered) {
+  auto& st = self->state;
+  auto m = self->spawn(meeting_actor_impl, st.env,
+                       meeting_links{st.links.store, st.links.rtc, self}, std::move(recovered));
+  self->monitor(m);
+  return m;
+}
+
+// -- auth ------------------------------------------------------------------------------
+
+void bind_and_reply(self_ptr self, const inbound_request& in, reply_promise rp,
+                    const user_record& user) {
+  auto& st = self->state;
+  auto& client = in.client;
+  auto previous = st.book.user_of(client);
+  std::string previous_user = previous ? *previous : std::string{};
+  auto rows = st.book.bind(client, user.id, now_of(self));
+  reply_with(self, route_of(in, user.id), std::move(rp),
+             ok(proto::login_data{user.id, user.display_name}), std::move(rows));
+  MD_LOG_INFO("auth.login", log::kv("user", user.id), log::kv("client", client),
+              log::kv("req", in.req.id));
+  if (!previous_user.empty() && previous_user != user.id && !st.book.user_online(previous_user))
+    notify_meetings(self, previous_user, false);
+  notify_meetings(self, user.id, true);
+}
+
+void login_with_ticket(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  auto now = now_of(self);
+  auto check = auth::check_ticket(*cmd.ticket, st.env->ticket_secret, to_unix_s(now));
+  auto route = route_of(in, cmd.user);
+  if (check.status == auth::ticket_status::expired && check.user == cmd.user) {
+    reply_with(self, route, rp,
+               proto::fail({}, 401, "ticket_expired",
+                           "the login ticket has expired; get a new one from your account service"));
+    return;
+  }
+  if (check.status != auth::ticket_status::ok || check.user != cmd.user) {
+    st.book.login_failed(in.client, now);
+    MD_LOG_WARN("auth.bad_ticket", log::kv("user", cmd.user), log::kv("client", in.client),
+                log::kv("req", in.req.id));
+    reply_with(self, route, rp,
+               proto::fail({}, 401, "bad_credentials", "the login ticket is not valid"));
+    return;
+  }
+  st.book.login_succeeded(in.client);
+  changeset rows;
+  auto user = st.book.find_user(cmd.user);
+  user_record created;
+  if (!user) {
+    // A ticket vouches for the user: the customer's account system knows them.
+    created.id = cmd.user;
+    created.display_name = cmd.user;
+    created.created_at = now;
+    rows = st.book.add_user(created);
+    user = &created;
+  }
+  auto record = *user;
+  auto bind_rows = st.book.bind(in.client, record.id, now);
+  rows.append(std::move(bind_rows));
+  reply_with(self, route, rp, ok(proto::login_data{record.id, record.display_name}),
+             std::move(rows));
+  MD_LOG_INFO("auth.login", log::kv("user", record.id), log::kv("client", in.client),
+              log::kv("req", in.req.id), log::kv("with", "ticket"));
+  notify_meetings(self, record.id, true);
+}
+
+void login(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  if (auto wait = st.book.login_wait(in.client, now_of(self))) {
+    rp.deliver(make_final_reply(
+      route_of(in, cmd.user),
+      proto::fail({}, 429, "rate_limited",
+                  "too many failed logins from this client; try again in "
+                    + std::to_string((wait->count() + 999) / 1000) + " s")));
+    return;
+  }
+  if (cmd.ticket) {
+    login_with_ticket(self, in, std::move(rp));
+    return;
+  }
+  auto user = st.book.find_user(cmd.user);
+  auto stored = user && !user->password_hash.empty() ? user->password_hash : decoy_hash();
+  self->request(st.links.hasher, caf::infinite, verify_atom::value, *cmd.password, stored)
+    .then([self, in, rp](bool matches) mutable {
+      auto& st = self->state;
+      auto user = st.book.find_user(in.req.cmd.user);
+      if (!matches || !user || user->password_hash.empty()) {
+        st.book.login_failed(in.client, now_of(self));
+        MD_LOG_WARN("auth.bad_password", log::kv("user", in.req.cmd.user),
+                    log::kv("client", in.client), log::kv("req", in.req.id));
+        reply_with(self, route_of(in, in.req.cmd.user), rp,
+                   proto::fail({}, 401, "bad_credentials",
+                               "unknown user or wrong password"));
+        return;
+      }
+      st.book.login_succeeded(in.client);
+      bind_and_reply(self, in, rp, *user);
+    });
+}
+
+void logout(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto bound = st.book.user_of(in.client);
+  if (!bound) {
+    reply_with(self, route_of(in), rp,
+               proto::fail({}, 401, "not_logged_in", "this device is not logged in"));
+    return;
+  }
+  auto user = *bound;
+  bool was_online = st.book.user_online(user);
+  auto rows = st.book.unbind(in.client);
+  reply_with(self, route_of(in, user), rp, ok(), std::move(rows));
+  MD_LOG_INFO("auth.logout", log::kv("user", user), log::kv("client", in.client),
+              log::kv("req", in.req.id));
+  if (was_online && !st.book.user_online(user))
+    notify_meetings(self, user, false);
+}
+
+// -- admin -------------------------------------------------------------------------------
+
+void add_user(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  if (st.book.find_user(cmd.user)) {
+    reply_with(self, route_of(in, cmd.user), rp,
+               proto::fail({}, 409, "user_exists",
+                           cmd.user + " exists already; remove it first to replace it"));
+    return;
+  }
+  self->request(st.links.hasher, caf::infinite, hash_atom::value, *cmd.password,
+                st.env->pbkdf2_iterations)
+    .then([self, in, rp](std::string& hash) mutable {
+      auto& st = self->state;
+      auto& cmd = in.req.cmd;
+      if (st.book.find_user(cmd.user)) {
+        reply_with(self, route_of(in, cmd.user), rp,
+                   proto::fail({}, 409, "user_exists", cmd.user + " exists already"));
+        return;
+      }
+      user_record u;
+      u.id = cmd.user;
+      u.display_name = cmd.display_name.value_or(cmd.user);
+      u.password_hash = std::move(hash);
+      u.created_at = now_of(self);
+      auto rows = st.book.add_user(u);
+      reply_with(self, route_of(in, u.id), rp,
+                 ok(proto::login_data{u.id, u.display_name}), std::move(rows));
+      MD_LOG_INFO("admin.user_added", log::kv("user", u.id), log::kv("by", in.client),
+                  log::kv("req", in.req.id));
+    });
+}
+
+void remove_user(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  if (!st.book.find_user(cmd.user)) {
+    reply_with(self, route_of(in, cmd.user), rp,
+               proto::fail({}, 404, "user_not_found", "no user " + cmd.user));
+    return;
+  }
+  bool was_online = st.book.user_online(cmd.user);
+  auto rows = st.book.remove_user(cmd.user);
+  reply_with(self, route_of(in, cmd.user), rp, ok(), std::move(rows));
+  MD_LOG_INFO("admin.user_removed", log::kv("user", cmd.user), log::kv("by", in.client),
+              log::kv("req", in.req.id));
+  if (was_online)
+    notify_meetings(self, cmd.user, false);
+}
+
+void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  proto::stats_data data;
+  data.meetings_active = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::active));
+  data.meetings_ended = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::ended));
+  data.participants = static_cast<std::int64_t>(st.book.participant_count());
+  data.devices_online = static_cast<std::int64_t>(st.book.devices_online());
+  data.users = static_cast<std::int64_t>(st.book.user_count());
+  data.ringing_invitations = static_cast<std::int64_t>(st.book.ringing_count());
+  auto finish = [self, in, rp](proto::stats_data data) mutable {
+    reply_with(self, route_of(in), rp, ok(std::move(data)));
+  };
+  self->request(st.links.rtc, std::chrono::seconds(5), stats_atom::value)
+    .then(
+      [self, data, finish](rtc::stats& rs) mutable {
+        data.rtc_calls = static_cast<std::int64_t>(rs.calls);
+        data.rtc_failures = static_cast<std::int64_t>(rs.failures);
+        data.rtc_retries = static_cast<std::int64_t>(rs.retries);
+        data.rtc_circuit_open = rs.circuit_open;
+        self->request(self->state.links.store, std::chrono::seconds(5), stats_atom::value)
+          .then(
+            [self, data, finish](store_stats& ss) mutable {
+              data.store_commits = static_cast<std::int64_t>(ss.commits);
+              data.store_changes_per_commit
+                = ss.commits ? static_cast<double>(ss.changesets) / ss.commits : 0.0;
+              auto& lmq = self->state.links.lmq;
+              if (!lmq) {
+                finish(data);
+                return;
+              }
+              self->request(lmq, std::chrono::seconds(5), stats_atom::value)
+                .then(
+                  [data, finish](gateway_stats& gs) mutable {
+                    data.commands_total = static_cast<std::int64_t>(gs.commands);
+                    data.commands_per_s = gs.commands_per_s;
+                    data.latency_p50_ms = gs.latency_p50_ms;
+                    data.latency_p99_ms = gs.latency_p99_ms;
+                    finish(data);
+                  },
+                  [data, finish](caf::error&) mutable { finish(data); });
+            },
+            [data, finish](caf::error&) mutable { finish(data); });
+      },
+      [data, finish](caf::error&) mutable { finish(data); });
+}
+
+/// Admin commands that the directory answers itself.
+bool handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  switch (cmd.kind) {
+    case command_kind::admin_ping: {
+      auto now = now_of(self);
+      reply_with(self, route_of(in), rp,
+                 ok(proto::ping_data{st.env->node_id, MEETINGD_VERSION,
+                                     (now - st.env->started_at) / 1000}));
+      return true;
+    }
+    case command_kind::admin_stats:
+      stats(self, in, rp);
+      return true;
+    case command_kind::admin_meetings_list:
+      reply_with(self, route_of(in), rp, ok(st.book.list_meetings(cmd)));
+      return true;
+    case command_kind::admin_user_add:
+      add_user(self, in, rp);
+      return true;
+    case command_kind::admin_user_remove:
+      remove_user(self, in, rp);
+      return true;
+    case command_kind::admin_users_list:
+      reply_with(self, route_of(in), rp, ok(st.book.list_users(cmd.limit, cmd.after)));
+      return true;
+    default:
+      return false;
+  }
+}
+
+// -- meetings ------------------------------------------------------------------------------
+
+std::string new_meeting_id() {
+  return "m-" + crypto::random_hex(8);
+}
+
+caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in,
+                                        const std::string& user, reply_promise rp) {
+  auto& st = self->state;
+  auto cmd = in.req.cmd;
+  auto id = cmd.requested_id.value_or("");
+  if (id.empty()) {
+    do
+      id = new_meeting_id();
+    while (st.book.find_meeting(id));
+  } else if (st.book.find_meeting(id)) {
+    reply_with(self, route_of(in, user), rp,
+               proto::fail({}, 409, "meeting_exists",
+                           "a meeting with id " + id + " exists; choose another id"));
+    return rp;
+  }
+  cmd.requested_id = id;
+  cmd.meeting = id;
+  st.book.reserve_meeting(id, user, now_of(self));
+  auto m = spawn_meeting(self, std::nullopt);
+  st.meetings.emplace(id, m);
+  meeting_request req{caller{user, in.client, false}, in.req.id, cmd,
+                      st.book.facts(cmd.users, id)};
+  return self->delegate(m, handle_atom::value, std::move(req));
+}
+
+caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
+                                    const caller& who, reply_promise rp) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  auto entry = st.book.find_meeting(cmd.meeting);
+  auto actor = st.meetings.find(cmd.meeting);
+  if (!entry || entry->creating) {
+    reply_with(self, route_of(in, who.user), rp,
+               proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
+    return rp;
+  }
+  if (actor == st.meetings.end()) {
+    bool expired = entry->end_reason == "expired";
+    reply_with(self, route_of(in, who.user), rp,
+               proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
+                           "the meeting has ended; create a new meeting"));
+    return rp;
+  }
+  std::vector<user_fact> facts;
+  if (cmd.kind == command_kind::call_invite)
+    facts = st.book.facts(cmd.users, cmd.meeting);
+  return self->delegate(actor->second, handle_atom::value,
+                        meeting_request{who, in.req.id, cmd, std::move(facts)});
+}
+
+caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
+  auto& st = self->state;
+  auto rp = self->make_response_promise<final_reply>();
+  auto& cmd = in.req.cmd;
+  if (in.admin) {
+    if (handle_admin(self, in, rp))
+      return rp;
+    if (!proto::is_admin_command(cmd.kind)) {
+      reply_with(self, route_of(in), rp,
+                 proto::fail({}, 400, "wrong_topic",
+                             "device commands go to the device topic <parent>/up/<client id>"));
+      return rp;
+    }
+    return to_meeting(self, in, caller{"", in.client, true}, rp);
+  }
+  if (proto::is_admin_command(cmd.kind)) {
+    MD_LOG_WARN("admin.refused", log::kv("client", in.client),
+                log::kv("type", proto::to_string(cmd.kind)), log::kv("req", in.req.id));
+    reply_with(self, route_of(in), rp,
+               proto::fail({}, 403, "not_admin",
+                           "admin commands are taken only on the admin topic from ids in --admins"));
+    return rp;
+  }
+  if (cmd.kind == command_kind::auth_login) {
+    login(self, in, rp);
+    return rp;
+  }
+  auto bound = st.book.user_of(in.client);
+  if (!bound) {
+    reply_with(self, route_of(in), rp,
+               proto::fail({}, 401, "not_logged_in",
+                           "log in first with auth.login"));
+    return rp;
+  }
+  auto user = *bound;
+  // Any command proves the device is there.
+  presence(self, in.client, true);
+  if (cmd.kind == command_kind::auth_logout) {
+    logout(self, in, rp);
+    return rp;
+  }
+  if (cmd.kind == command_kind::meeting_create)
+    return create_meeting(self, in, user, rp);
+  return to_meeting(self, in, caller{user, in.client, false}, rp);
+}
+
+void deliver(self_ptr self, std::vector<outgoing_event>& events) {
+  auto& st = self->state;
+  if (!st.links.lmq)
+    return;
+  for (auto& out : events) {
+    std::set<std::string> clients;
+    for (auto& user : out.users)
+      for (auto& client : st.book.devices_of(user, out.online_only, out.except_client))
+        clients.insert(client);
+    if (clients.empty())
+      continue;
+    self->send(st.links.lmq, publish_atom::value,
+               std::vector<std::string>{clients.begin(), clients.end()}, std::move(out.ev));
+  }
+}
+
+} // namespace
+
+directory_actor::behavior_type
+directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> self,
+                     node_env_ptr env, directory_links links, snapshot recovered) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.links = std::move(links);
+  for (auto& u : recovered.users)
+    st.book.add_user(std::move(u));
+  for (auto& d : recovered.devices) {
+    changeset ignored;
+    st.book.bind(d.client, d.user, d.bound_at);
+    st.book.set_presence(d.client, d.online, d.last_seen_at, ignored);
+  }
+  for (auto& m : recovered.ended_meetings)
+    st.book.restore_ended(m);
+  for (auto& m : recovered.live_meetings) {
+    st.book.restore_meeting(m);
+    auto id = m.id;
+    st.meetings.emplace(id, spawn_meeting(self, std::move(m)));
+  }
+  self->set_down_handler([self](const caf::down_msg& msg) {
+    auto& st = self->state;
+    for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {
+      if (i->second.address() != msg.source)
+        continue;
+      auto entry = st.book.find_meeting(i->first);
+      if (entry && entry->creating)
+        st.book.forget_meeting(i->first);
+      st.meetings.erase(i);
+      return;
+    }
+  });
+  return {
+    [self](handle_atom, inbound_request& in) { return handle(self, in); },
+    [self](presence_atom, const std::string& client, bool online) {
+      presence(self, client, online);
+    },
+    [self](deliver_atom, std::vector<outgoing_event>& events) { deliver(self, events); },
+    [self](update_atom, meeting_update& update) { self->state.book.apply(update); },
+  };
+}
+
+hasher_actor::behavior_type hasher_impl(hasher_actor::pointer) {
+  return {
+    [](hash_atom, const std::string& password, int iterations) {
+      return auth::hash_password(password, iterations);
+    },
+    [](verify_atom, const std::string& password, const std::string& stored) {
+      return auth::verify_password(password, stored);
+    },
+  };
+}
+
+} // namespace meetingd

@@ -1,0 +1,46 @@
+// The directory actor: the shell around actors/directory_core.*. It is the
+// first stop of every command after the LMQ gateway: it resolves the sender
+// to a user, answers what is its own (login, logout, users, admin listings),
+// spawns meeting actors for meeting.create and hands every other meeting
+// command to its meeting with the facts the meeting needs (who is busy,
+// online). It fans events out to devices and tells meetings when a user's
+// devices go offline or come back.
+#pragma once
+
+#include "actors/directory_core.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/meeting_actor.hpp"
+#include "actors/node_env.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <string>
+#include <unordered_map>
+
+namespace meetingd {
+
+struct directory_links {
+  store_actor store;
+  rtc_actor rtc;
+  hasher_actor hasher;
+  lmq_actor lmq; // may be unset in tests: events are then dropped
+};
+
+struct directory_actor_state {
+  directory_core book;
+  node_env_ptr env;
+  directory_links links;
+  std::unordered_map<std::string, meeting_actor> meetings;
+  static inline const char* name = "directory";
+};
+
+/// Spawns the directory over what recovery loaded: users, devices, and the
+/// meetings (live ones get an actor, ended ones a tombstone for 410).
+directory_actor::behavior_type
+directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> self,
+                     node_env_ptr env, directory_links links, snapshot recovered);
+
+/// The password hasher: PBKDF2 hashing and checking, meant to run detached.
+hasher_actor::behavior_type hasher_impl(hasher_actor::pointer self);
+
+} // namespace meetingd

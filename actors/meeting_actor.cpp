@@ -1,0 +1,234 @@
+// The meeting actor (see meeting_actor.hpp).
+#include "actors/meeting_actor.hpp"
+
+#include "actors/reply_commit.hpp"
+#include "config/log.hpp"
+#include "gateway/crypto.hpp"
+
+#include <algorithm>
+
+namespace meetingd {
+
+namespace {
+
+using self_ptr = meeting_actor::stateful_pointer<meeting_actor_state>;
+using reply_promise = caf::typed_response_promise<final_reply>;
+
+core_context context_of(self_ptr self) {
+  auto& env = *self->state.env;
+  return core_context{wall_now(self, env), &env.meeting,
+                      [] { return "s-" + crypto::random_hex(8); }};
+}
+
+reply_route route_of(self_ptr self, const meeting_request& req) {
+  return reply_route{req.who.client, req.request_id, req.who.user, self->state.m.id};
+}
+
+/// Arms one delayed tick for the earliest deadline, unless one is armed
+/// already for that deadline or an earlier one.
+void arm_timer(self_ptr self) {
+  auto& st = self->state;
+  auto next = next_deadline(st.m);
+  if (!next || (st.armed != 0 && st.armed <= *next))
+    return;
+  st.armed = *next;
+  auto delay = *next - wall_now(self, *st.env);
+  if (delay <= 0)
+    self->send(self, tick_atom::value, *next);
+  else
+    self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom::value,
+                       *next);
+}
+
+void start_delete(self_ptr self);
+
+/// Performs what the core decided: commit, then reply (if `rp`), events,
+/// the directory update and DeleteChannel. Re-arms the timer at once: the
+/// state already changed in memory.
+void perform(self_ptr self, effects fx, const reply_route* route, reply_promise* rp) {
+  auto& st = self->state;
+  auto now = wall_now(self, *st.env);
+  bool notify = !fx.changes.empty() || !fx.memberships.empty();
+  auto update = notify ? std::optional<meeting_update>{update_of(st.m, std::move(fx.memberships))}
+                       : std::nullopt;
+  auto after = [self, events = std::move(fx.events), update = std::move(update),
+                delete_channel = fx.delete_channel]() mutable {
+    auto& st = self->state;
+    if (!events.empty())
+      self->send(st.links.directory, deliver_atom::value, std::move(events));
+    if (update)
+      self->send(st.links.directory, update_atom::value, std::move(*update));
+    if (delete_channel)
+      start_delete(self);
+  };
+  if (rp && !fx.reply)
+    fx.reply = proto::fail({}, 500, "internal",
+                           "the meeting produced no reply; this is a bug, see the node's log");
+  if (rp) {
+    commit_reply(self, st.links.store, *route, std::move(*fx.reply),
+                 std::move(fx.changes), now, *rp, std::move(after));
+  } else {
+    commit_then(self, st.links.store, std::move(fx.changes), std::move(after));
+  }
+  arm_timer(self);
+}
+
+/// Replies without any change to the meeting (the request is still recorded).
+void answer(self_ptr self, const reply_route& route, reply_promise rp,
+            proto::reply reply) {
+  effects fx;
+  fx.reply = std::move(reply);
+  perform(self, std::move(fx), &route, &rp);
+}
+
+void log_ended(self_ptr self) {
+  auto& m = self->state.m;
+  MD_LOG_INFO("meeting.ended", log::kv("meeting", m.id),
+              log::kv("reason", m.end_reason), log::kv("channel", m.channel.id));
+}
+
+/// DeleteChannel until it is done; once committed, the actor's work is over.
+void start_delete(self_ptr self) {
+  auto& st = self->state;
+  if (st.deleting || st.m.channel_deleted)
+    return;
+  st.deleting = true;
+  self->request(st.links.rtc, caf::infinite, delete_channel_atom::value, st.m.channel.id)
+    .then([self](rtc::answer& a) {
+      auto& st = self->state;
+      st.deleting = false;
+      // A channel that is already gone (expired, or a lost earlier answer)
+      // is as deleted as it gets.
+      bool gone = a.ok()
+                  || (a.error->kind == rtc::failure_kind::refused
+                      && a.error->code.find("NotFound") != std::string::npos);
+      if (!gone) {
+        MD_LOG_WARN("meeting.delete_channel_failed", log::kv("meeting", st.m.id),
+                    log::kv("channel", st.m.channel.id), log::kv("code", a.error->code),
+                    log::kv("message", a.error->message),
+                    log::kv("retry_in_ms", st.delete_backoff.count()),
+                    log::kv("hint", "retried until it succeeds; check the RTC service and credentials"));
+        self->delayed_send(self, st.delete_backoff, retry_atom::value);
+        st.delete_backoff = std::min<std::chrono::milliseconds>(st.delete_backoff * 2,
+                                                                std::chrono::minutes(5));
+        return;
+      }
+      auto fx = channel_deleted(st.m);
+      commit_then(self, st.links.store, std::move(fx.changes), [self] {
+        MD_LOG_INFO("meeting.channel_deleted", log::kv("meeting", self->state.m.id),
+                    log::kv("channel", self->state.m.channel.id));
+        self->quit();
+      });
+    });
+}
+
+void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
+  auto& st = self->state;
+  auto route = route_of(self, req);
+  auto fx = handle_command(st.m, req.who, req.cmd, req.facts, context_of(self));
+  if (fx.remove_terminals.empty()) {
+    bool was_active = st.m.status == meeting_status::active;
+    perform(self, std::move(fx), &route, &rp);
+    if (was_active && st.m.status == meeting_status::ended)
+      log_ended(self);
+    return;
+  }
+  // A kick: the user leaves the channel first, then the state changes.
+  self->request(st.links.rtc, caf::infinite, remove_terminals_atom::value,
+                st.m.channel.id, fx.remove_terminals)
+    .then([self, req, route, rp](rtc::answer& a) mutable {
+      auto fx = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));
+      perform(self, std::move(fx), &route, &rp);
+    });
+}
+
+void create(self_ptr self, const meeting_request& req, reply_promise rp) {
+  auto& st = self->state;
+  auto id = *req.cmd.requested_id;
+  st.m.id = id;
+  auto route = route_of(self, req);
+  auto ctx = context_of(self);
+  if (auto err = check_create(req.who, req.cmd, ctx)) {
+    answer(self, route, rp, std::move(*err));
+    self->quit();
+    return;
+  }
+  auto build = [self, req, route, rp](channel_info channel) mutable {
+    auto& st = self->state;
+    auto fx = create_meeting(st.m, channel.id, channel, req.who, req.cmd, req.facts,
+                             context_of(self));
+    st.exists = true;
+    MD_LOG_INFO("meeting.created", log::kv("meeting", st.m.id),
+                log::kv("host", req.who.user), log::kv("channel", channel.id),
+                log::kv("req", req.request_id),
+                log::kv("scheme", to_string(st.m.scheme)));
+    perform(self, std::move(fx), &route, &rp);
+  };
+  if (st.env->meeting.scheme == token_scheme::appkey) {
+    build(channel_info{id, {}, {}, 0});
+    return;
+  }
+  self->request(st.links.rtc, caf::infinite, create_channel_atom::value, id)
+    .then([self, route, rp, build, id](rtc::answer& a) mutable {
+      if (!a.ok()) {
+        // Nothing changed: not recorded, so a retry with the same id may work.
+        rp.deliver(make_final_reply(route, rtc_failure_reply(*a.error)));
+        self->quit();
+        return;
+      }
+      build(channel_info{id, a.grant.channel_key, a.grant.nonce, a.grant.timestamp});
+    });
+}
+
+} // namespace
+
+meeting_actor::behavior_type
+meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
+                   node_env_ptr env, meeting_links links,
+                   std::optional<meeting> recovered) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.links = std::move(links);
+  if (recovered) {
+    st.m = std::move(*recovered);
+    st.exists = true;
+    if (st.m.status == meeting_status::ended)
+      start_delete(self);
+    else
+      arm_timer(self);
+  }
+  return {
+    [self](handle_atom, meeting_request& req) -> caf::result<final_reply> {
+      auto rp = self->make_response_promise<final_reply>();
+      if (!self->state.exists) {
+        if (req.cmd.kind == proto::command_kind::meeting_create && req.cmd.requested_id)
+          create(self, req, rp);
+        else
+          rp.deliver(make_final_reply(route_of(self, req),
+                                      proto::fail({}, 404, "meeting_not_found",
+                                                  "no such meeting")));
+        return rp;
+      }
+      run_command(self, req, rp);
+      return rp;
+    },
+    [self](presence_atom, const std::string& user, bool online) {
+      auto& st = self->state;
+      perform(self, presence_changed(st.m, user, online, context_of(self)), nullptr,
+              nullptr);
+    },
+    [self](tick_atom, unix_ms due) {
+      auto& st = self->state;
+      if (due != st.armed)
+        return; // superseded by an earlier deadline armed since
+      st.armed = 0;
+      bool was_active = st.m.status == meeting_status::active;
+      perform(self, fire_due_timers(st.m, context_of(self)), nullptr, nullptr);
+      if (was_active && st.m.status == meeting_status::ended)
+        log_ended(self);
+    },
+    [self](retry_atom) { start_delete(self); },
+  };
+}
+
+} // namespace meetingd

@@ -1,0 +1,46 @@
+// The meeting actor: the thin shell around actors/meeting_core.*. It feeds
+// the core each message with the current wall time, then performs what the
+// core decided: commit the changes, release the reply and the events, tell
+// the directory, call the RTC service, and arm one CAF delayed message for
+// the earliest deadline. One actor per meeting; nothing here blocks.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/node_env.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <chrono>
+#include <optional>
+
+namespace meetingd {
+
+/// The actors a meeting talks to.
+struct meeting_links {
+  store_actor store;
+  rtc_actor rtc;
+  directory_actor directory;
+};
+
+struct meeting_actor_state {
+  meeting m;
+  /// False until the meeting was created (or recovered).
+  bool exists = false;
+  node_env_ptr env;
+  meeting_links links;
+  /// The deadline the pending tick was armed for; 0 = none.
+  unix_ms armed = 0;
+  bool deleting = false;
+  std::chrono::milliseconds delete_backoff{std::chrono::seconds(1)};
+  static inline const char* name = "meeting";
+};
+
+/// Spawns a new meeting (its first message is the meeting.create request) or
+/// a recovered one (`recovered` set: timers re-armed from their deadlines,
+/// due ones fire at once, an unfinished DeleteChannel is retried).
+meeting_actor::behavior_type
+meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
+                   node_env_ptr env, meeting_links links,
+                   std::optional<meeting> recovered);
+
+} // namespace meetingd

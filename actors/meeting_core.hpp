@@ -1,0 +1,161 @@
+// The meeting's rules, as plain functions over plain data: who may do what,
+// what a command changes, which events go to whom, which RTC calls and timers
+// follow. No CAF, no I/O, no clock: time and randomness come in through
+// `core_context`, so every rule is unit-tested directly (tests/unit/
+// meeting_core_test.cpp) and the actor (actors/meeting_actor.*) only performs
+// the effects this returns.
+//
+// Every function that refuses a command returns before changing anything, so
+// bad input changes nothing.
+#pragma once
+
+#include "actors/meeting_state.hpp"
+#include "gateway/protocol.hpp"
+#include "gateway/rtc_types.hpp"
+#include "persistence/changes.hpp"
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace meetingd {
+
+/// Who sent a command, as the directory resolved it from the topic.
+struct caller {
+  std::string user;   // the bound user; empty for an admin console
+  std::string client; // the MQTT client id
+  bool admin = false; // came on the admin topic from an id in --admins
+};
+
+/// What the directory knew about a user a command names.
+struct user_fact {
+  std::string user;
+  bool exists = false;
+  bool busy = false;   // a participant of another active meeting
+  bool online = false; // some bound device is online
+};
+
+/// An event and who gets it: every bound device of `users`, except the
+/// device `except_client`, and only online ones if `online_only`.
+struct outgoing_event {
+  std::vector<std::string> users;
+  std::string except_client;
+  bool online_only = false;
+  proto::event ev;
+};
+
+/// A change in who is in the meeting, for the directory (busy detection,
+/// presence fan-out).
+struct membership_change {
+  std::string user;
+  bool joined = false;
+};
+
+/// What a meeting tells the directory after a committed change: its summary
+/// for listings and who came and went (busy detection, presence fan-out).
+struct meeting_update {
+  proto::meeting_summary summary;
+  unix_ms ended_at = 0;
+  std::string end_reason;
+  int ringing = 0; // ringing invitations
+  std::vector<membership_change> memberships;
+};
+
+/// What a step of the core asks the actor to do, in this order: persist
+/// `changes`; once committed send `reply` and `events`, tell the directory
+/// about `memberships`; make the RTC calls.
+struct effects {
+  std::optional<proto::reply> reply;
+  std::vector<outgoing_event> events;
+  changeset changes;
+  std::vector<membership_change> memberships;
+  /// Kick in progress: RemoveTerminals for these RTC user ids first, then
+  /// call complete_kick with the answer. No state changed yet.
+  std::vector<std::string> remove_terminals;
+  /// The meeting ended: DeleteChannel until it is done.
+  bool delete_channel = false;
+};
+
+struct core_context {
+  unix_ms now = 0;
+  const meeting_settings* settings = nullptr;
+  /// A fresh, unique session id for each credentials issue.
+  std::function<std::string()> new_session;
+};
+
+// -- creation -------------------------------------------------------------------
+
+/// Checks a meeting.create before the channel is created. Returns the error
+/// reply, or nullopt if the meeting may be created.
+std::optional<proto::reply> check_create(const caller& who,
+                                         const proto::command& cmd,
+                                         const core_context& ctx);
+
+/// Builds the new meeting once the channel exists; the caller is host and
+/// the first participant, ringing invitees get event.invite.
+effects create_meeting(meeting& m, const std::string& id,
+                       const channel_info& channel, const caller& who,
+                       const proto::command& cmd,
+                       const std::vector<user_fact>& facts,
+                       const core_context& ctx);
+
+// -- commands -------------------------------------------------------------------
+
+/// Handles every meeting-scoped command (meeting.*, call.*, moderate.*,
+/// rtc.event, admin.meeting.*, admin.kick, admin.mute_all) except create.
+/// `facts` holds what the directory knew about the users the command names.
+effects handle_command(meeting& m, const caller& who, const proto::command& cmd,
+                       const std::vector<user_fact>& facts,
+                       const core_context& ctx);
+
+/// Finishes a kick once RemoveTerminals answered. `cmd` is the original
+/// moderate.kick or admin.kick, re-checked against the current state.
+effects complete_kick(meeting& m, const caller& who, const proto::command& cmd,
+                      const rtc::answer& answer, const core_context& ctx);
+
+// -- what is not a command ----------------------------------------------------------
+
+/// A user's devices went offline (no bound device online) or came back.
+effects presence_changed(meeting& m, const std::string& user, bool online,
+                         const core_context& ctx);
+
+/// Fires every deadline due at ctx.now: channel expiry, idle end, expiry
+/// warning, ring timeouts, presence grace, token warnings.
+effects fire_due_timers(meeting& m, const core_context& ctx);
+
+/// The earliest pending deadline, if any.
+std::optional<unix_ms> next_deadline(const meeting& m);
+
+/// DeleteChannel succeeded (or the channel was already gone).
+effects channel_deleted(meeting& m);
+
+// -- views and helpers ---------------------------------------------------------------
+
+/// The meeting as meeting.get shows it.
+proto::meeting_view view_of(const meeting& m);
+
+/// The host's user id; empty if the meeting has no joined host.
+std::string host_of(const meeting& m);
+
+/// Users currently in the meeting (status joined).
+std::vector<std::string> joined_users(const meeting& m);
+
+/// The reply for a failed RTC call: 502 rtc_error:<code> when the service
+/// refused, 503 rtc_unavailable when it could not be reached.
+proto::reply rtc_failure_reply(const rtc::failure& f);
+
+/// The credentials a user gets to enter the meeting's channel.
+proto::credentials make_credentials(const meeting& m, const std::string& user,
+                                    const std::string& session,
+                                    unix_ms token_expires_at,
+                                    const meeting_settings& s);
+
+/// The directory's view of the meeting after a step.
+meeting_update update_of(const meeting& m, std::vector<membership_change> changes);
+
+/// All rows of a meeting as one changeset (for tests and recovery checks).
+changeset full_changeset(const meeting& m);
+
+} // namespace meetingd

@@ -1,0 +1,70 @@
+// meetingd: the process. Parses the options (one clear line and a non-zero
+// exit for a bad one), opens the database, starts the node, and waits for
+// SIGTERM or SIGINT to stop it in order (PROTOCOL.md §9).
+#include "actors/node.hpp"
+#include "config/log.hpp"
+#include "config/options.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <csignal>
+#include <iostream>
+
+using namespace meetingd;
+
+int main(int argc, char** argv) {
+  node_config cfg;
+  if (auto err = cfg.parse(argc, argv)) {
+    std::cerr << "meetingd: " << describe_parse_error(cfg, err) << "\n";
+    return 2;
+  }
+  if (cfg.cli_helptext_printed)
+    return 0;
+  if (!cfg.remainder.empty()) {
+    std::cerr << "meetingd: unexpected argument '" << cfg.remainder.front()
+              << "' (options look like --name=value)\n";
+    return 2;
+  }
+  std::string error;
+  auto setup = make_setup(cfg, read_secrets(), error);
+  if (!setup) {
+    std::cerr << "meetingd: " << error << "\n";
+    return 2;
+  }
+  log::configure(setup->log_level);
+  auto db = open_sqlite_store(setup->db, setup->db_sync_full, &error);
+  if (!db) {
+    std::cerr << "meetingd: --db=" << setup->db << ": " << error << "\n";
+    return 1;
+  }
+  // Every thread the actor system starts inherits this mask, so only
+  // sigwait below sees SIGTERM and SIGINT.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  int exit_code = 0;
+  {
+    caf::actor_system sys{cfg};
+    recovery_report report;
+    auto node = start_node(sys, *setup, std::move(db), report);
+    MD_LOG_INFO("node.started", log::kv("node", setup->env.node_id),
+                log::kv("version", MEETINGD_VERSION), log::kv("broker", setup->lmq.broker),
+                log::kv("rtc", setup->rtc.endpoint), log::kv("db", setup->db),
+                log::kv("scheme", to_string(setup->env.meeting.scheme)),
+                log::kv("meetings", report.live_meetings),
+                log::kv("ended", report.ended_meetings), log::kv("users", report.users),
+                log::kv("devices", report.devices), log::kv("requests", report.requests),
+                log::kv("clean_shutdown", report.clean_shutdown),
+                log::kv("load_ms", report.load_ms));
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    MD_LOG_INFO("node.stopping", log::kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    if (!stop_node(sys, node, std::chrono::seconds(30)))
+      exit_code = 1;
+  }
+  MD_LOG_INFO("node.stopped", log::kv("clean", exit_code == 0));
+  return exit_code;
+}

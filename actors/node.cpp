@@ -1,0 +1,104 @@
+#include "actors/node.hpp"
+
+#include "config/log.hpp"
+
+#include <caf/scoped_actor.hpp>
+
+namespace meetingd {
+
+namespace {
+
+struct hasher_pool_state {
+  std::vector<hasher_actor> workers;
+  std::size_t next = 0;
+  static inline const char* name = "hasher-pool";
+};
+
+hasher_actor::behavior_type
+hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
+            std::vector<hasher_actor> workers) {
+  self->state.workers = std::move(workers);
+  auto pick = [self]() -> hasher_actor& {
+    auto& st = self->state;
+    return st.workers[st.next++ % st.workers.size()];
+  };
+  return {
+    [self, pick](hash_atom a, std::string& password, int iterations) {
+      return self->delegate(pick(), a, std::move(password), iterations);
+    },
+    [self, pick](verify_atom a, std::string& password, std::string& stored) {
+      return self->delegate(pick(), a, std::move(password), std::move(stored));
+    },
+  };
+}
+
+} // namespace
+
+hasher_actor spawn_hashers(caf::actor_system& sys, int workers) {
+  std::vector<hasher_actor> pool;
+  for (int i = 0; i < workers; ++i)
+    pool.push_back(sys.spawn<caf::detached>(hasher_impl));
+  return sys.spawn(hasher_pool, std::move(pool));
+}
+
+node_actors start_node(caf::actor_system& sys, const node_setup& setup,
+                       std::unique_ptr<store> db, recovery_report& report) {
+  auto env = std::make_shared<node_env>(setup.env);
+  env->clock_offset_ms = node_env::offset_for(sys.clock());
+  env->started_at = env->wall_now(sys.clock());
+  auto now = env->started_at;
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto snap = db->load(now - env->request_ttl.count(), now - env->ended_retention.count());
+  report.load_ms
+    = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  report.live_meetings = snap.live_meetings.size();
+  report.ended_meetings = snap.ended_meetings.size();
+  report.users = snap.users.size();
+  report.devices = snap.devices.size();
+  report.requests = snap.requests.size();
+  report.clean_shutdown = snap.clean_shutdown;
+
+  store_settings store_cfg;
+  store_cfg.request_ttl = env->request_ttl;
+  store_cfg.ended_retention = env->ended_retention;
+  node_actors node;
+  node.store = sys.spawn<caf::detached>(store_actor_impl, std::move(db), store_cfg);
+  node.rtc = sys.spawn(rtc_gateway, setup.rtc);
+  node.hasher = spawn_hashers(sys, setup.hashers);
+  lmq_recovery lr;
+  lr.devices = snap.devices;
+  lr.requests = std::move(snap.requests);
+  lr.crashed = !snap.clean_shutdown;
+  node.lmq = sys.spawn(lmq_gateway_impl, env, setup.lmq, node.store, std::move(lr));
+  node.directory = sys.spawn(directory_actor_impl, env,
+                             directory_links{node.store, node.rtc, node.hasher, node.lmq},
+                             std::move(snap));
+  caf::anon_send(node.lmq, attach_atom::value, node.directory);
+  return node;
+}
+
+bool stop_node(caf::actor_system& sys, const node_actors& node,
+               std::chrono::seconds timeout) {
+  caf::scoped_actor self{sys};
+  bool ok = true;
+  self->request(node.lmq, timeout, shutdown_atom::value)
+    .receive([](bool) {},
+             [&](caf::error& err) {
+               ok = false;
+               MD_LOG_WARN("node.drain_incomplete", log::kv("error", sys.render(err)));
+             });
+  self->request(node.store, timeout, checkpoint_atom::value)
+    .receive([&](bool committed) { ok = ok && committed; },
+             [&](caf::error& err) {
+               ok = false;
+               MD_LOG_ERROR("node.checkpoint_failed", log::kv("error", sys.render(err)));
+             });
+  for (auto a : {caf::actor_cast<caf::actor>(node.directory), caf::actor_cast<caf::actor>(node.lmq),
+                 caf::actor_cast<caf::actor>(node.rtc), caf::actor_cast<caf::actor>(node.hasher),
+                 caf::actor_cast<caf::actor>(node.store)})
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  return ok;
+}
+
+} // namespace meetingd

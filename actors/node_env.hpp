@@ -1,0 +1,65 @@
+// What every actor of a node shares, read-only, for its whole life: the
+// settings that shape meetings, the node's identity, and how to read the
+// wall clock from an actor.
+//
+// Wall time is the actor clock plus a fixed offset: in production the actor
+// clock is steady_clock and the offset is taken from system_clock at start;
+// under CAF's test coordinator the actor clock is virtual, so a test that
+// advances it by 48 hours moves every meeting's wall clock by 48 hours too.
+#pragma once
+
+#include "actors/meeting_state.hpp"
+
+#include <caf/actor_clock.hpp>
+#include <caf/scheduled_actor.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace meetingd {
+
+struct node_env {
+  std::string node_id = "node-1";
+  std::string parent_topic = "MeetingCtrl";
+  meeting_settings meeting;
+  /// Clients obeyed on the admin topic.
+  std::vector<std::string> admins;
+  /// LOGIN_TICKET_SECRET; empty disables ticket logins.
+  std::string ticket_secret;
+  /// PBKDF2 iterations for new password hashes.
+  int pbkdf2_iterations = 100000;
+  /// How long ended meetings answer 410 rather than 404.
+  std::chrono::milliseconds ended_retention = std::chrono::hours(24 * 7);
+  /// Idempotency window (PROTOCOL.md §4).
+  std::chrono::milliseconds request_ttl = std::chrono::minutes(10);
+  /// wall ms = actor clock ms + clock_offset_ms.
+  std::int64_t clock_offset_ms = 0;
+  /// Wall time when the node started (admin.ping uptime).
+  unix_ms started_at = 0;
+
+  /// The offset that maps `clock` onto the system clock now.
+  static std::int64_t offset_for(const caf::actor_clock& clock) {
+    using namespace std::chrono;
+    auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+    auto mono = duration_cast<milliseconds>(clock.now().time_since_epoch());
+    return wall.count() - mono.count();
+  }
+
+  unix_ms wall_now(const caf::actor_clock& clock) const {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(clock.now().time_since_epoch()).count()
+           + clock_offset_ms;
+  }
+};
+
+using node_env_ptr = std::shared_ptr<const node_env>;
+
+/// The current wall time as an actor sees it.
+template <class Self>
+unix_ms wall_now(Self* self, const node_env& env) {
+  return env.wall_now(self->clock());
+}
+
+} // namespace meetingd

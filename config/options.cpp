@@ -1,0 +1,200 @@
+#include "config/options.hpp"
+
+#include "config/log.hpp"
+#include "gateway/codec.hpp"
+
+#include <caf/error.hpp>
+
+#include <cstdlib>
+
+namespace meetingd {
+
+node_config::node_config() {
+  opt_group{custom_options_, "global"}
+    .add(broker, "broker", "MQTT broker URI: tcp://host:port, or ssl://host:port for TLS")
+    .add(broker_ca, "broker-ca", "TLS: CA certificate file to verify the broker")
+    .add(broker_cert, "broker-cert", "TLS: client certificate file")
+    .add(broker_key, "broker-key", "TLS: client private key file")
+    .add(lmq_auth, "lmq-auth", "derive the MQTT password from the RTC access key pair the LMQ way")
+    .add(parent_topic, "parent-topic", "parent topic of every topic the node uses")
+    .add(rtc_endpoint, "rtc-endpoint", "RTC OpenAPI endpoint (production: https://rtc.aliyuncs.com)")
+    .add(region_id, "region-id", "RegionId of RTC OpenAPI calls")
+    .add(rtc_retries, "rtc-retries", "retries of an RTC call on 5xx, throttling, transport errors")
+    .add(rtc_timeout, "rtc-timeout", "timeout of one RTC HTTP request")
+    .add(app_id, "app-id", "RTC application id (required)")
+    .add(node_id, "node-id", "this node's id ([A-Za-z0-9_.@-], 1..64)")
+    .add(admins, "admins", "client ids obeyed on the admin topic, e.g. console-1,console-2")
+    .add(db, "db", "SQLite database file (created if missing)")
+    .add(db_sync, "db-sync", "full: commits survive power loss; normal: survive process death")
+    .add(ended_retention, "ended-retention", "how long ended meetings are kept and answer 410")
+    .add(token_scheme, "token-scheme", "join token scheme: channel (CreateChannel) or appkey")
+    .add(token_ttl, "token-ttl", "appkey scheme: token lifetime (at most 24h)")
+    .add(token_renew_before, "token-renew-before", "event.token_expiring this long before expiry")
+    .add(appkey_nonce, "appkey-nonce", "appkey scheme: nonce put in tokens (default empty)")
+    .add(gslb, "gslb", "GSLB addresses handed to devices")
+    .add(channel_ttl, "channel-ttl", "channel lifetime; the meeting ends when it expires")
+    .add(idle_timeout, "idle-timeout", "a meeting with nobody in it this long is ended")
+    .add(ring_timeout, "ring-timeout", "an invitation unanswered this long times out")
+    .add(presence_grace, "presence-grace", "a participant offline this long is removed")
+    .add(max_participants, "max-participants", "default participant limit of a meeting")
+    .add(rate_limit, "rate-limit", "commands per second per client before 429 (0: no limit)")
+    .add(pbkdf2_iterations, "pbkdf2-iterations", "PBKDF2-SHA256 iterations of new password hashes")
+    .add(hashers, "hashers", "threads hashing and checking passwords")
+    .add(log_level, "log-level", "trace, debug, info, warn, error or off");
+}
+
+namespace {
+
+std::string env_or_empty(const char* name) {
+  auto value = std::getenv(name);
+  return value ? value : "";
+}
+
+template <class Rep, class Period>
+std::chrono::milliseconds ms(std::chrono::duration<Rep, Period> d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+} // namespace
+
+secrets read_secrets() {
+  secrets s;
+  s.access_key_id = env_or_empty("RTC_ACCESS_KEY_ID");
+  s.access_key_secret = env_or_empty("RTC_ACCESS_KEY_SECRET");
+  s.app_key = env_or_empty("RTC_APP_KEY");
+  s.mqtt_username = env_or_empty("MQTT_USERNAME");
+  s.mqtt_password = env_or_empty("MQTT_PASSWORD");
+  s.ticket_secret = env_or_empty("LOGIN_TICKET_SECRET");
+  return s;
+}
+
+std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys,
+                                     std::string& error) {
+  auto bad = [&](std::string line) {
+    error = std::move(line);
+    return std::nullopt;
+  };
+  auto positive = [](caf::timespan t) { return t.count() > 0; };
+  if (cfg.app_id.empty())
+    return bad("--app-id is required: the RTC application id from the RTC console");
+  if (!codec::valid_entity_id(cfg.node_id))
+    return bad("--node-id=" + cfg.node_id + ": use 1..64 of [A-Za-z0-9_.@-]");
+  if (cfg.parent_topic.empty() || cfg.parent_topic.find_first_of("+#") != std::string::npos)
+    return bad("--parent-topic=" + cfg.parent_topic + ": must be a topic without wildcards");
+  if (cfg.broker.find("://") == std::string::npos)
+    return bad("--broker=" + cfg.broker + ": expected tcp://host:port or ssl://host:port");
+  if (cfg.rtc_endpoint.rfind("http://", 0) != 0 && cfg.rtc_endpoint.rfind("https://", 0) != 0)
+    return bad("--rtc-endpoint=" + cfg.rtc_endpoint + ": expected an http:// or https:// URL");
+  auto scheme = parse_token_scheme(cfg.token_scheme);
+  if (!scheme)
+    return bad("--token-scheme=" + cfg.token_scheme + ": expected channel or appkey");
+  if (cfg.db_sync != "full" && cfg.db_sync != "normal")
+    return bad("--db-sync=" + cfg.db_sync + ": expected full or normal");
+  if (cfg.db.empty())
+    return bad("--db is empty: give the SQLite file to keep the node's state in");
+  if (!log::valid_level(cfg.log_level))
+    return bad("--log-level=" + cfg.log_level + ": expected trace, debug, info, warn, error or off");
+  if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
+    return bad("--token-ttl: must be more than 0 and at most 24h");
+  if (cfg.token_renew_before.count() < 0)
+    return bad("--token-renew-before: must not be negative");
+  for (auto [name, value] : {std::pair{"--channel-ttl", cfg.channel_ttl},
+                             std::pair{"--idle-timeout", cfg.idle_timeout},
+                             std::pair{"--ring-timeout", cfg.ring_timeout},
+                             std::pair{"--presence-grace", cfg.presence_grace},
+                             std::pair{"--rtc-timeout", cfg.rtc_timeout},
+                             std::pair{"--ended-retention", cfg.ended_retention}})
+    if (!positive(value))
+      return bad(std::string{name} + ": must be a positive duration such as 45s, 10min, 48h");
+  if (cfg.rtc_retries < 0 || cfg.rtc_retries > 10)
+    return bad("--rtc-retries=" + std::to_string(cfg.rtc_retries) + ": expected 0..10");
+  if (cfg.max_participants < 2 || cfg.max_participants > 100000)
+    return bad("--max-participants=" + std::to_string(cfg.max_participants) + ": expected 2..100000");
+  if (cfg.rate_limit < 0)
+    return bad("--rate-limit: must not be negative");
+  if (cfg.pbkdf2_iterations < 1000 || cfg.pbkdf2_iterations > 10000000)
+    return bad("--pbkdf2-iterations: expected 1000..10000000");
+  if (cfg.hashers < 1 || cfg.hashers > 64)
+    return bad("--hashers: expected 1..64");
+  for (auto& a : cfg.admins)
+    if (a.empty() || a.find_first_of("/+#") != std::string::npos)
+      return bad("--admins: '" + a + "' is not a client id");
+  if (*scheme == token_scheme::channel
+      && (keys.access_key_id.empty() || keys.access_key_secret.empty()))
+    return bad("RTC_ACCESS_KEY_ID and RTC_ACCESS_KEY_SECRET must be set in the environment "
+               "(the RTC OpenAPI key pair)");
+  if (*scheme == token_scheme::appkey && keys.app_key.empty())
+    return bad("--token-scheme=appkey needs RTC_APP_KEY in the environment");
+  if (cfg.lmq_auth && (keys.access_key_id.empty() || keys.access_key_secret.empty()))
+    return bad("--lmq-auth needs RTC_ACCESS_KEY_ID and RTC_ACCESS_KEY_SECRET in the environment");
+
+  node_setup s;
+  auto& env = s.env;
+  env.node_id = cfg.node_id;
+  env.parent_topic = cfg.parent_topic;
+  env.admins = cfg.admins;
+  env.ticket_secret = keys.ticket_secret;
+  env.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  env.ended_retention = ms(cfg.ended_retention);
+  auto& m = env.meeting;
+  m.app_id = cfg.app_id;
+  m.scheme = *scheme;
+  m.app_key = keys.app_key;
+  m.appkey_nonce = cfg.appkey_nonce;
+  m.gslb = cfg.gslb;
+  m.channel_ttl = ms(cfg.channel_ttl);
+  m.idle_timeout = ms(cfg.idle_timeout);
+  m.ring_timeout = ms(cfg.ring_timeout);
+  m.presence_grace = ms(cfg.presence_grace);
+  m.token_ttl = ms(cfg.token_ttl);
+  m.token_renew_before = ms(cfg.token_renew_before);
+  m.max_participants = cfg.max_participants;
+
+  auto& l = s.lmq;
+  l.broker = cfg.broker;
+  l.username = keys.mqtt_username;
+  l.password = keys.mqtt_password;
+  l.lmq_auth = cfg.lmq_auth;
+  l.access_key_id = keys.access_key_id;
+  l.access_key_secret = keys.access_key_secret;
+  l.ca_file = cfg.broker_ca;
+  l.cert_file = cfg.broker_cert;
+  l.key_file = cfg.broker_key;
+  l.rate_limit = cfg.rate_limit;
+  l.rate_burst = std::max(1, cfg.rate_limit * 2);
+
+  auto& r = s.rtc;
+  r.endpoint = cfg.rtc_endpoint;
+  while (!r.endpoint.empty() && r.endpoint.back() == '/')
+    r.endpoint.pop_back();
+  r.access_key_id = keys.access_key_id;
+  r.access_key_secret = keys.access_key_secret;
+  r.app_id = cfg.app_id;
+  r.region_id = cfg.region_id;
+  r.retries = cfg.rtc_retries;
+  r.timeout = ms(cfg.rtc_timeout);
+
+  s.db = cfg.db;
+  s.db_sync_full = cfg.db_sync == "full";
+  s.hashers = cfg.hashers;
+  s.log_level = cfg.log_level;
+  return s;
+}
+
+std::string describe_parse_error(const node_config& cfg, const caf::error& err) {
+  auto text = cfg.render(err);
+  std::string argument;
+  auto key = std::string{"\"argument\" = \""};
+  if (auto at = text.find(key); at != std::string::npos) {
+    auto start = at + key.size();
+    argument = text.substr(start, text.find('"', start) - start);
+  }
+  if (text.find("not_an_option") != std::string::npos)
+    return "unknown option " + argument + " (meetingd --help lists the options)";
+  if (!argument.empty())
+    return "bad value in " + argument
+           + " (durations look like 500ms, 45s, 10min, 48h; lists like a,b)";
+  return "cannot read the configuration: " + text;
+}
+
+} // namespace meetingd

@@ -1,0 +1,379 @@
+// The LMQ gateway actor (see lmq_gateway.hpp).
+#include "gateway/lmq_gateway.hpp"
+
+#include "actors/reply_commit.hpp"
+#include "config/log.hpp"
+#include "gateway/codec.hpp"
+#include "gateway/lmq_credentials.hpp"
+#include "gateway/lmq_topics.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include <mqtt/async_client.h>
+
+namespace meetingd {
+
+namespace {
+
+using self_ptr = lmq_actor::stateful_pointer<lmq_actor_state>;
+using steady = std::chrono::steady_clock;
+
+constexpr auto housekeeping_interval = std::chrono::seconds(1);
+/// After a crash, event numbers jump by this much: more than a device can
+/// have received since the last flush, so numbers never repeat.
+constexpr std::uint64_t crash_seq_gap = 100000;
+
+const std::string& parent(self_ptr self) {
+  return self->state.env->parent_topic;
+}
+
+unix_ms now_of(self_ptr self) {
+  return wall_now(self, *self->state.env);
+}
+
+void publish(self_ptr self, const std::string& topic, const std::string& payload,
+             bool retained = false) {
+  auto& st = self->state;
+  try {
+    st.client->publish(topic, payload.data(), payload.size(), 1, retained);
+  } catch (const mqtt::exception& e) {
+    MD_LOG_ERROR("lmq.publish_failed", log::kv("topic", topic),
+                 log::kv("error", e.what()),
+                 log::kv("hint", "the outbox is full while the broker is away; "
+                                 "the reply stays stored and a retry with the same id gets it"));
+  }
+}
+
+void publish_reply(self_ptr self, const std::string& client, const std::string& wire) {
+  publish(self, lmq::p2p_topic(parent(self), client), wire);
+}
+
+/// Reports a failed first connection attempt back to the actor, which
+/// retries; later reconnects are Paho's own.
+struct connect_listener : mqtt::iaction_listener {
+  caf::weak_actor_ptr target;
+  void on_failure(const mqtt::token& tok) override {
+    MD_LOG_WARN("lmq.connect_failed", log::kv("rc", static_cast<int>(tok.get_reason_code())),
+                log::kv("hint", "is the broker up and are the credentials right? retrying"));
+    if (auto strong = target.lock())
+      caf::anon_send(caf::actor_cast<lmq_actor>(strong), retry_atom::value);
+  }
+  void on_success(const mqtt::token&) override {
+  }
+};
+
+/// Connects (first time and after a failed first attempt); Paho reconnects
+/// by itself once a connection was made.
+void connect(self_ptr self) {
+  auto& st = self->state;
+  auto& cfg = st.cfg;
+  auto status_down = codec::encode_node_status("down", st.env->node_id, MEETINGD_VERSION);
+  auto builder = mqtt::connect_options_builder()
+                   .mqtt_version(MQTTVERSION_3_1_1)
+                   .clean_session(false)
+                   .keep_alive_interval(cfg.keepalive)
+                   .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
+                   .will(mqtt::message(lmq::node_topic(parent(self), st.env->node_id),
+                                       status_down, 1, true));
+  if (cfg.lmq_auth) {
+    auto group = lmq::group_of(lmq::node_client_id(st.env->node_id));
+    builder.user_name(cfg.access_key_id)
+      .password(lmq::lmq_password(cfg.access_key_secret, group));
+  } else if (!cfg.username.empty()) {
+    builder.user_name(cfg.username).password(cfg.password);
+  }
+  if (cfg.broker.rfind("ssl://", 0) == 0 || cfg.broker.rfind("wss://", 0) == 0) {
+    mqtt::ssl_options ssl;
+    if (!cfg.ca_file.empty())
+      ssl.set_trust_store(cfg.ca_file);
+    if (!cfg.cert_file.empty())
+      ssl.set_key_store(cfg.cert_file);
+    if (!cfg.key_file.empty())
+      ssl.set_private_key(cfg.key_file);
+    ssl.set_enable_server_cert_auth(true);
+    builder.ssl(std::move(ssl));
+  }
+  try {
+    st.client->connect(builder.finalize(), nullptr, *st.connect_listener);
+  } catch (const mqtt::exception& e) {
+    MD_LOG_ERROR("lmq.connect_error", log::kv("broker", cfg.broker), log::kv("error", e.what()));
+    self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+  }
+}
+
+void on_connected(self_ptr self) {
+  auto& st = self->state;
+  st.connected = true;
+  st.counters.connected = true;
+  auto p = parent(self);
+  try {
+    st.client->subscribe(lmq::device_filter(p), 1);
+    st.client->subscribe(lmq::admin_filter(p), 1);
+    st.client->subscribe(lmq::presence_filter(p), 1);
+  } catch (const mqtt::exception& e) {
+    MD_LOG_ERROR("lmq.subscribe_failed", log::kv("error", e.what()));
+  }
+  publish(self, lmq::node_topic(p, st.env->node_id),
+          codec::encode_node_status(st.shutting_down ? "stopping" : "ready",
+                                    st.env->node_id, MEETINGD_VERSION),
+          true);
+  MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
+              log::kv("node", st.env->node_id));
+}
+
+void finish_drain(self_ptr self) {
+  auto& st = self->state;
+  if (!st.shutting_down || st.in_flight > 0 || st.drained.empty())
+    return;
+  for (auto& rp : st.drained)
+    rp.deliver(true);
+  st.drained.clear();
+}
+
+void flush_seqs(self_ptr self) {
+  auto& st = self->state;
+  if (st.dirty_seqs.empty())
+    return;
+  changeset rows;
+  for (auto& client : st.dirty_seqs)
+    rows.add(change::put_device_seq{client, st.seqs[client]});
+  st.dirty_seqs.clear();
+  commit_then(self, st.store, std::move(rows), [] {});
+}
+
+void finish(self_ptr self, const std::string& client, const std::string& id,
+            proto::command_kind kind, const final_reply& r, steady::time_point t0) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  auto waiting = st.requests.complete(client, id, r.wire, r.replayable, now);
+  for (int i = 0; i <= waiting; ++i)
+    publish_reply(self, client, r.wire);
+  auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
+  st.latency.record(ms, now);
+  ++st.counters.commands;
+  auto level = r.code == 0 || r.code < 500 ? spdlog::level::info : spdlog::level::err;
+  MD_LOG_AT(level, "cmd", log::kv("type", proto::to_string(kind)),
+            log::kv("client", client), log::kv("user", r.user),
+            log::kv("meeting", r.meeting), log::kv("req", id),
+            log::kv("code", r.code), log::kv("reason", r.reason),
+            log::kv("ms", static_cast<std::int64_t>(ms * 1000) / 1000.0));
+  --st.in_flight;
+  finish_drain(self);
+}
+
+/// Answers at the edge, without the directory: malformed, not allowed,
+/// over the rate, shutting down.
+void refuse(self_ptr self, const std::string& client, std::optional<std::string> id,
+            int code, std::string reason, std::string message) {
+  auto wire = codec::encode_reply(proto::fail(id, code, reason, std::move(message)));
+  publish_reply(self, client, wire);
+  MD_LOG_WARN("cmd.refused", log::kv("client", client), log::kv("req", id.value_or("")),
+              log::kv("code", code), log::kv("reason", reason));
+}
+
+void on_command(self_ptr self, const std::string& client, bool admin_topic,
+                const std::string& payload) {
+  auto& st = self->state;
+  auto t0 = steady::now();
+  auto decoded = codec::decode_request(payload);
+  if (decoded.error) {
+    ++st.counters.malformed;
+    auto& e = *decoded.error;
+    refuse(self, client, e.id, e.code, e.reason, e.message);
+    return;
+  }
+  auto& req = *decoded.request;
+  if (admin_topic && st.admins.count(client) == 0) {
+    refuse(self, client, req.id, 403, "not_admin",
+           "this client id is not in --admins; admin commands are refused");
+    return;
+  }
+  auto seen = st.requests.check(client, req.id);
+  if (seen.v == request_log::verdict::answered) {
+    ++st.counters.duplicates;
+    publish_reply(self, client, *seen.reply);
+    MD_LOG_DEBUG("cmd.replayed", log::kv("client", client), log::kv("req", req.id));
+    return;
+  }
+  if (seen.v == request_log::verdict::in_flight) {
+    ++st.counters.duplicates;
+    return; // answered together with the first copy
+  }
+  auto forget = [&](int code, const char* reason, std::string message) {
+    st.requests.complete(client, req.id, {}, false, now_of(self));
+    refuse(self, client, req.id, code, reason, std::move(message));
+  };
+  if (st.shutting_down) {
+    forget(503, "shutting_down", "the node is shutting down; try again in a moment");
+    return;
+  }
+  if (!st.limiter.allow(client, now_of(self))) {
+    ++st.counters.rate_limited;
+    forget(429, "rate_limited", "this client sends commands faster than "
+                                  + std::to_string(static_cast<int>(st.cfg.rate_limit))
+                                  + "/s; slow down and retry");
+    return;
+  }
+  ++st.in_flight;
+  auto kind = req.cmd.kind;
+  auto id = req.id;
+  self->request(st.directory, caf::infinite, handle_atom::value,
+                inbound_request{client, admin_topic, std::move(req)})
+    .then([self, client, id, kind, t0](final_reply& r) { finish(self, client, id, kind, r, t0); },
+          [self, client, id, kind, t0](caf::error& err) {
+            MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
+                         log::kv("error", caf::to_string(err)));
+            auto r = make_final_reply(reply_route{client, id, {}, {}},
+                                      proto::fail({}, 500, "internal",
+                                                  "the node failed to handle this command; "
+                                                  "it is logged with the request id"));
+            finish(self, client, id, kind, r, t0);
+          });
+}
+
+void on_message(self_ptr self, const std::string& topic, const std::string& payload) {
+  auto& st = self->state;
+  auto in = lmq::parse_inbound(parent(self), topic);
+  if (!in) {
+    MD_LOG_DEBUG("lmq.ignored", log::kv("topic", topic));
+    return;
+  }
+  if (in->kind == lmq::inbound_kind::presence) {
+    auto online = codec::decode_presence(payload);
+    if (!online) {
+      MD_LOG_DEBUG("lmq.bad_presence", log::kv("client", in->client));
+      return;
+    }
+    if (st.directory)
+      self->send(st.directory, presence_atom::value, in->client, *online);
+    return;
+  }
+  if (!st.directory) {
+    refuse(self, in->client, std::nullopt, 503, "shutting_down", "the node is starting");
+    return;
+  }
+  on_command(self, in->client, in->kind == lmq::inbound_kind::admin, payload);
+}
+
+} // namespace
+
+lmq_actor_state::lmq_actor_state() = default;
+
+lmq_actor_state::~lmq_actor_state() {
+  if (!client)
+    return;
+  try {
+    if (client->is_connected()) {
+      auto down = codec::encode_node_status("down", env->node_id, MEETINGD_VERSION);
+      client->publish(lmq::node_topic(env->parent_topic, env->node_id), down.data(),
+                      down.size(), 1, true);
+      client->disconnect()->wait_for(std::chrono::seconds(2));
+    }
+  } catch (const mqtt::exception&) {
+    // Going away anyway; the broker publishes our last will.
+  }
+}
+
+lmq_actor::behavior_type
+lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr env,
+                 lmq_settings cfg, store_actor store, lmq_recovery recovered) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.cfg = std::move(cfg);
+  st.store = std::move(store);
+  st.limiter = rate_limiter{st.cfg.rate_limit, std::max(st.cfg.rate_burst, 1.0)};
+  st.admins.insert(st.env->admins.begin(), st.env->admins.end());
+  for (auto& d : recovered.devices)
+    st.seqs[d.client] = d.last_seq + (recovered.crashed ? crash_seq_gap : 0);
+  for (auto& r : recovered.requests)
+    st.requests.restore(r.client, r.id, std::move(r.reply), r.at);
+  mqtt::create_options opts(MQTTVERSION_3_1_1, st.cfg.max_buffered);
+  opts.set_send_while_disconnected(true, true);
+  st.client = std::make_unique<mqtt::async_client>(
+    st.cfg.broker, lmq::node_client_id(st.env->node_id), opts, nullptr);
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
+  auto listener = std::make_unique<connect_listener>();
+  listener->target = weak;
+  st.connect_listener = std::move(listener);
+  auto tell = [weak](auto... xs) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<lmq_actor>(strong), xs...);
+  };
+  st.client->set_message_callback([tell](mqtt::const_message_ptr msg) {
+    tell(mqtt_in_atom::value, msg->get_topic(), msg->to_string());
+  });
+  st.client->set_connected_handler([tell](const std::string&) {
+    tell(connected_atom::value, true);
+  });
+  st.client->set_connection_lost_handler([tell](const std::string&) {
+    tell(connected_atom::value, false);
+  });
+  self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
+  return {
+    [self](attach_atom, directory_actor& directory) {
+      self->state.directory = std::move(directory);
+      connect(self);
+    },
+    [self](mqtt_in_atom, const std::string& topic, const std::string& payload) {
+      on_message(self, topic, payload);
+    },
+    [self](connected_atom, bool up) {
+      auto& st = self->state;
+      if (up) {
+        on_connected(self);
+        return;
+      }
+      if (st.connected)
+        MD_LOG_WARN("lmq.connection_lost", log::kv("broker", st.cfg.broker),
+                    log::kv("hint", "reconnecting with backoff; replies are buffered meanwhile"));
+      st.connected = false;
+      st.counters.connected = false;
+    },
+    [self](retry_atom) {
+      if (!self->state.connected)
+        connect(self);
+    },
+    [self](tick_atom, unix_ms) {
+      auto& st = self->state;
+      flush_seqs(self);
+      auto now = now_of(self);
+      st.requests.prune(now - st.env->request_ttl.count());
+      st.limiter.prune(now - 60000);
+      self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
+    },
+    [self](publish_atom, const std::vector<std::string>& clients, const proto::event& ev) {
+      auto& st = self->state;
+      for (auto& client : clients) {
+        auto seq = ++st.seqs[client];
+        st.dirty_seqs.insert(client);
+        publish(self, lmq::p2p_topic(parent(self), client), codec::encode_event(ev, seq));
+        ++st.counters.events;
+      }
+    },
+    [self](shutdown_atom) -> caf::result<bool> {
+      auto& st = self->state;
+      st.shutting_down = true;
+      flush_seqs(self);
+      if (st.connected)
+        publish(self, lmq::node_topic(parent(self), st.env->node_id),
+                codec::encode_node_status("stopping", st.env->node_id, MEETINGD_VERSION),
+                true);
+      auto rp = self->make_response_promise<bool>();
+      st.drained.push_back(rp);
+      finish_drain(self);
+      return rp;
+    },
+    [self](stats_atom) {
+      auto& st = self->state;
+      auto s = st.counters;
+      auto now = now_of(self);
+      s.commands_per_s = st.latency.per_second(now);
+      s.latency_p50_ms = st.latency.quantile(0.5);
+      s.latency_p99_ms = st.latency.quantile(0.99);
+      return s;
+    },
+  };
+}
+
+} // namespace meetingd

@@ -1,0 +1,91 @@
+// The LMQ gateway actor: the node's one MQTT connection (Paho C++ async
+// client). It subscribes to the device, admin and presence topics, turns each
+// uplink into a decoded request (refusing malformed, oversized, unauthorized
+// and too-frequent ones right here), replays the stored reply of a duplicate,
+// hands the rest to the directory, and publishes the replies and events on
+// the senders' P2P topics, QoS 1, each event with the device's next `seq`.
+//
+// Paho calls back on its own threads; those callbacks only `anon_send` to
+// this actor. While the broker is away Paho buffers what the node publishes
+// (bounded) and reconnects with backoff; the session is persistent, so the
+// broker keeps the uplinks sent meanwhile.
+#pragma once
+
+#include "actors/interfaces.hpp"
+#include "actors/node_env.hpp"
+#include "gateway/latency_window.hpp"
+#include "gateway/rate_limiter.hpp"
+#include "gateway/request_log.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/weak_intrusive_ptr.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace mqtt {
+class async_client;
+class iaction_listener;
+} // namespace mqtt
+
+namespace meetingd {
+
+struct lmq_settings {
+  std::string broker = "tcp://127.0.0.1:1883"; // tcp://, ssl://, ws://
+  std::string username;                        // MQTT_USERNAME
+  std::string password;                        // MQTT_PASSWORD
+  /// Derive the password the LMQ way from the access key pair (seed):
+  /// username = access key id, password = Base64(HMAC-SHA1(secret, group id)).
+  bool lmq_auth = false;
+  std::string access_key_id;
+  std::string access_key_secret;
+  std::string ca_file;   // TLS: trust store
+  std::string cert_file; // TLS: client certificate
+  std::string key_file;  // TLS: client key
+  double rate_limit = 50; // commands per second per client; 0 = unlimited
+  double rate_burst = 100;
+  int max_buffered = 100000; // publishes held while the broker is away
+  std::chrono::seconds keepalive{20};
+};
+
+struct lmq_actor_state {
+  node_env_ptr env;
+  lmq_settings cfg;
+  store_actor store;
+  directory_actor directory;
+  std::unique_ptr<mqtt::async_client> client;
+  std::unique_ptr<mqtt::iaction_listener> connect_listener;
+  request_log requests;
+  rate_limiter limiter{50, 100};
+  latency_window latency;
+  std::unordered_map<std::string, std::uint64_t> seqs;
+  std::unordered_set<std::string> dirty_seqs;
+  std::unordered_set<std::string> admins;
+  gateway_stats counters;
+  std::size_t in_flight = 0;
+  bool connected = false;
+  bool shutting_down = false;
+  std::vector<caf::typed_response_promise<bool>> drained;
+  lmq_actor_state();
+  ~lmq_actor_state();
+  static inline const char* name = "lmq-gateway";
+};
+
+/// What the gateway recovers: the devices' last event numbers and the
+/// replies of the idempotency window. `crashed`: the last run did not end
+/// cleanly, so seq numbers jump ahead (the device resyncs, as it should).
+struct lmq_recovery {
+  std::vector<device_record> devices;
+  std::vector<request_record> requests;
+  bool crashed = false;
+};
+
+lmq_actor::behavior_type
+lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr env,
+                 lmq_settings cfg, store_actor store, lmq_recovery recovered);
+
+} // namespace meetingd

@@ -1,0 +1,339 @@
+// The messages of PROTOCOL.md as C++ types: what a device or console sends
+// (request/command), what the node answers (reply) and pushes (event).
+//
+// This header and gateway/codec.* are the one definition of the wire contract:
+// the codec turns JSON into these types and back, and the rest of the node
+// speaks only these types, never raw JSON. Timestamps on the wire are unix
+// seconds; inside the node they are unix milliseconds (`unix_ms`).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace meetingd {
+
+/// Wall-clock time in milliseconds since the unix epoch.
+using unix_ms = std::int64_t;
+
+/// Largest uplink payload the node accepts (PROTOCOL.md §2).
+constexpr std::size_t max_payload_bytes = 16 * 1024;
+
+enum class role : std::uint8_t { host, cohost, member };
+enum class invite_policy : std::uint8_t { anyone, hosts };
+enum class participant_status : std::uint8_t { joined, left, kicked };
+enum class invitation_status : std::uint8_t {
+  ringing,
+  accepted,
+  declined,
+  canceled,
+  timed_out,
+};
+enum class meeting_status : std::uint8_t { active, ended };
+
+/// The RTC SDK's own events that a device relays with `rtc.event`.
+enum class sdk_event : std::uint8_t {
+  joined,
+  left,
+  network_lost,
+  network_recovered,
+  audio_muted,
+  audio_unmuted,
+  video_muted,
+  video_unmuted,
+};
+
+const char* to_string(role x);
+const char* to_string(invite_policy x);
+const char* to_string(participant_status x);
+const char* to_string(invitation_status x);
+const char* to_string(meeting_status x);
+const char* to_string(sdk_event x);
+std::optional<role> parse_role(std::string_view x);
+std::optional<invite_policy> parse_invite_policy(std::string_view x);
+std::optional<participant_status> parse_participant_status(std::string_view x);
+std::optional<invitation_status> parse_invitation_status(std::string_view x);
+std::optional<meeting_status> parse_meeting_status(std::string_view x);
+std::optional<sdk_event> parse_sdk_event(std::string_view x);
+
+namespace proto {
+
+// -- uplink -------------------------------------------------------------------
+
+/// Every command type of PROTOCOL.md §7 and §8. The codec maps each to its
+/// wire name ("meeting.create") and knows which args each takes.
+enum class command_kind : std::uint8_t {
+  auth_login,
+  auth_logout,
+  meeting_create,
+  meeting_join,
+  meeting_leave,
+  meeting_end,
+  meeting_get,
+  meeting_renew,
+  call_invite,
+  call_ringing,
+  call_accept,
+  call_decline,
+  call_cancel,
+  moderate_kick,
+  moderate_mute,
+  moderate_unmute,
+  moderate_mute_all,
+  moderate_unmute_all,
+  moderate_lock,
+  moderate_unlock,
+  moderate_set_role,
+  rtc_event,
+  admin_ping,
+  admin_stats,
+  admin_meetings_list,
+  admin_meeting_get,
+  admin_meeting_end,
+  admin_kick,
+  admin_mute_all,
+  admin_user_add,
+  admin_user_remove,
+  admin_users_list,
+};
+
+/// The wire name of a command ("meeting.create").
+const char* to_string(command_kind x);
+std::optional<command_kind> parse_command_kind(std::string_view x);
+
+/// True for the commands of PROTOCOL.md §8, obeyed on the admin topic only.
+bool is_admin_command(command_kind x);
+
+/// A validated command. Fields not used by `kind` stay empty; the codec
+/// guarantees that every field `kind` requires is present and well-formed.
+struct command {
+  command_kind kind = command_kind::admin_ping;
+  std::string meeting;                     // meeting.*, call.*, moderate.*, rtc.event
+  std::string user;                        // auth.login, moderate.*, admin.user.*
+  std::optional<std::string> password;     // auth.login, admin.user.add
+  std::optional<std::string> ticket;       // auth.login
+  std::optional<std::string> title;        // meeting.create
+  std::optional<std::string> display_name; // admin.user.add
+  std::optional<std::string> reason;       // call.decline, admin.meeting.end
+  std::vector<std::string> users;          // invitees (create), users (invite, cancel)
+  std::optional<std::string> requested_id; // meeting.create `meeting`
+  std::optional<int> max_participants;     // meeting.create
+  std::optional<invite_policy> policy;     // meeting.create `invite_policy`
+  std::optional<role> new_role;            // moderate.set_role
+  std::optional<bool> audio;               // moderate.mute*
+  std::optional<bool> video;
+  std::optional<sdk_event> event;          // rtc.event
+  std::optional<meeting_status> state;     // admin.meetings.list
+  std::optional<int> limit;                // admin lists
+  std::optional<std::string> after;        // admin lists (paging cursor)
+};
+
+/// One uplink message: the request id (1..64 of [A-Za-z0-9_.:-]) and its command.
+struct request {
+  std::string id;
+  command cmd;
+};
+
+// -- reply data ---------------------------------------------------------------
+
+/// What a device needs to enter an RTC channel (PROTOCOL.md §6).
+struct credentials {
+  std::string appid;
+  std::string channel;
+  std::string meeting;
+  std::string userid;
+  std::vector<std::string> gslb;
+  std::string session;
+  std::string token;
+  std::string nonce;
+  std::int64_t timestamp = 0;
+  std::string turn_username;
+  std::string turn_password;
+};
+
+struct participant_view {
+  std::string user;
+  role r = role::member;
+  participant_status status = participant_status::joined;
+  bool online = true;
+  bool audio_muted = false;
+  bool video_muted = false;
+  std::int64_t joined_at = 0; // unix seconds
+};
+
+struct invitation_view {
+  std::string user;
+  std::string inviter;
+  invitation_status status = invitation_status::ringing;
+  std::int64_t ring_expires_at = 0; // unix seconds
+};
+
+/// The full state of a meeting (meeting.get, admin.meeting.get).
+struct meeting_view {
+  std::string meeting;
+  std::string title;
+  std::string host;
+  std::string channel;
+  meeting_status status = meeting_status::active;
+  std::string end_reason;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+  bool locked = false;
+  invite_policy policy = invite_policy::anyone;
+  int max_participants = 0;
+  std::vector<participant_view> participants;
+  std::vector<invitation_view> invitations;
+};
+
+/// The outcome for one invitee: "ringing", "busy", "offline", or an error
+/// reason such as "user_not_found", "already_participant", "kicked".
+struct invite_outcome {
+  std::string user;
+  std::string status;
+};
+
+struct login_data {
+  std::string user;
+  std::string display_name;
+};
+
+struct create_data {
+  std::string meeting;
+  std::string channel;
+  std::int64_t expires_at = 0;
+  credentials creds;
+  std::vector<invite_outcome> invitations;
+};
+
+struct join_data {
+  credentials creds;
+  std::vector<participant_view> participants;
+};
+
+/// Replies that carry only credentials: meeting.renew, call.accept.
+struct credentials_data {
+  credentials creds;
+};
+
+struct invite_data {
+  std::vector<invite_outcome> invitations;
+};
+
+struct ping_data {
+  std::string node;
+  std::string version;
+  std::int64_t uptime_s = 0;
+};
+
+struct stats_data {
+  std::int64_t meetings_active = 0;
+  std::int64_t meetings_ended = 0;
+  std::int64_t participants = 0;
+  std::int64_t ringing_invitations = 0;
+  std::int64_t devices_online = 0;
+  std::int64_t users = 0;
+  double commands_per_s = 0;
+  double latency_p50_ms = 0;
+  double latency_p99_ms = 0;
+  std::int64_t commands_total = 0;
+  std::int64_t rtc_calls = 0;
+  std::int64_t rtc_failures = 0;
+  std::int64_t rtc_retries = 0;
+  bool rtc_circuit_open = false;
+  std::int64_t store_commits = 0;
+  double store_changes_per_commit = 0;
+};
+
+struct meeting_summary {
+  std::string meeting;
+  std::string title;
+  std::string host;
+  meeting_status status = meeting_status::active;
+  int participants = 0;
+  std::int64_t created_at = 0;
+  std::int64_t expires_at = 0;
+};
+
+struct meetings_page {
+  std::vector<meeting_summary> meetings;
+  std::optional<std::string> next_after;
+};
+
+struct user_summary {
+  std::string user;
+  std::string display_name;
+  std::int64_t created_at = 0;
+  int devices_online = 0;
+};
+
+struct users_page {
+  std::vector<user_summary> users;
+  std::optional<std::string> next_after;
+};
+
+using reply_data
+  = std::variant<std::monostate, login_data, create_data, join_data,
+                 credentials_data, meeting_view, invite_data, ping_data,
+                 stats_data, meetings_page, users_page>;
+
+/// The one reply to an uplink message. `code` 0 means done and durable.
+struct reply {
+  std::optional<std::string> id; // nullopt when no id could be read
+  int code = 0;
+  std::string reason;  // error replies: "not_host", "missing_field:args.meeting"
+  std::string message; // error replies: what happened and what to do
+  reply_data data;
+};
+
+/// An error reply.
+reply fail(std::optional<std::string> id, int code, std::string reason,
+           std::string message);
+
+// -- events -------------------------------------------------------------------
+
+enum class event_kind : std::uint8_t {
+  invite,
+  ringing,
+  accepted,
+  declined,
+  invite_timeout,
+  canceled,
+  answered_elsewhere,
+  joined,
+  left,
+  ended,
+  kicked,
+  mute_request,
+  role_changed,
+  participant,
+  token_expiring,
+};
+
+/// The wire name of an event ("event.invite").
+const char* to_string(event_kind x);
+std::optional<event_kind> parse_event_kind(std::string_view x);
+
+/// An unsolicited message to a device. `seq` is assigned per device by the
+/// LMQ gateway when it is sent. The codec writes only the fields each kind
+/// carries (PROTOCOL.md §7, "Events a device receives").
+struct event {
+  event_kind kind = event_kind::ended;
+  std::string meeting;
+  std::string user;                    // ringing, accepted, declined, invite_timeout, joined, left, role_changed
+  std::string by;                      // canceled, answered_elsewhere, kicked, mute_request
+  std::string reason;                  // declined, left, ended, invite_timeout
+  std::string from;                    // invite
+  std::string title;                   // invite
+  std::int64_t ring_expires_at = 0;    // invite (unix seconds)
+  std::int64_t expires_at = 0;         // token_expiring (unix seconds)
+  std::optional<role> new_role;        // role_changed
+  std::optional<bool> audio;           // mute_request
+  std::optional<bool> video;           // mute_request
+  std::optional<credentials> creds;    // invite
+  std::optional<participant_view> participant; // participant
+};
+
+} // namespace proto
+} // namespace meetingd

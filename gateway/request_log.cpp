@@ -1,0 +1,70 @@
+#include "gateway/request_log.hpp"
+
+namespace meetingd {
+
+std::string request_log::key(const std::string& client, const std::string& id) {
+  std::string k;
+  k.reserve(client.size() + id.size() + 1);
+  k += client;
+  k += '\n'; // cannot occur in a client id or a request id
+  k += id;
+  return k;
+}
+
+request_log::lookup request_log::check(const std::string& client,
+                                       const std::string& id) {
+  auto [it, fresh] = entries_.try_emplace(key(client, id));
+  if (fresh)
+    return {verdict::fresh, nullptr};
+  auto& e = it->second;
+  if (e.done)
+    return {verdict::answered, &e.reply};
+  ++e.waiting;
+  return {verdict::in_flight, nullptr};
+}
+
+int request_log::complete(const std::string& client, const std::string& id,
+                          const std::string& reply, bool replayable, unix_ms now) {
+  auto k = key(client, id);
+  auto it = entries_.find(k);
+  if (it == entries_.end())
+    return 0;
+  auto waiting = it->second.waiting;
+  if (!replayable) {
+    entries_.erase(it);
+    return waiting;
+  }
+  auto& e = it->second;
+  e.done = true;
+  e.waiting = 0;
+  e.reply = reply;
+  e.at = now;
+  order_.emplace_back(now, std::move(k));
+  return waiting;
+}
+
+void request_log::restore(const std::string& client, const std::string& id,
+                          std::string reply, unix_ms at) {
+  auto k = key(client, id);
+  auto& e = entries_[k];
+  e.done = true;
+  e.reply = std::move(reply);
+  e.at = at;
+  order_.emplace_back(at, std::move(k));
+}
+
+std::size_t request_log::prune(unix_ms before) {
+  std::size_t n = 0;
+  while (!order_.empty() && order_.front().first < before) {
+    auto it = entries_.find(order_.front().second);
+    // Only forget the entry this record was made for, not a newer one.
+    if (it != entries_.end() && it->second.done && it->second.at == order_.front().first) {
+      entries_.erase(it);
+      ++n;
+    }
+    order_.pop_front();
+  }
+  return n;
+}
+
+} // namespace meetingd

@@ -1,0 +1,88 @@
+// What the actors ask the store to make durable: row-level changes grouped in
+// a changeset. A changeset is all-or-nothing and the unit the store commits in
+// groups: many changesets (from many meetings) per SQLite transaction.
+//
+// The request record makes idempotency durable: the reply to (client, id) is
+// stored in the same transaction as the change it reports (PROTOCOL.md §4-5).
+#pragma once
+
+#include "actors/directory_state.hpp"
+#include "actors/meeting_state.hpp"
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace meetingd {
+
+struct request_record {
+  std::string client;
+  std::string id;
+  std::string reply; // the reply exactly as it was sent (JSON)
+  unix_ms at = 0;
+};
+
+namespace change {
+
+struct put_meeting {
+  meeting_record row;
+};
+struct put_participant {
+  std::string meeting;
+  participant row;
+};
+struct put_invitation {
+  std::string meeting;
+  invitation row;
+};
+/// Removes a meeting with its participants and invitations (history pruning).
+struct delete_meeting {
+  std::string meeting;
+};
+struct put_user {
+  user_record row;
+};
+struct delete_user {
+  std::string user;
+};
+struct put_device {
+  device_record row;
+};
+struct delete_device {
+  std::string client;
+};
+/// Raises a device's persisted event sequence number (never lowers it).
+struct put_device_seq {
+  std::string client;
+  std::uint64_t last_seq = 0;
+};
+struct put_request {
+  request_record row;
+};
+
+} // namespace change
+
+using any_change
+  = std::variant<change::put_meeting, change::put_participant,
+                 change::put_invitation, change::delete_meeting,
+                 change::put_user, change::delete_user, change::put_device,
+                 change::delete_device, change::put_device_seq,
+                 change::put_request>;
+
+struct changeset {
+  std::vector<any_change> changes;
+
+  bool empty() const {
+    return changes.empty();
+  }
+  template <class Change>
+  void add(Change x) {
+    changes.emplace_back(std::move(x));
+  }
+  void append(changeset other) {
+    for (auto& c : other.changes)
+      changes.emplace_back(std::move(c));
+  }
+};
+
+} // namespace meetingd

@@ -1,0 +1,197 @@
+// The in-memory store (see memory_store.hpp).
+#include "persistence/memory_store.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace meetingd {
+
+namespace {
+
+/// All keys (meeting, *) of a table keyed by (meeting, user).
+template <class Table>
+auto rows_of(Table& table, const std::string& meeting) {
+  auto first = table.lower_bound({meeting, std::string{}});
+  auto last = first;
+  while (last != table.end() && last->first.first == meeting)
+    ++last;
+  return std::make_pair(first, last);
+}
+
+} // namespace
+
+std::unique_ptr<store> make_memory_store() {
+  return std::make_unique<memory_store>();
+}
+
+template <class Table>
+void memory_store::remember(Table& table, const typename Table::key_type& key) {
+  auto i = table.find(key);
+  if (i == table.end()) {
+    undo_.emplace_back([&table, key] { table.erase(key); });
+  } else {
+    undo_.emplace_back(
+      [&table, key, old = i->second] { table.insert_or_assign(key, old); });
+  }
+}
+
+void memory_store::apply_one(const any_change& change) {
+  std::visit(
+    [this](const auto& c) {
+      using T = std::decay_t<decltype(c)>;
+      if constexpr (std::is_same_v<T, change::put_meeting>) {
+        remember(meetings_, c.row.id);
+        meetings_.insert_or_assign(c.row.id, c.row);
+      } else if constexpr (std::is_same_v<T, change::put_participant>) {
+        pair_key key{c.meeting, c.row.user};
+        remember(participants_, key);
+        participants_.insert_or_assign(key, c.row);
+      } else if constexpr (std::is_same_v<T, change::put_invitation>) {
+        pair_key key{c.meeting, c.row.invitee};
+        remember(invitations_, key);
+        invitations_.insert_or_assign(key, c.row);
+      } else if constexpr (std::is_same_v<T, change::delete_meeting>) {
+        auto erase_rows = [&](auto& table) {
+          auto [first, last] = rows_of(table, c.meeting);
+          std::vector<pair_key> keys;
+          for (auto i = first; i != last; ++i)
+            keys.push_back(i->first);
+          for (auto& k : keys) {
+            remember(table, k);
+            table.erase(k);
+          }
+        };
+        erase_rows(participants_);
+        erase_rows(invitations_);
+        remember(meetings_, c.meeting);
+        meetings_.erase(c.meeting);
+      } else if constexpr (std::is_same_v<T, change::put_user>) {
+        remember(users_, c.row.id);
+        users_.insert_or_assign(c.row.id, c.row);
+      } else if constexpr (std::is_same_v<T, change::delete_user>) {
+        remember(users_, c.user);
+        users_.erase(c.user);
+      } else if constexpr (std::is_same_v<T, change::put_device>) {
+        remember(devices_, c.row.client);
+        auto row = c.row;
+        if (auto i = devices_.find(row.client); i != devices_.end())
+          row.last_seq = std::max(row.last_seq, i->second.last_seq);
+        devices_.insert_or_assign(row.client, std::move(row));
+      } else if constexpr (std::is_same_v<T, change::delete_device>) {
+        remember(devices_, c.client);
+        devices_.erase(c.client);
+      } else if constexpr (std::is_same_v<T, change::put_device_seq>) {
+        if (auto i = devices_.find(c.client); i != devices_.end()) {
+          remember(devices_, c.client);
+          i->second.last_seq = std::max(i->second.last_seq, c.last_seq);
+        }
+      } else {
+        static_assert(std::is_same_v<T, change::put_request>);
+        pair_key key{c.row.client, c.row.id};
+        remember(requests_, key);
+        requests_.insert_or_assign(key, c.row);
+      }
+    },
+    change);
+}
+
+std::optional<store_error>
+memory_store::apply(const std::vector<const changeset*>& batch) {
+  undo_.clear();
+  std::set<std::string> touched; // meetings that got participant/invitation rows
+  for (const auto* cs : batch) {
+    for (const auto& change : cs->changes) {
+      if (auto* p = std::get_if<change::put_participant>(&change))
+        touched.insert(p->meeting);
+      else if (auto* i = std::get_if<change::put_invitation>(&change))
+        touched.insert(i->meeting);
+      apply_one(change);
+    }
+  }
+  // The deferred foreign key, checked at "COMMIT" as SQLite does.
+  for (auto& id : touched) {
+    if (meetings_.count(id) != 0)
+      continue;
+    auto [p_first, p_last] = rows_of(participants_, id);
+    auto [i_first, i_last] = rows_of(invitations_, id);
+    if (p_first == p_last && i_first == i_last)
+      continue;
+    for (auto u = undo_.rbegin(); u != undo_.rend(); ++u)
+      (*u)();
+    undo_.clear();
+    return store_error{"committing in memory failed: FOREIGN KEY constraint "
+                       "failed (rows of meeting "
+                         + id + " without its meeting row): a bug",
+                       false};
+  }
+  undo_.clear();
+  return std::nullopt;
+}
+
+snapshot memory_store::load(unix_ms requests_since, unix_ms ended_since) {
+  snapshot result;
+  for (auto& [id, row] : meetings_) {
+    if (row.status == meeting_status::active || !row.channel_deleted) {
+      meeting m;
+      static_cast<meeting_record&>(m) = row;
+      auto [p_first, p_last] = rows_of(participants_, id);
+      for (auto i = p_first; i != p_last; ++i)
+        m.participants.emplace(i->first.second, i->second);
+      auto [i_first, i_last] = rows_of(invitations_, id);
+      for (auto i = i_first; i != i_last; ++i)
+        m.invitations.emplace(i->first.second, i->second);
+      result.live_meetings.push_back(std::move(m));
+    } else if (row.ended_at >= ended_since) {
+      result.ended_meetings.push_back(row);
+    }
+  }
+  for (auto& [id, row] : users_)
+    result.users.push_back(row);
+  for (auto& [id, row] : devices_)
+    result.devices.push_back(row);
+  for (auto& [key, row] : requests_)
+    if (row.at >= requests_since)
+      result.requests.push_back(row);
+  result.clean_shutdown = clean_shutdown_;
+  return result;
+}
+
+std::size_t memory_store::prune(unix_ms requests_before,
+                                unix_ms ended_before) {
+  std::size_t deleted = 0;
+  for (auto i = requests_.begin(); i != requests_.end();) {
+    if (i->second.at < requests_before) {
+      i = requests_.erase(i);
+      ++deleted;
+    } else {
+      ++i;
+    }
+  }
+  for (auto i = meetings_.begin(); i != meetings_.end();) {
+    auto& row = i->second;
+    if (row.status != meeting_status::ended || row.ended_at >= ended_before) {
+      ++i;
+      continue;
+    }
+    auto [p_first, p_last] = rows_of(participants_, i->first);
+    deleted += static_cast<std::size_t>(std::distance(p_first, p_last));
+    participants_.erase(p_first, p_last);
+    auto [i_first, i_last] = rows_of(invitations_, i->first);
+    deleted += static_cast<std::size_t>(std::distance(i_first, i_last));
+    invitations_.erase(i_first, i_last);
+    i = meetings_.erase(i);
+    ++deleted;
+  }
+  return deleted;
+}
+
+std::optional<store_error> memory_store::set_clean_shutdown(bool clean) {
+  clean_shutdown_ = clean;
+  return std::nullopt;
+}
+
+std::optional<store_error> memory_store::checkpoint() {
+  return std::nullopt;
+}
+
+} // namespace meetingd

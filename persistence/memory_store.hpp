@@ -1,0 +1,49 @@
+// A store that keeps its tables in memory, with the semantics of the SQLite
+// store (persistence/sqlite_store.*): upserts, all-or-nothing batches, the
+// deferred foreign key from participants and invitations to their meeting,
+// device sequence numbers that never go down. For actor tests, which need a
+// store but no disk; `make_memory_store` (store.hpp) makes one.
+#pragma once
+
+#include "persistence/store.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace meetingd {
+
+class memory_store final : public store {
+public:
+  std::optional<store_error>
+  apply(const std::vector<const changeset*>& batch) override;
+  snapshot load(unix_ms requests_since, unix_ms ended_since) override;
+  std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
+  std::optional<store_error> set_clean_shutdown(bool clean) override;
+  std::optional<store_error> checkpoint() override;
+
+private:
+  using pair_key = std::pair<std::string, std::string>;
+
+  /// Applies one change, recording how to undo it.
+  void apply_one(const any_change& change);
+  /// Records the current value of `key` in `table` for rollback.
+  template <class Table>
+  void remember(Table& table, const typename Table::key_type& key);
+
+  // The tables, keyed as in SQLite.
+  std::map<std::string, meeting_record> meetings_;
+  std::map<pair_key, participant> participants_;  // (meeting, user)
+  std::map<pair_key, invitation> invitations_;    // (meeting, invitee)
+  std::map<std::string, user_record> users_;
+  std::map<std::string, device_record> devices_;
+  std::map<pair_key, request_record> requests_;   // (client, id)
+  bool clean_shutdown_ = true;
+
+  // Undo actions of the batch being applied, newest last.
+  std::vector<std::function<void()>> undo_;
+};
+
+} // namespace meetingd

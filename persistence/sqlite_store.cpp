@@ -1,0 +1,840 @@
+// The SQLite implementation of `store` (see sqlite_store.hpp).
+#include "persistence/sqlite_store.hpp"
+
+#include "config/log.hpp"
+#include "persistence/schema.hpp"
+
+#include <sqlite3.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <unordered_map>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace meetingd {
+
+namespace {
+
+// -- enums as the TEXT the schema's CHECK constraints name --------------------
+// (kept here so the store depends on no other component; the names match
+// gateway/protocol.cpp and actors/meeting_state.cpp)
+
+template <class Enum, std::size_t N>
+struct enum_names {
+  const char* names[N];
+
+  const char* operator()(Enum x) const {
+    auto i = static_cast<std::size_t>(x);
+    return i < N ? names[i] : "";
+  }
+  std::optional<Enum> parse(std::string_view x) const {
+    for (std::size_t i = 0; i < N; ++i)
+      if (x == names[i])
+        return static_cast<Enum>(i);
+    return std::nullopt;
+  }
+};
+
+constexpr enum_names<role, 3> role_names{{"host", "cohost", "member"}};
+constexpr enum_names<participant_status, 3> participant_status_names{
+  {"joined", "left", "kicked"}};
+constexpr enum_names<invitation_status, 5> invitation_status_names{
+  {"ringing", "accepted", "declined", "canceled", "timed_out"}};
+constexpr enum_names<meeting_status, 2> meeting_status_names{
+  {"active", "ended"}};
+constexpr enum_names<invite_policy, 2> invite_policy_names{
+  {"anyone", "hosts"}};
+constexpr enum_names<token_scheme, 2> token_scheme_names{
+  {"channel", "appkey"}};
+
+unix_ms now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// -- statements ---------------------------------------------------------------
+
+/// `INSERT INTO table (cols) VALUES (?1, ...) ON CONFLICT (keys) DO UPDATE
+/// SET col = excluded.col, ...` for every non-key column, unless `set` is
+/// given for it.
+std::string upsert(const char* table, std::vector<const char*> cols,
+                   std::vector<const char*> keys,
+                   std::unordered_map<std::string, std::string> set = {}) {
+  std::string sql = "INSERT INTO ";
+  sql += table;
+  sql += " (";
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    sql += i ? ", " : "";
+    sql += cols[i];
+  }
+  sql += ") VALUES (";
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    sql += i ? ", ?" : "?";
+    sql += std::to_string(i + 1);
+  }
+  sql += ") ON CONFLICT (";
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    sql += i ? ", " : "";
+    sql += keys[i];
+  }
+  sql += ") DO UPDATE SET ";
+  bool first = true;
+  for (auto col : cols) {
+    bool key = false;
+    for (auto k : keys)
+      key = key || std::strcmp(k, col) == 0;
+    if (key)
+      continue;
+    sql += first ? "" : ", ";
+    first = false;
+    sql += col;
+    sql += " = ";
+    auto i = set.find(col);
+    sql += i != set.end() ? i->second : std::string{"excluded."} + col;
+  }
+  return sql;
+}
+
+std::string joined(const std::vector<const char*>& cols,
+                   const char* prefix = "") {
+  std::string out;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    out += i ? ", " : "";
+    out += prefix;
+    out += cols[i];
+  }
+  return out;
+}
+
+// Column lists: the order in which apply() binds and load() reads.
+const std::vector<const char*> meeting_cols{
+  "id",           "title",          "creator",       "channel_id",
+  "channel_key",  "channel_nonce",  "channel_timestamp", "token_scheme",
+  "status",       "end_reason",     "created_at",    "expires_at",
+  "ended_at",     "idle_deadline",  "expiry_warn_at", "locked",
+  "invite_policy", "max_participants", "channel_deleted", "next_order"};
+const std::vector<const char*> participant_cols{
+  "meeting",     "user",        "rtc_user",     "role",
+  "status",      "join_order",  "joined_at",    "left_at",
+  "left_reason", "kicked_by",   "audio_muted",  "video_muted",
+  "online",      "network_lost", "grace_deadline", "session",
+  "token_expires_at", "token_warn_at"};
+const std::vector<const char*> invitation_cols{
+  "meeting",    "invitee",       "inviter",     "status",  "created_at",
+  "ring_deadline", "answered_at", "session",    "delivered"};
+const std::vector<const char*> user_cols{"id", "display_name",
+                                         "password_hash", "created_at"};
+const std::vector<const char*> device_cols{
+  "client", "user", "bound_at", "last_seq", "online", "last_seen_at"};
+const std::vector<const char*> request_cols{"client", "id", "reply", "at"};
+
+std::string statement_sql(sqlite_store::statement which) {
+  switch (which) {
+    case sqlite_store::put_meeting:
+      return upsert("meetings", meeting_cols, {"id"});
+    case sqlite_store::put_participant:
+      return upsert("participants", participant_cols, {"meeting", "user"});
+    case sqlite_store::put_invitation:
+      return upsert("invitations", invitation_cols, {"meeting", "invitee"});
+    case sqlite_store::delete_meeting_participants:
+      return "DELETE FROM participants WHERE meeting = ?1";
+    case sqlite_store::delete_meeting_invitations:
+      return "DELETE FROM invitations WHERE meeting = ?1";
+    case sqlite_store::delete_meeting:
+      return "DELETE FROM meetings WHERE id = ?1";
+    case sqlite_store::put_user:
+      return upsert("users", user_cols, {"id"});
+    case sqlite_store::delete_user:
+      return "DELETE FROM users WHERE id = ?1";
+    case sqlite_store::put_device:
+      // The event sequence of a device only ever grows (PROTOCOL.md §2).
+      return upsert("devices", device_cols, {"client"},
+                    {{"last_seq", "MAX(devices.last_seq, excluded.last_seq)"}});
+    case sqlite_store::delete_device:
+      return "DELETE FROM devices WHERE client = ?1";
+    case sqlite_store::put_device_seq:
+      return "UPDATE devices SET last_seq = MAX(last_seq, ?2) WHERE client = ?1";
+    case sqlite_store::put_request:
+      return upsert("request_log", request_cols, {"client", "id"});
+    case sqlite_store::statement_count:
+      break;
+  }
+  return {};
+}
+
+/// Binds parameters left to right; remembers the first failure.
+struct binder {
+  sqlite3_stmt* stmt;
+  int index = 1;
+  int rc = SQLITE_OK;
+
+  binder& text(const std::string& x) {
+    keep(sqlite3_bind_text(stmt, index++, x.data(),
+                           static_cast<int>(x.size()), SQLITE_STATIC));
+    return *this;
+  }
+  /// For string literals only (bound without a copy).
+  binder& text(const char* literal) {
+    keep(sqlite3_bind_text(stmt, index++, literal, -1, SQLITE_STATIC));
+    return *this;
+  }
+  binder& integer(std::int64_t x) {
+    keep(sqlite3_bind_int64(stmt, index++, x));
+    return *this;
+  }
+  binder& flag(bool x) {
+    return integer(x ? 1 : 0);
+  }
+  void keep(int result) {
+    if (rc == SQLITE_OK)
+      rc = result;
+  }
+};
+
+/// Reads columns left to right.
+struct reader {
+  sqlite3_stmt* stmt;
+  int index = 0;
+  std::string* bad = nullptr; // set to the name of an unreadable enum column
+
+  /// Valid until the next step.
+  std::string_view view() {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
+    auto n = sqlite3_column_bytes(stmt, index++);
+    return p ? std::string_view(p, static_cast<std::size_t>(n)) : std::string_view{};
+  }
+  std::string text() {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
+    auto n = sqlite3_column_bytes(stmt, index++);
+    return p ? std::string(p, static_cast<std::size_t>(n)) : std::string{};
+  }
+  std::int64_t integer() {
+    return sqlite3_column_int64(stmt, index++);
+  }
+  bool flag() {
+    return integer() != 0;
+  }
+  template <class Enum, std::size_t N>
+  Enum enumeration(const enum_names<Enum, N>& names, const char* column) {
+    auto s = text();
+    if (auto x = names.parse(s))
+      return *x;
+    if (bad && bad->empty())
+      *bad = std::string{column} + " = '" + s + "'";
+    return Enum{};
+  }
+};
+
+void read_meeting(reader& r, meeting_record& m) {
+  m.id = r.text();
+  m.title = r.text();
+  m.creator = r.text();
+  m.channel.id = r.text();
+  m.channel.key = r.text();
+  m.channel.nonce = r.text();
+  m.channel.timestamp = r.integer();
+  m.scheme = r.enumeration(token_scheme_names, "meetings.token_scheme");
+  m.status = r.enumeration(meeting_status_names, "meetings.status");
+  m.end_reason = r.text();
+  m.created_at = r.integer();
+  m.expires_at = r.integer();
+  m.ended_at = r.integer();
+  m.idle_deadline = r.integer();
+  m.expiry_warn_at = r.integer();
+  m.locked = r.flag();
+  m.policy = r.enumeration(invite_policy_names, "meetings.invite_policy");
+  m.max_participants = static_cast<int>(r.integer());
+  m.channel_deleted = r.flag();
+  m.next_order = r.integer();
+}
+
+/// What went wrong, in words, and what the operator should do about it.
+struct advice {
+  const char* what;
+  const char* todo;
+  bool retryable;
+};
+
+advice advise(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return {"the disk is full", "free space on the filesystem holding it",
+              true};
+    case SQLITE_READONLY:
+      return {"the database is read-only",
+              "make the file, its -wal/-shm files and its directory writable "
+              "by the meetingd user, on a filesystem mounted read-write",
+              true};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return {"the database file is corrupt or not a meetingd database",
+              "stop meetingd, keep a copy of the file with its -wal, and "
+              "restore a backup or rebuild it with `sqlite3 FILE .recover`",
+              true};
+    case SQLITE_IOERR:
+      return {"an I/O error occurred",
+              "check the disk holding it (dmesg, SMART, network storage)",
+              true};
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return {"the database is locked by another connection",
+              "close any sqlite3 session that holds a write transaction on it",
+              true};
+    case SQLITE_CANTOPEN:
+      return {"a file of the database cannot be opened",
+              "check that its directory exists and is writable (the -wal and "
+              "-shm files live beside it)",
+              true};
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return {"access was denied", "check the file's permissions and owner",
+              true};
+    case SQLITE_NOMEM:
+      return {"SQLite ran out of memory", "give the node more memory", true};
+    case SQLITE_CONSTRAINT:
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+    case SQLITE_RANGE:
+      return {"the schema refused the change",
+              "this is a bug in meetingd (or a trigger an operator added): "
+              "report this line",
+              false};
+    default:
+      return {"SQLite failed", "see SQLite's message", true};
+  }
+}
+
+bool is_absent(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+} // namespace
+
+// -- life cycle ---------------------------------------------------------------
+
+sqlite_store::sqlite_store(sqlite3* db, std::string path)
+  : db_(db), path_(std::move(path)) {
+}
+
+sqlite_store::~sqlite_store() {
+  for (auto* stmt : statements_)
+    sqlite3_finalize(stmt);
+  sqlite3_close_v2(db_);
+}
+
+std::unique_ptr<sqlite_store>
+sqlite_store::open(const std::string& path, bool synchronous_full,
+                   std::string* error) {
+  auto fail = [&](std::string what) -> std::unique_ptr<sqlite_store> {
+    if (error)
+      *error = "database " + path + ": " + what;
+    return nullptr;
+  };
+  if (path.empty())
+    return fail("no path given (--db)");
+  // The directory must exist: creating it would hide a mistyped --db.
+  auto dir = std::filesystem::path{path}.parent_path();
+  if (dir.empty())
+    dir = ".";
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    return fail("directory " + dir.string()
+                + " does not exist: create it (writable by meetingd) or pass "
+                  "another --db");
+  // Create the file ourselves with mode 0600 (it holds channel keys, password
+  // hashes and join credentials); SQLite gives its -wal and -shm files the
+  // same mode as the database file.
+  if (is_absent(path)) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                    S_IRUSR | S_IWUSR);
+    if (fd < 0 && errno != EEXIST)
+      return fail(std::string{"cannot create the file: "}
+                  + std::strerror(errno)
+                  + " (check that its directory is writable by meetingd)");
+    if (fd >= 0)
+      ::close(fd);
+  } else {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+      MD_LOG_WARN("store.permissions", log::kv("db", path),
+                  log::kv("advice", "the database holds secrets: chmod 600 it"));
+  }
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                             | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    auto a = advise(rc);
+    return fail(std::string{"cannot open: "} + msg + ": " + a.todo);
+  }
+  std::unique_ptr<sqlite_store> self{new sqlite_store(db, path)};
+  sqlite3_extended_result_codes(db, 1);
+  sqlite3_busy_timeout(db, 5000);
+  if (sqlite3_db_readonly(db, "main") == 1)
+    return fail("the file is read-only: make it and its directory writable "
+                "by the meetingd user");
+  // journal_mode answers the mode in force; a filesystem without shared
+  // memory support leaves it at 'delete'.
+  {
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt,
+                            nullptr);
+    std::string mode;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      auto p = sqlite3_column_text(stmt, 0);
+      mode = p ? reinterpret_cast<const char*>(p) : "";
+      rc = SQLITE_OK;
+    }
+    std::string msg = sqlite3_errmsg(db);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_OK)
+      return fail("cannot switch to WAL mode: " + msg + ": "
+                  + advise(rc).todo);
+    if (mode != "wal")
+      return fail("cannot switch to WAL mode (journal_mode is '" + mode
+                  + "'): put the database on a local filesystem");
+  }
+  const char* sync = synchronous_full ? "PRAGMA synchronous = FULL"
+                                      : "PRAGMA synchronous = NORMAL";
+  if (!self->exec(sync) || !self->exec("PRAGMA foreign_keys = ON")
+      || !self->exec("PRAGMA journal_size_limit = 67108864"))
+    return fail(std::string{"cannot configure the connection: "}
+                + sqlite3_errmsg(db));
+  if (auto err = schema::migrate(db))
+    return fail(*err);
+  for (int i = 0; i < statement_count; ++i) {
+    auto sql = statement_sql(static_cast<statement>(i));
+    rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
+                            SQLITE_PREPARE_PERSISTENT, &self->statements_[i],
+                            nullptr);
+    if (rc != SQLITE_OK)
+      return fail(std::string{"cannot prepare statements (is the schema "
+                              "altered by hand?): "}
+                  + sqlite3_errmsg(db));
+  }
+  MD_LOG_INFO("store.open", log::kv("db", path),
+              log::kv("schema", schema::current_version(db)),
+              log::kv("synchronous", synchronous_full ? "full" : "normal"));
+  return self;
+}
+
+std::unique_ptr<store> open_sqlite_store(const std::string& path,
+                                         bool synchronous_full,
+                                         std::string* error) {
+  return sqlite_store::open(path, synchronous_full, error);
+}
+
+// -- helpers ------------------------------------------------------------------
+
+bool sqlite_store::exec(const char* sql) {
+  return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+}
+
+store_error sqlite_store::failure(int rc, const char* doing) const {
+  auto a = advise(rc);
+  std::string what = std::string{doing} + " on " + path_ + " failed: "
+                     + a.what + " (" + sqlite3_errmsg(db_) + ", "
+                     + sqlite3_errstr(rc) + "): " + a.todo;
+  return store_error{std::move(what), a.retryable};
+}
+
+void sqlite_store::rollback() {
+  if (!sqlite3_get_autocommit(db_))
+    exec("ROLLBACK");
+}
+
+sqlite3_stmt* sqlite_store::prepared(statement which) {
+  auto* stmt = statements_[which];
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  return stmt;
+}
+
+// -- apply --------------------------------------------------------------------
+
+std::optional<store_error>
+sqlite_store::apply(const std::vector<const changeset*>& batch) {
+  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = failure(rc, "starting a transaction");
+    rollback();
+    return err;
+  }
+  // Binds `which` with `bind`, steps it to completion; SQLITE_DONE is success.
+  auto run = [this](statement which, auto&& bind) {
+    auto* stmt = prepared(which);
+    binder b{stmt};
+    bind(b);
+    int result = b.rc != SQLITE_OK ? b.rc : sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return result == SQLITE_DONE ? SQLITE_OK : result;
+  };
+  auto one = [&](const any_change& change) -> int {
+    return std::visit(
+      [&](const auto& c) -> int {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, change::put_meeting>) {
+          auto& m = c.row;
+          return run(put_meeting, [&](binder& b) {
+            b.text(m.id).text(m.title).text(m.creator).text(m.channel.id);
+            b.text(m.channel.key).text(m.channel.nonce);
+            b.integer(m.channel.timestamp).text(token_scheme_names(m.scheme));
+            b.text(meeting_status_names(m.status)).text(m.end_reason);
+            b.integer(m.created_at).integer(m.expires_at).integer(m.ended_at);
+            b.integer(m.idle_deadline).integer(m.expiry_warn_at).flag(m.locked);
+            b.text(invite_policy_names(m.policy)).integer(m.max_participants);
+            b.flag(m.channel_deleted).integer(m.next_order);
+          });
+        } else if constexpr (std::is_same_v<T, change::put_participant>) {
+          auto& p = c.row;
+          return run(put_participant, [&](binder& b) {
+            b.text(c.meeting).text(p.user).text(p.rtc_user);
+            b.text(role_names(p.r)).text(participant_status_names(p.status));
+            b.integer(p.order).integer(p.joined_at).integer(p.left_at);
+            b.text(p.left_reason).text(p.kicked_by).flag(p.audio_muted);
+            b.flag(p.video_muted).flag(p.online).flag(p.network_lost);
+            b.integer(p.grace_deadline).text(p.session);
+            b.integer(p.token_expires_at).integer(p.token_warn_at);
+          });
+        } else if constexpr (std::is_same_v<T, change::put_invitation>) {
+          auto& i = c.row;
+          return run(put_invitation, [&](binder& b) {
+            b.text(c.meeting).text(i.invitee).text(i.inviter);
+            b.text(invitation_status_names(i.status)).integer(i.created_at);
+            b.integer(i.ring_deadline).integer(i.answered_at).text(i.session);
+            b.flag(i.delivered);
+          });
+        } else if constexpr (std::is_same_v<T, change::delete_meeting>) {
+          auto key = [&](binder& b) { b.text(c.meeting); };
+          int r = run(delete_meeting_participants, key);
+          if (r == SQLITE_OK)
+            r = run(delete_meeting_invitations, key);
+          if (r == SQLITE_OK)
+            r = run(delete_meeting, key);
+          return r;
+        } else if constexpr (std::is_same_v<T, change::put_user>) {
+          auto& u = c.row;
+          return run(put_user, [&](binder& b) {
+            b.text(u.id).text(u.display_name).text(u.password_hash);
+            b.integer(u.created_at);
+          });
+        } else if constexpr (std::is_same_v<T, change::delete_user>) {
+          return run(delete_user, [&](binder& b) { b.text(c.user); });
+        } else if constexpr (std::is_same_v<T, change::put_device>) {
+          auto& d = c.row;
+          return run(put_device, [&](binder& b) {
+            b.text(d.client).text(d.user).integer(d.bound_at);
+            b.integer(static_cast<std::int64_t>(d.last_seq)).flag(d.online);
+            b.integer(d.last_seen_at);
+          });
+        } else if constexpr (std::is_same_v<T, change::delete_device>) {
+          return run(delete_device, [&](binder& b) { b.text(c.client); });
+        } else if constexpr (std::is_same_v<T, change::put_device_seq>) {
+          return run(put_device_seq, [&](binder& b) {
+            b.text(c.client).integer(static_cast<std::int64_t>(c.last_seq));
+          });
+        } else {
+          static_assert(std::is_same_v<T, change::put_request>);
+          auto& r = c.row;
+          return run(put_request, [&](binder& b) {
+            b.text(r.client).text(r.id).text(r.reply).integer(r.at);
+          });
+        }
+      },
+      change);
+  };
+  for (const auto* cs : batch) {
+    for (const auto& change : cs->changes) {
+      rc = one(change);
+      if (rc != SQLITE_OK) {
+        auto err = failure(rc, "writing a change");
+        rollback();
+        return err;
+      }
+    }
+  }
+  // Deferred foreign keys are checked here: COMMIT may fail too.
+  rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = failure(rc, "committing");
+    rollback();
+    return err;
+  }
+  return std::nullopt;
+}
+
+// -- load ---------------------------------------------------------------------
+
+snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
+  snapshot result;
+  std::string bad; // first unreadable enum value
+  int rc = SQLITE_OK;
+  const char* doing = "loading";
+  // Runs `sql` with `bind`, calling `row` for each result row.
+  auto query = [&](const std::string& sql, auto&& bind, auto&& row) {
+    if (rc != SQLITE_OK)
+      return;
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()),
+                            &stmt, nullptr);
+    if (rc == SQLITE_OK) {
+      binder b{stmt};
+      bind(b);
+      rc = b.rc;
+    }
+    while (rc == SQLITE_OK) {
+      int step = sqlite3_step(stmt);
+      if (step == SQLITE_DONE)
+        break;
+      if (step != SQLITE_ROW) {
+        rc = step;
+        break;
+      }
+      reader r{stmt, 0, &bad};
+      row(r);
+    }
+    if (rc != SQLITE_OK) {
+      if (auto err = failure(rc, doing); !result.error)
+        result.error = err;
+    }
+    sqlite3_finalize(stmt);
+  };
+  auto no_params = [](binder&) {};
+  // One read transaction: a consistent view of all tables.
+  rc = sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    result.error = failure(rc, "starting to load");
+    return result;
+  }
+  const std::string live
+    = "(m.status = 'active' OR (m.status = 'ended' AND m.channel_deleted = 0))";
+  // Rows of participants and invitations come in the order of the meetings
+  // query (both walk the same index), so a cursor finds their meeting
+  // without a lookup; the hash map is the fallback.
+  std::unordered_map<std::string, std::size_t> by_id;
+  auto& live_meetings = result.live_meetings;
+  auto meeting_index = [&](std::string_view id, std::size_t& cursor) -> meeting* {
+    for (auto i : {cursor, cursor + 1})
+      if (i < live_meetings.size() && live_meetings[i].id == id) {
+        cursor = i;
+        return &live_meetings[i];
+      }
+    auto i = by_id.find(std::string{id});
+    if (i == by_id.end())
+      return nullptr;
+    cursor = i->second;
+    return &live_meetings[cursor];
+  };
+  doing = "counting meetings";
+  std::size_t expected = 0;
+  query("SELECT count(*) FROM meetings m WHERE " + live, no_params,
+        [&](reader& r) { expected = static_cast<std::size_t>(r.integer()); });
+  live_meetings.reserve(expected);
+  by_id.reserve(expected);
+  doing = "loading meetings";
+  query("SELECT " + joined(meeting_cols, "m.") + " FROM meetings m WHERE "
+          + live,
+        no_params, [&](reader& r) {
+          meeting m;
+          read_meeting(r, m);
+          by_id.emplace(m.id, live_meetings.size());
+          live_meetings.push_back(std::move(m));
+        });
+  doing = "loading participants";
+  std::size_t cursor = 0;
+  query("SELECT " + joined(participant_cols, "p.")
+          + " FROM participants p JOIN meetings m ON m.id = p.meeting WHERE "
+          + live,
+        no_params, [&](reader& r) {
+          auto* m = meeting_index(r.view(), cursor);
+          if (m == nullptr)
+            return;
+          participant p;
+          p.user = r.text();
+          p.rtc_user = r.text();
+          p.r = r.enumeration(role_names, "participants.role");
+          p.status = r.enumeration(participant_status_names,
+                                   "participants.status");
+          p.order = r.integer();
+          p.joined_at = r.integer();
+          p.left_at = r.integer();
+          p.left_reason = r.text();
+          p.kicked_by = r.text();
+          p.audio_muted = r.flag();
+          p.video_muted = r.flag();
+          p.online = r.flag();
+          p.network_lost = r.flag();
+          p.grace_deadline = r.integer();
+          p.session = r.text();
+          p.token_expires_at = r.integer();
+          p.token_warn_at = r.integer();
+          auto& rows = m->participants;
+          auto key = p.user;
+          rows.emplace_hint(rows.end(), std::move(key), std::move(p));
+        });
+  doing = "loading invitations";
+  cursor = 0;
+  query("SELECT " + joined(invitation_cols, "i.")
+          + " FROM invitations i JOIN meetings m ON m.id = i.meeting WHERE "
+          + live,
+        no_params, [&](reader& r) {
+          auto* m = meeting_index(r.view(), cursor);
+          if (m == nullptr)
+            return;
+          invitation inv;
+          inv.invitee = r.text();
+          inv.inviter = r.text();
+          inv.status = r.enumeration(invitation_status_names,
+                                     "invitations.status");
+          inv.created_at = r.integer();
+          inv.ring_deadline = r.integer();
+          inv.answered_at = r.integer();
+          inv.session = r.text();
+          inv.delivered = r.flag();
+          auto& rows = m->invitations;
+          auto key = inv.invitee;
+          rows.emplace_hint(rows.end(), std::move(key), std::move(inv));
+        });
+  doing = "loading ended meetings";
+  query("SELECT " + joined(meeting_cols, "m.")
+          + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted = 1"
+            " AND m.ended_at >= ?1",
+        [&](binder& b) { b.integer(ended_since); },
+        [&](reader& r) {
+          meeting_record m;
+          read_meeting(r, m);
+          result.ended_meetings.push_back(std::move(m));
+        });
+  doing = "loading users";
+  query("SELECT " + joined(user_cols) + " FROM users", no_params,
+        [&](reader& r) {
+          user_record u;
+          u.id = r.text();
+          u.display_name = r.text();
+          u.password_hash = r.text();
+          u.created_at = r.integer();
+          result.users.push_back(std::move(u));
+        });
+  doing = "loading devices";
+  query("SELECT " + joined(device_cols) + " FROM devices", no_params,
+        [&](reader& r) {
+          device_record d;
+          d.client = r.text();
+          d.user = r.text();
+          d.bound_at = r.integer();
+          d.last_seq = static_cast<std::uint64_t>(r.integer());
+          d.online = r.flag();
+          d.last_seen_at = r.integer();
+          result.devices.push_back(std::move(d));
+        });
+  doing = "loading the request log";
+  query("SELECT " + joined(request_cols) + " FROM request_log WHERE at >= ?1",
+        [&](binder& b) { b.integer(requests_since); },
+        [&](reader& r) {
+          request_record q;
+          q.client = r.text();
+          q.id = r.text();
+          q.reply = r.text();
+          q.at = r.integer();
+          result.requests.push_back(std::move(q));
+        });
+  doing = "loading node_meta";
+  query("SELECT value FROM node_meta WHERE key = 'clean_shutdown'", no_params,
+        [&](reader& r) { result.clean_shutdown = r.text() != "0"; });
+  rollback(); // ends the read transaction
+  if (!result.error && !bad.empty())
+    result.error = store_error{"loading " + path_ + " failed: unknown value "
+                                 + bad
+                                 + ": the database was edited by hand or "
+                                   "written by another program; fix the row",
+                               false};
+  return result;
+}
+
+// -- maintenance --------------------------------------------------------------
+
+std::size_t sqlite_store::prune(unix_ms requests_before, unix_ms ended_before) {
+  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+  std::size_t deleted = 0;
+  auto run = [&](const char* sql, std::int64_t param) {
+    if (rc != SQLITE_OK)
+      return;
+    sqlite3_stmt* stmt = nullptr;
+    rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(stmt, 1, param);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+        deleted += static_cast<std::size_t>(sqlite3_changes(db_));
+      }
+    }
+    sqlite3_finalize(stmt);
+  };
+  run("DELETE FROM request_log WHERE at < ?1", requests_before);
+  run("DELETE FROM participants WHERE meeting IN (SELECT id FROM meetings "
+      "WHERE status = 'ended' AND ended_at < ?1)",
+      ended_before);
+  run("DELETE FROM invitations WHERE meeting IN (SELECT id FROM meetings "
+      "WHERE status = 'ended' AND ended_at < ?1)",
+      ended_before);
+  run("DELETE FROM meetings WHERE status = 'ended' AND ended_at < ?1",
+      ended_before);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    auto err = failure(rc, "pruning");
+    rollback();
+    MD_LOG_ERROR("store.prune_failed", log::kv("error", err.what));
+    return 0;
+  }
+  return deleted;
+}
+
+std::optional<store_error> sqlite_store::set_clean_shutdown(bool clean) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(
+    db_,
+    "INSERT INTO node_meta (key, value, updated_at) "
+    "VALUES ('clean_shutdown', ?1, ?2) ON CONFLICT (key) DO UPDATE SET "
+    "value = excluded.value, updated_at = excluded.updated_at",
+    -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) {
+    binder b{stmt};
+    b.text(clean ? "1" : "0").integer(now_ms());
+    rc = b.rc;
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_DONE)
+      rc = SQLITE_OK;
+  }
+  std::optional<store_error> result;
+  if (rc != SQLITE_OK)
+    result = failure(rc, "recording the shutdown state");
+  sqlite3_finalize(stmt);
+  return result;
+}
+
+std::optional<store_error> sqlite_store::checkpoint() {
+  int log_frames = 0;
+  int done_frames = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE,
+                                     &log_frames, &done_frames);
+  if (rc != SQLITE_OK)
+    return failure(rc, "checkpointing the write-ahead log");
+  return std::nullopt;
+}
+
+} // namespace meetingd

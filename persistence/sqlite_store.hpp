@@ -1,0 +1,80 @@
+// The store that runs: one SQLite connection in WAL mode (schema in
+// persistence/schema.*). `open_sqlite_store` (store.hpp) makes one.
+//
+// - apply(): one BEGIN IMMEDIATE ... COMMIT per batch with cached prepared
+//   UPSERT statements; any failure rolls the whole batch back.
+// - load(): one query per table, assembled in memory by meeting id.
+// - The file is created with mode 0600: it holds channel keys, password
+//   hashes and replies with join credentials.
+//
+// Not thread-safe: one owner (the store actor) uses it at a time.
+#pragma once
+
+#include "persistence/store.hpp"
+
+#include <array>
+#include <memory>
+#include <string>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace meetingd {
+
+class sqlite_store final : public store {
+public:
+  /// Opens (creating with mode 0600 and migrating as needed) the database at
+  /// `path`. Returns nullptr and sets `*error` on failure.
+  static std::unique_ptr<sqlite_store>
+  open(const std::string& path, bool synchronous_full, std::string* error);
+
+  ~sqlite_store() override;
+
+  sqlite_store(const sqlite_store&) = delete;
+  sqlite_store& operator=(const sqlite_store&) = delete;
+
+  std::optional<store_error>
+  apply(const std::vector<const changeset*>& batch) override;
+  snapshot load(unix_ms requests_since, unix_ms ended_since) override;
+  std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
+  std::optional<store_error> set_clean_shutdown(bool clean) override;
+  std::optional<store_error> checkpoint() override;
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  /// The cached statements, by what they do.
+  enum statement : int {
+    put_meeting,
+    put_participant,
+    put_invitation,
+    delete_meeting_participants,
+    delete_meeting_invitations,
+    delete_meeting,
+    put_user,
+    delete_user,
+    put_device,
+    delete_device,
+    put_device_seq,
+    put_request,
+    statement_count,
+  };
+
+private:
+  sqlite_store(sqlite3* db, std::string path);
+
+  /// Executes SQL without results; true on success.
+  bool exec(const char* sql);
+  /// Turns the connection's last error into a store_error with advice.
+  store_error failure(int rc, const char* doing) const;
+  /// Rolls back an open transaction, if any.
+  void rollback();
+  sqlite3_stmt* prepared(statement which);
+
+  sqlite3* db_;
+  std::string path_;
+  std::array<sqlite3_stmt*, statement_count> statements_{};
+};
+
+} // namespace meetingd

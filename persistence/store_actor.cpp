@@ -1,0 +1,226 @@
+// The store actor (see store_actor.hpp): group commit, held replies on
+// failure, periodic pruning, clean shutdown.
+#include "persistence/store_actor.hpp"
+
+#include "config/log.hpp"
+
+#include <caf/sec.hpp>
+
+#include <algorithm>
+
+namespace meetingd {
+
+std::size_t store_stats::bucket_of(std::size_t n) {
+  std::size_t bucket = 0;
+  while (n > 1 && bucket + 1 < buckets) {
+    n >>= 1;
+    ++bucket;
+  }
+  return bucket;
+}
+
+namespace {
+
+using self_ptr = store_actor::stateful_pointer<store_actor_state>;
+using steady = std::chrono::steady_clock;
+
+// A commit slower than this gets a warning: the disk is the bottleneck.
+constexpr double slow_commit_ms = 500;
+
+unix_ms wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+/// Schedules the retry of the held group, unless one is on its way.
+void schedule_retry(self_ptr self) {
+  auto& st = self->state;
+  st.backing_off = true;
+  if (st.retry_scheduled)
+    return;
+  st.retry_scheduled = true;
+  self->delayed_send(self, st.cfg.retry_interval, flush_atom::value);
+}
+
+/// Commits everything pending in groups of at most max_batch, delivering the
+/// promises of each group after its COMMIT. Returns false if a group failed
+/// and is held for a retry.
+bool commit_pending(self_ptr self) {
+  auto& st = self->state;
+  while (!st.pending.empty()) {
+    // A previous "clean shutdown" mark must go before new writes.
+    if (st.marked_clean) {
+      if (auto err = st.db->set_clean_shutdown(false)) {
+        ++st.stats.failures;
+        ++st.attempts;
+        MD_LOG_ERROR("store.commit_failed", log::kv("error", err->what),
+                     log::kv("held", st.pending.size()),
+                     log::kv("attempt", st.attempts),
+                     log::kv("retry_in_ms", st.cfg.retry_interval.count()));
+        schedule_retry(self);
+        return false;
+      }
+      st.marked_clean = false;
+    }
+    auto limit = st.isolate > 0 ? std::size_t{1}
+                                : std::max<std::size_t>(st.cfg.max_batch, 1);
+    auto n = std::min(st.pending.size(), limit);
+    std::vector<const changeset*> batch;
+    batch.reserve(n);
+    std::uint64_t changes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      batch.push_back(&st.pending[i].changes);
+      changes += st.pending[i].changes.changes.size();
+    }
+    auto start = steady::now();
+    auto err = st.db->apply(batch);
+    double ms = std::chrono::duration<double, std::milli>(steady::now() - start)
+                  .count();
+    if (err && !err->retryable) {
+      // The data was refused, not the disk: find the culprit by committing
+      // this group one changeset at a time.
+      if (n > 1) {
+        MD_LOG_WARN("store.group_refused", log::kv("changesets", n),
+                    log::kv("error", err->what),
+                    log::kv("action", "committing one by one"));
+        st.isolate = n;
+        continue;
+      }
+      ++st.stats.rejected;
+      MD_LOG_ERROR("store.changeset_refused", log::kv("error", err->what),
+                   log::kv("changes", changes));
+      auto held = std::move(st.pending.front());
+      st.pending.pop_front();
+      if (st.isolate > 0)
+        --st.isolate;
+      held.promise.deliver(caf::make_error(caf::sec::runtime_error,
+                                           "store refused the change: "
+                                             + err->what));
+      continue;
+    }
+    if (err) {
+      // Not durable: hold every reply and try again later.
+      ++st.stats.failures;
+      ++st.attempts;
+      MD_LOG_ERROR("store.commit_failed", log::kv("error", err->what),
+                   log::kv("held", st.pending.size()),
+                   log::kv("attempt", st.attempts),
+                   log::kv("retry_in_ms", st.cfg.retry_interval.count()),
+                   log::kv("effect", "replies held until the commit succeeds"));
+      schedule_retry(self);
+      return false;
+    }
+    auto& s = st.stats;
+    ++s.commits;
+    s.changesets += n;
+    s.changes += changes;
+    s.max_batch = std::max<std::uint64_t>(s.max_batch, n);
+    s.last_commit_ms = ms;
+    s.max_commit_ms = std::max(s.max_commit_ms, ms);
+    s.total_commit_ms += ms;
+    ++s.batch_histogram[store_stats::bucket_of(n)];
+    if (ms > slow_commit_ms)
+      MD_LOG_WARN("store.slow_commit", log::kv("ms", ms),
+                  log::kv("changesets", n),
+                  log::kv("advice", "the disk is slow; writes queue behind it"));
+    if (st.backing_off) {
+      MD_LOG_INFO("store.commit_recovered", log::kv("after_attempts", st.attempts),
+                  log::kv("changesets", n));
+      st.backing_off = false;
+      st.attempts = 0;
+    }
+    if (st.isolate > 0)
+      st.isolate -= std::min(st.isolate, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      auto held = std::move(st.pending.front());
+      st.pending.pop_front();
+      held.promise.deliver(s.commits);
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+store_actor::behavior_type
+store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
+                 std::unique_ptr<store> db, store_settings cfg) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.cfg = cfg;
+  // Until `checkpoint`, a restart from this database is a crash recovery.
+  if (auto err = st.db->set_clean_shutdown(false)) {
+    MD_LOG_ERROR("store.mark_running_failed", log::kv("error", err->what));
+    st.marked_clean = true; // retried before the first commit
+  }
+  self->delayed_send(self, cfg.prune_interval, prune_atom::value);
+  return {
+    [=](commit_atom, changeset& cs) -> caf::result<std::uint64_t> {
+      auto& st = self->state;
+      auto promise = self->make_response_promise<std::uint64_t>();
+      st.pending.push_back({std::move(cs), promise});
+      if (st.backing_off)
+        return promise; // waits for the timed retry
+      if (st.pending.size() >= st.cfg.max_batch) {
+        commit_pending(self);
+      } else if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, flush_atom::value);
+      }
+      return promise;
+    },
+    [=](flush_atom) {
+      auto& st = self->state;
+      if (st.backing_off) {
+        if (st.flush_scheduled) {
+          // The group's own flush, sent before the failure: the timed retry
+          // decides when to try again.
+          st.flush_scheduled = false;
+          return;
+        }
+        st.retry_scheduled = false;
+      } else {
+        st.flush_scheduled = false;
+      }
+      commit_pending(self);
+    },
+    [=](prune_atom) {
+      auto& st = self->state;
+      auto now = wall_now();
+      auto deleted = st.db->prune(now - st.cfg.request_ttl.count(),
+                                  now - st.cfg.ended_retention.count());
+      st.stats.pruned += deleted;
+      if (deleted > 0)
+        MD_LOG_INFO("store.pruned", log::kv("rows", deleted));
+      self->delayed_send(self, st.cfg.prune_interval, prune_atom::value);
+    },
+    [=](checkpoint_atom) -> bool {
+      auto& st = self->state;
+      if (!commit_pending(self)) {
+        MD_LOG_ERROR("store.shutdown_unclean",
+                     log::kv("held", st.pending.size()),
+                     log::kv("effect", "these changes were not acknowledged"));
+        return false;
+      }
+      if (auto err = st.db->set_clean_shutdown(true)) {
+        MD_LOG_ERROR("store.shutdown_unclean", log::kv("error", err->what));
+        return false;
+      }
+      st.marked_clean = true;
+      if (auto err = st.db->checkpoint())
+        MD_LOG_WARN("store.checkpoint_incomplete", log::kv("error", err->what),
+                    log::kv("effect", "the data is safe in the -wal file"));
+      MD_LOG_INFO("store.checkpoint", log::kv("commits", st.stats.commits),
+                  log::kv("changesets", st.stats.changesets));
+      return true;
+    },
+    [=](stats_atom) -> store_stats {
+      auto s = self->state.stats;
+      s.pending = self->state.pending.size();
+      return s;
+    },
+  };
+}
+
+} // namespace meetingd

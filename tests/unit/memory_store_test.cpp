@@ -1,0 +1,617 @@
+// The behavioural contract of `store` (persistence/store.hpp), run against
+// both implementations: the in-memory store and the SQLite store. Anything
+// the actors may rely on is pinned here once, so the two cannot drift apart.
+// SQLite-only properties (file mode, WAL, migrations, views, crash safety)
+// are in sqlite_store_test.cpp.
+#include "persistence/memory_store.hpp"
+#include "persistence/store.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+using namespace meetingd;
+
+namespace {
+
+std::string make_temp_dir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string{base && *base ? base : "/tmp"}
+                     + "/meetingd-store-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  return tmpl;
+}
+
+struct memory_kind {
+  static std::unique_ptr<store> open(const std::string&) {
+    return make_memory_store();
+  }
+};
+
+struct sqlite_kind {
+  static std::unique_ptr<store> open(const std::string& dir) {
+    std::string error;
+    auto db = open_sqlite_store(dir + "/meetingd.db", false, &error);
+    EXPECT_TRUE(db) << error;
+    return db;
+  }
+};
+
+struct kind_names {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, memory_kind> ? "memory" : "sqlite";
+  }
+};
+
+// -- sample rows with every field set to something other than its default ---
+
+meeting_record sample_meeting(const std::string& id) {
+  meeting_record m;
+  m.id = id;
+  m.title = "standup \"daily\" ü";
+  m.creator = "alice";
+  m.channel = {"ch-" + id, "key-" + id, "nonce-" + id, 1700000000};
+  m.scheme = token_scheme::appkey;
+  m.status = meeting_status::active;
+  m.end_reason = "";
+  m.created_at = 1700000000123;
+  m.expires_at = 1700172800123;
+  m.ended_at = 0;
+  m.idle_deadline = 1700000600123;
+  m.expiry_warn_at = 1700172500123;
+  m.locked = true;
+  m.policy = invite_policy::hosts;
+  m.max_participants = 12;
+  m.channel_deleted = false;
+  m.next_order = 3;
+  return m;
+}
+
+meeting_record ended_meeting(const std::string& id, unix_ms ended_at,
+                             bool channel_deleted) {
+  auto m = sample_meeting(id);
+  m.status = meeting_status::ended;
+  m.end_reason = "idle";
+  m.ended_at = ended_at;
+  m.channel_deleted = channel_deleted;
+  return m;
+}
+
+participant sample_participant(const std::string& user, role r) {
+  participant p;
+  p.user = user;
+  p.rtc_user = "rtc-" + user;
+  p.r = r;
+  p.status = participant_status::kicked;
+  p.order = 7;
+  p.joined_at = 1700000001000;
+  p.left_at = 1700000002000;
+  p.left_reason = "kicked";
+  p.kicked_by = "alice";
+  p.audio_muted = true;
+  p.video_muted = true;
+  p.online = false;
+  p.network_lost = true;
+  p.grace_deadline = 1700000060000;
+  p.session = "sess-" + user;
+  p.token_expires_at = 1700086400000;
+  p.token_warn_at = 1700086100000;
+  return p;
+}
+
+invitation sample_invitation(const std::string& invitee) {
+  invitation i;
+  i.invitee = invitee;
+  i.inviter = "alice";
+  i.status = invitation_status::timed_out;
+  i.created_at = 1700000003000;
+  i.ring_deadline = 1700000048000;
+  i.answered_at = 1700000010000;
+  i.session = "sess-inv-" + invitee;
+  i.delivered = true;
+  return i;
+}
+
+user_record sample_user(const std::string& id) {
+  return {id, "Display " + id, "pbkdf2-sha256$1000$c2FsdA$a2V5", 1690000000000};
+}
+
+device_record sample_device(const std::string& client, const std::string& user,
+                            std::uint64_t seq) {
+  device_record d;
+  d.client = client;
+  d.user = user;
+  d.bound_at = 1700000004000;
+  d.last_seq = seq;
+  d.online = false;
+  d.last_seen_at = 1700000005000;
+  return d;
+}
+
+request_record sample_request(const std::string& id, unix_ms at) {
+  return {"GID_MEETING_DOWN@@@phone-1", id,
+          R"({"id":")" + id + R"(","type":"reply","code":0})", at};
+}
+
+void expect_same(const meeting_record& a, const meeting_record& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.title, b.title);
+  EXPECT_EQ(a.creator, b.creator);
+  EXPECT_EQ(a.channel.id, b.channel.id);
+  EXPECT_EQ(a.channel.key, b.channel.key);
+  EXPECT_EQ(a.channel.nonce, b.channel.nonce);
+  EXPECT_EQ(a.channel.timestamp, b.channel.timestamp);
+  EXPECT_EQ(a.scheme, b.scheme);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.end_reason, b.end_reason);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.expires_at, b.expires_at);
+  EXPECT_EQ(a.ended_at, b.ended_at);
+  EXPECT_EQ(a.idle_deadline, b.idle_deadline);
+  EXPECT_EQ(a.expiry_warn_at, b.expiry_warn_at);
+  EXPECT_EQ(a.locked, b.locked);
+  EXPECT_EQ(a.policy, b.policy);
+  EXPECT_EQ(a.max_participants, b.max_participants);
+  EXPECT_EQ(a.channel_deleted, b.channel_deleted);
+  EXPECT_EQ(a.next_order, b.next_order);
+}
+
+void expect_same(const participant& a, const participant& b) {
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.rtc_user, b.rtc_user);
+  EXPECT_EQ(a.r, b.r);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.order, b.order);
+  EXPECT_EQ(a.joined_at, b.joined_at);
+  EXPECT_EQ(a.left_at, b.left_at);
+  EXPECT_EQ(a.left_reason, b.left_reason);
+  EXPECT_EQ(a.kicked_by, b.kicked_by);
+  EXPECT_EQ(a.audio_muted, b.audio_muted);
+  EXPECT_EQ(a.video_muted, b.video_muted);
+  EXPECT_EQ(a.online, b.online);
+  EXPECT_EQ(a.network_lost, b.network_lost);
+  EXPECT_EQ(a.grace_deadline, b.grace_deadline);
+  EXPECT_EQ(a.session, b.session);
+  EXPECT_EQ(a.token_expires_at, b.token_expires_at);
+  EXPECT_EQ(a.token_warn_at, b.token_warn_at);
+}
+
+void expect_same(const invitation& a, const invitation& b) {
+  EXPECT_EQ(a.invitee, b.invitee);
+  EXPECT_EQ(a.inviter, b.inviter);
+  EXPECT_EQ(a.status, b.status);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.ring_deadline, b.ring_deadline);
+  EXPECT_EQ(a.answered_at, b.answered_at);
+  EXPECT_EQ(a.session, b.session);
+  EXPECT_EQ(a.delivered, b.delivered);
+}
+
+void expect_same(const user_record& a, const user_record& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.display_name, b.display_name);
+  EXPECT_EQ(a.password_hash, b.password_hash);
+  EXPECT_EQ(a.created_at, b.created_at);
+}
+
+void expect_same(const device_record& a, const device_record& b) {
+  EXPECT_EQ(a.client, b.client);
+  EXPECT_EQ(a.user, b.user);
+  EXPECT_EQ(a.bound_at, b.bound_at);
+  EXPECT_EQ(a.last_seq, b.last_seq);
+  EXPECT_EQ(a.online, b.online);
+  EXPECT_EQ(a.last_seen_at, b.last_seen_at);
+}
+
+void expect_same(const request_record& a, const request_record& b) {
+  EXPECT_EQ(a.client, b.client);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.reply, b.reply);
+  EXPECT_EQ(a.at, b.at);
+}
+
+template <class Rows, class Key>
+auto find_by(const Rows& rows, Key key, const std::string& value)
+  -> const typename Rows::value_type* {
+  for (auto& row : rows)
+    if (row.*key == value)
+      return &row;
+  return nullptr;
+}
+
+const meeting* live(const snapshot& s, const std::string& id) {
+  return find_by(s.live_meetings, &meeting::id, id);
+}
+
+} // namespace
+
+template <class Kind>
+class store_contract : public ::testing::Test {
+protected:
+  void SetUp() override {
+    dir_ = make_temp_dir();
+    db_ = Kind::open(dir_);
+    ASSERT_TRUE(db_);
+  }
+
+  void TearDown() override {
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  /// Applies the changesets as one batch.
+  std::optional<store_error> apply(std::vector<changeset> batch) {
+    std::vector<const changeset*> ptrs;
+    for (auto& cs : batch)
+      ptrs.push_back(&cs);
+    return db_->apply(ptrs);
+  }
+
+  template <class... Changes>
+  static changeset set_of(Changes... xs) {
+    changeset cs;
+    (cs.add(std::move(xs)), ...);
+    return cs;
+  }
+
+  snapshot load_all() {
+    auto s = db_->load(0, 0);
+    EXPECT_FALSE(s.error) << s.error->what;
+    return s;
+  }
+
+  std::string dir_;
+  std::unique_ptr<store> db_;
+};
+
+using store_kinds = ::testing::Types<memory_kind, sqlite_kind>;
+TYPED_TEST_SUITE(store_contract, store_kinds, kind_names);
+
+TYPED_TEST(store_contract, empty_store_loads_nothing) {
+  auto s = this->load_all();
+  EXPECT_TRUE(s.live_meetings.empty());
+  EXPECT_TRUE(s.ended_meetings.empty());
+  EXPECT_TRUE(s.users.empty());
+  EXPECT_TRUE(s.devices.empty());
+  EXPECT_TRUE(s.requests.empty());
+  EXPECT_TRUE(s.clean_shutdown);
+}
+
+TYPED_TEST(store_contract, round_trips_every_field_of_every_record) {
+  auto m = sample_meeting("m-1");
+  auto host = sample_participant("alice", role::host);
+  host.status = participant_status::joined;
+  auto co = sample_participant("bob", role::cohost);
+  auto member = sample_participant("carol", role::member);
+  member.status = participant_status::left;
+  auto inv1 = sample_invitation("dave");
+  auto inv2 = sample_invitation("erin");
+  inv2.status = invitation_status::ringing;
+  auto user = sample_user("alice");
+  auto device = sample_device("GID_MEETING_DOWN@@@phone-1", "alice", 42);
+  auto request = sample_request("r-17", 1700000000999);
+  auto cs = this->set_of(change::put_meeting{m},
+                         change::put_participant{m.id, host},
+                         change::put_participant{m.id, co},
+                         change::put_participant{m.id, member},
+                         change::put_invitation{m.id, inv1},
+                         change::put_invitation{m.id, inv2},
+                         change::put_user{user}, change::put_device{device},
+                         change::put_request{request});
+  ASSERT_FALSE(this->apply({cs}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  auto& got = s.live_meetings[0];
+  expect_same(got, m);
+  ASSERT_EQ(got.participants.size(), 3u);
+  expect_same(got.participants.at("alice"), host);
+  expect_same(got.participants.at("bob"), co);
+  expect_same(got.participants.at("carol"), member);
+  ASSERT_EQ(got.invitations.size(), 2u);
+  expect_same(got.invitations.at("dave"), inv1);
+  expect_same(got.invitations.at("erin"), inv2);
+  ASSERT_EQ(s.users.size(), 1u);
+  expect_same(s.users[0], user);
+  ASSERT_EQ(s.devices.size(), 1u);
+  expect_same(s.devices[0], device);
+  ASSERT_EQ(s.requests.size(), 1u);
+  expect_same(s.requests[0], request);
+}
+
+TYPED_TEST(store_contract, every_enum_value_round_trips) {
+  const role roles[] = {role::host, role::cohost, role::member};
+  const participant_status pstates[] = {participant_status::joined,
+                                        participant_status::left,
+                                        participant_status::kicked};
+  const invitation_status istates[]
+    = {invitation_status::ringing, invitation_status::accepted,
+       invitation_status::declined, invitation_status::canceled,
+       invitation_status::timed_out};
+  auto m = sample_meeting("m-enum");
+  m.scheme = token_scheme::channel;
+  m.policy = invite_policy::anyone;
+  changeset cs;
+  cs.add(change::put_meeting{m});
+  for (int i = 0; i < 3; ++i) {
+    auto p = sample_participant("p" + std::to_string(i), roles[i]);
+    p.status = pstates[i];
+    cs.add(change::put_participant{m.id, p});
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto inv = sample_invitation("i" + std::to_string(i));
+    inv.status = istates[i];
+    cs.add(change::put_invitation{m.id, inv});
+  }
+  cs.add(change::put_meeting{ended_meeting("m-ended", 1, false)});
+  ASSERT_FALSE(this->apply({cs}));
+  auto s = this->load_all();
+  auto* got = live(s, "m-enum");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->scheme, token_scheme::channel);
+  EXPECT_EQ(got->policy, invite_policy::anyone);
+  for (int i = 0; i < 3; ++i) {
+    auto& p = got->participants.at("p" + std::to_string(i));
+    EXPECT_EQ(p.r, roles[i]);
+    EXPECT_EQ(p.status, pstates[i]);
+  }
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(got->invitations.at("i" + std::to_string(i)).status, istates[i]);
+  ASSERT_TRUE(live(s, "m-ended"));
+  EXPECT_EQ(live(s, "m-ended")->status, meeting_status::ended);
+}
+
+TYPED_TEST(store_contract, puts_are_upserts) {
+  auto m = sample_meeting("m-1");
+  auto p = sample_participant("bob", role::member);
+  auto inv = sample_invitation("carol");
+  auto user = sample_user("bob");
+  auto request = sample_request("r-1", 100);
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_meeting{m}, change::put_participant{m.id, p},
+    change::put_invitation{m.id, inv}, change::put_user{user},
+    change::put_request{request})}));
+  m.title = "renamed";
+  m.locked = false;
+  m.idle_deadline = 0;
+  p.r = role::cohost;
+  p.audio_muted = false;
+  inv.status = invitation_status::accepted;
+  user.display_name = "Bobby";
+  user.password_hash = "";
+  request.reply = "{}";
+  request.at = 200;
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_meeting{m}, change::put_participant{m.id, p},
+    change::put_invitation{m.id, inv}, change::put_user{user},
+    change::put_request{request})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  expect_same(s.live_meetings[0], m);
+  ASSERT_EQ(s.live_meetings[0].participants.size(), 1u);
+  expect_same(s.live_meetings[0].participants.at("bob"), p);
+  ASSERT_EQ(s.live_meetings[0].invitations.size(), 1u);
+  expect_same(s.live_meetings[0].invitations.at("carol"), inv);
+  ASSERT_EQ(s.users.size(), 1u);
+  expect_same(s.users[0], user);
+  ASSERT_EQ(s.requests.size(), 1u);
+  expect_same(s.requests[0], request);
+}
+
+TYPED_TEST(store_contract, later_changes_in_a_batch_win) {
+  auto m = sample_meeting("m-1");
+  auto first = m;
+  first.title = "first";
+  auto second = m;
+  second.title = "second";
+  ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{first}),
+                            this->set_of(change::put_meeting{second})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].title, "second");
+}
+
+TYPED_TEST(store_contract, rows_may_precede_their_meeting_in_a_changeset) {
+  auto m = sample_meeting("m-1");
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_participant{m.id, sample_participant("bob", role::host)},
+    change::put_meeting{m})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].participants.size(), 1u);
+}
+
+TYPED_TEST(store_contract, delete_meeting_removes_its_rows_only) {
+  auto a = sample_meeting("m-a");
+  auto b = sample_meeting("m-b");
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_meeting{a}, change::put_meeting{b},
+    change::put_participant{a.id, sample_participant("x", role::host)},
+    change::put_participant{b.id, sample_participant("x", role::host)},
+    change::put_invitation{a.id, sample_invitation("y")},
+    change::put_invitation{b.id, sample_invitation("y")})}));
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_meeting{"m-a"},
+                                         change::delete_meeting{"m-none"})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].id, "m-b");
+  EXPECT_EQ(s.live_meetings[0].participants.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].invitations.size(), 1u);
+  // A meeting written again after its deletion starts with no rows.
+  ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{a})}));
+  s = this->load_all();
+  auto* again = live(s, "m-a");
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->participants.empty());
+  EXPECT_TRUE(again->invitations.empty());
+}
+
+TYPED_TEST(store_contract, delete_user_and_device) {
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_user{sample_user("a")}, change::put_user{sample_user("b")},
+    change::put_device{sample_device("c1", "a", 1)},
+    change::put_device{sample_device("c2", "b", 1)})}));
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_user{"a"},
+                                         change::delete_device{"c2"},
+                                         change::delete_user{"nobody"})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.users.size(), 1u);
+  EXPECT_EQ(s.users[0].id, "b");
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].client, "c1");
+}
+
+TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
+  auto m = sample_meeting("m-1");
+  ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{m})}));
+  auto changed = m;
+  changed.title = "changed";
+  // The second changeset writes a participant of a meeting that does not
+  // exist: the foreign key fails at commit, after everything else was written.
+  auto good = this->set_of(
+    change::put_meeting{changed}, change::put_meeting{sample_meeting("m-2")},
+    change::put_participant{m.id, sample_participant("bob", role::host)},
+    change::put_user{sample_user("u")},
+    change::put_device{sample_device("c", "u", 5)},
+    change::put_request{sample_request("r-1", 100)}, change::delete_meeting{"m-1"});
+  auto bad = this->set_of(
+    change::put_participant{"m-missing", sample_participant("eve", role::host)});
+  auto err = this->apply({good, bad});
+  ASSERT_TRUE(err);
+  EXPECT_FALSE(err->retryable) << err->what;
+  EXPECT_NE(err->what.find("FOREIGN KEY"), std::string::npos) << err->what;
+  auto s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  expect_same(s.live_meetings[0], m);
+  EXPECT_TRUE(s.live_meetings[0].participants.empty());
+  EXPECT_TRUE(s.users.empty());
+  EXPECT_TRUE(s.devices.empty());
+  EXPECT_TRUE(s.requests.empty());
+  // The store stays usable, and the good changeset alone commits.
+  ASSERT_FALSE(this->apply({good}));
+  s = this->load_all();
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].id, "m-2");
+  EXPECT_EQ(s.users.size(), 1u);
+}
+
+TYPED_TEST(store_contract, device_seq_never_goes_down) {
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_device{sample_device("c1", "alice", 5)})}));
+  auto seq = [&] {
+    auto s = this->load_all();
+    EXPECT_EQ(s.devices.size(), 1u);
+    return s.devices.empty() ? 0 : s.devices[0].last_seq;
+  };
+  ASSERT_FALSE(this->apply({this->set_of(change::put_device_seq{"c1", 3})}));
+  EXPECT_EQ(seq(), 5u);
+  ASSERT_FALSE(this->apply({this->set_of(change::put_device_seq{"c1", 9})}));
+  EXPECT_EQ(seq(), 9u);
+  // Re-binding the device updates the row but keeps the higher seq.
+  auto rebound = sample_device("c1", "bob", 2);
+  rebound.online = true;
+  ASSERT_FALSE(this->apply({this->set_of(change::put_device{rebound})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].user, "bob");
+  EXPECT_TRUE(s.devices[0].online);
+  EXPECT_EQ(s.devices[0].last_seq, 9u);
+  // A seq for an unknown device creates nothing.
+  ASSERT_FALSE(this->apply({this->set_of(change::put_device_seq{"c9", 4})}));
+  EXPECT_EQ(this->load_all().devices.size(), 1u);
+  // After a delete the device starts over.
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_device{"c1"},
+                                         change::put_device{rebound})}));
+  EXPECT_EQ(seq(), 2u);
+}
+
+TYPED_TEST(store_contract, load_filters_live_ended_and_old) {
+  const unix_ms horizon = 1'000'000;
+  auto active = sample_meeting("m-active");
+  auto undeleted = ended_meeting("m-undeleted", 10, false); // old, channel alive
+  auto recent = ended_meeting("m-recent", horizon + 5, true);
+  auto at_horizon = ended_meeting("m-at-horizon", horizon, true);
+  auto old = ended_meeting("m-old", horizon - 1, true);
+  changeset cs;
+  for (auto* m : {&active, &undeleted, &recent, &at_horizon, &old}) {
+    cs.add(change::put_meeting{*m});
+    cs.add(change::put_participant{m->id, sample_participant("p", role::host)});
+    cs.add(change::put_invitation{m->id, sample_invitation("i")});
+  }
+  cs.add(change::put_request{sample_request("r-old", 99)});
+  cs.add(change::put_request{sample_request("r-edge", 100)});
+  cs.add(change::put_request{sample_request("r-new", 101)});
+  ASSERT_FALSE(this->apply({cs}));
+  auto s = this->db_->load(100, horizon);
+  ASSERT_FALSE(s.error);
+  ASSERT_EQ(s.live_meetings.size(), 2u);
+  for (auto id : {"m-active", "m-undeleted"}) {
+    auto* m = live(s, id);
+    ASSERT_TRUE(m) << id;
+    EXPECT_EQ(m->participants.size(), 1u);
+    EXPECT_EQ(m->invitations.size(), 1u);
+  }
+  ASSERT_EQ(s.ended_meetings.size(), 2u);
+  EXPECT_TRUE(find_by(s.ended_meetings, &meeting_record::id, "m-recent"));
+  EXPECT_TRUE(find_by(s.ended_meetings, &meeting_record::id, "m-at-horizon"));
+  expect_same(*find_by(s.ended_meetings, &meeting_record::id, "m-recent"),
+              recent);
+  ASSERT_EQ(s.requests.size(), 2u);
+  EXPECT_TRUE(find_by(s.requests, &request_record::id, "r-edge"));
+  EXPECT_TRUE(find_by(s.requests, &request_record::id, "r-new"));
+}
+
+TYPED_TEST(store_contract, prune_deletes_old_requests_and_ended_meetings) {
+  changeset cs;
+  auto old = ended_meeting("m-old", 500, true);
+  auto old_undeleted = ended_meeting("m-old-undeleted", 400, false);
+  auto recent = ended_meeting("m-recent", 5000, true);
+  auto active = sample_meeting("m-active");
+  active.created_at = 1; // age of an active meeting does not matter
+  for (auto* m : {&old, &old_undeleted, &recent, &active})
+    cs.add(change::put_meeting{*m});
+  cs.add(change::put_participant{old.id, sample_participant("a", role::host)});
+  cs.add(change::put_participant{old.id, sample_participant("b", role::member)});
+  cs.add(change::put_invitation{old.id, sample_invitation("c")});
+  cs.add(change::put_participant{recent.id, sample_participant("a", role::host)});
+  cs.add(change::put_participant{active.id, sample_participant("a", role::host)});
+  cs.add(change::put_request{sample_request("r-1", 10)});
+  cs.add(change::put_request{sample_request("r-2", 20)});
+  cs.add(change::put_request{sample_request("r-3", 30)});
+  ASSERT_FALSE(this->apply({cs}));
+  // 2 requests + m-old (1 meeting, 2 participants, 1 invitation) + m-old-undeleted.
+  EXPECT_EQ(this->db_->prune(30, 1000), 2u + 4u + 1u);
+  EXPECT_EQ(this->db_->prune(30, 1000), 0u);
+  auto s = this->load_all();
+  ASSERT_EQ(s.requests.size(), 1u);
+  EXPECT_EQ(s.requests[0].id, "r-3");
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].id, "m-active");
+  EXPECT_EQ(s.live_meetings[0].participants.size(), 1u);
+  ASSERT_EQ(s.ended_meetings.size(), 1u);
+  EXPECT_EQ(s.ended_meetings[0].id, "m-recent");
+  // Pruned meeting ids are free again, without stale rows.
+  ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{sample_meeting("m-old")})}));
+  s = this->load_all();
+  ASSERT_TRUE(live(s, "m-old"));
+  EXPECT_TRUE(live(s, "m-old")->participants.empty());
+}
+
+TYPED_TEST(store_contract, clean_shutdown_flag) {
+  EXPECT_TRUE(this->load_all().clean_shutdown);
+  ASSERT_FALSE(this->db_->set_clean_shutdown(false));
+  EXPECT_FALSE(this->load_all().clean_shutdown);
+  ASSERT_FALSE(this->db_->set_clean_shutdown(true));
+  EXPECT_TRUE(this->load_all().clean_shutdown);
+  EXPECT_FALSE(this->db_->checkpoint());
+}
+
+TYPED_TEST(store_contract, empty_batches_and_changesets_are_fine) {
+  EXPECT_FALSE(this->apply({}));
+  EXPECT_FALSE(this->apply({changeset{}, changeset{}}));
+  EXPECT_TRUE(this->load_all().live_meetings.empty());
+}

@@ -283,7 +283,7 @@ void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
 }
 
 /// Admin commands that the directory answers itself.
-bool handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
+void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& st = self->state;
   auto& cmd = in.req.cmd;
   switch (cmd.kind) {
@@ -292,25 +292,26 @@ bool handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
       reply_with(self, route_of(in), rp,
                  ok(proto::ping_data{st.env->node_id, MEETINGD_VERSION,
                                      (now - st.env->started_at) / 1000}));
-      return true;
+      return;
     }
     case command_kind::admin_stats:
       stats(self, in, rp);
-      return true;
+      return;
     case command_kind::admin_meetings_list:
       reply_with(self, route_of(in), rp, ok(st.book.list_meetings(cmd)));
-      return true;
+      return;
     case command_kind::admin_user_add:
       add_user(self, in, rp);
-      return true;
+      return;
     case command_kind::admin_user_remove:
       remove_user(self, in, rp);
-      return true;
+      return;
     case command_kind::admin_users_list:
       reply_with(self, route_of(in), rp, ok(st.book.list_users(cmd.limit, cmd.after)));
-      return true;
+      return;
     default:
-      return false;
+      reply_with(self, route_of(in), rp,
+                 proto::fail({}, 500, "internal", "unhandled admin command"));
   }
 }
 
@@ -320,8 +321,18 @@ std::string new_meeting_id() {
   return "m-" + crypto::random_hex(8);
 }
 
+/// Replies right here (a new promise), for paths that end in the directory.
+/// Paths that end in a meeting must not make a promise: it would take over
+/// the request that `delegate` forwards.
+caf::result<final_reply> reply_here(self_ptr self, const reply_route& route,
+                                    proto::reply reply) {
+  auto rp = self->make_response_promise<final_reply>();
+  reply_with(self, route, rp, std::move(reply));
+  return rp;
+}
+
 caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in,
-                                        const std::string& user, reply_promise rp) {
+                                        const std::string& user) {
   auto& st = self->state;
   auto cmd = in.req.cmd;
   auto id = cmd.requested_id.value_or("");
@@ -330,10 +341,9 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
       id = new_meeting_id();
     while (st.book.find_meeting(id));
   } else if (st.book.find_meeting(id)) {
-    reply_with(self, route_of(in, user), rp,
-               proto::fail({}, 409, "meeting_exists",
-                           "a meeting with id " + id + " exists; choose another id"));
-    return rp;
+    return reply_here(self, route_of(in, user),
+                      proto::fail({}, 409, "meeting_exists",
+                                  "a meeting with id " + id + " exists; choose another id"));
   }
   cmd.requested_id = id;
   cmd.meeting = id;
@@ -346,22 +356,19 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
 }
 
 caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
-                                    const caller& who, reply_promise rp) {
+                                    const caller& who) {
   auto& st = self->state;
   auto& cmd = in.req.cmd;
   auto entry = st.book.find_meeting(cmd.meeting);
   auto actor = st.meetings.find(cmd.meeting);
-  if (!entry || entry->creating) {
-    reply_with(self, route_of(in, who.user), rp,
-               proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
-    return rp;
-  }
+  if (!entry || entry->creating)
+    return reply_here(self, route_of(in, who.user),
+                      proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
   if (actor == st.meetings.end()) {
     bool expired = entry->end_reason == "expired";
-    reply_with(self, route_of(in, who.user), rp,
-               proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
-                           "the meeting has ended; create a new meeting"));
-    return rp;
+    return reply_here(self, route_of(in, who.user),
+                      proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
+                                  "the meeting has ended; create a new meeting"));
   }
   std::vector<user_fact> facts;
   if (cmd.kind == command_kind::call_invite)
@@ -372,48 +379,49 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
 
 caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
   auto& st = self->state;
-  auto rp = self->make_response_promise<final_reply>();
   auto& cmd = in.req.cmd;
+  auto promise = [self] { return self->make_response_promise<final_reply>(); };
   if (in.admin) {
-    if (handle_admin(self, in, rp))
-      return rp;
-    if (!proto::is_admin_command(cmd.kind)) {
-      reply_with(self, route_of(in), rp,
-                 proto::fail({}, 400, "wrong_topic",
-                             "device commands go to the device topic <parent>/up/<client id>"));
+    if (proto::is_admin_command(cmd.kind)
+        && cmd.kind != command_kind::admin_meeting_get && cmd.kind != command_kind::admin_meeting_end
+        && cmd.kind != command_kind::admin_kick && cmd.kind != command_kind::admin_mute_all) {
+      auto rp = promise();
+      handle_admin(self, in, rp);
       return rp;
     }
-    return to_meeting(self, in, caller{"", in.client, true}, rp);
+    if (!proto::is_admin_command(cmd.kind))
+      return reply_here(self, route_of(in),
+                        proto::fail({}, 400, "wrong_topic",
+                                    "device commands go to the device topic <parent>/up/<client id>"));
+    return to_meeting(self, in, caller{"", in.client, true});
   }
   if (proto::is_admin_command(cmd.kind)) {
     MD_LOG_WARN("admin.refused", log::kv("client", in.client),
                 log::kv("type", proto::to_string(cmd.kind)), log::kv("req", in.req.id));
-    reply_with(self, route_of(in), rp,
-               proto::fail({}, 403, "not_admin",
-                           "admin commands are taken only on the admin topic from ids in --admins"));
-    return rp;
+    return reply_here(self, route_of(in),
+                      proto::fail({}, 403, "not_admin",
+                                  "admin commands are taken only on the admin topic from ids in --admins"));
   }
   if (cmd.kind == command_kind::auth_login) {
+    auto rp = promise();
     login(self, in, rp);
     return rp;
   }
   auto bound = st.book.user_of(in.client);
-  if (!bound) {
-    reply_with(self, route_of(in), rp,
-               proto::fail({}, 401, "not_logged_in",
-                           "log in first with auth.login"));
-    return rp;
-  }
+  if (!bound)
+    return reply_here(self, route_of(in),
+                      proto::fail({}, 401, "not_logged_in", "log in first with auth.login"));
   auto user = *bound;
   // Any command proves the device is there.
   presence(self, in.client, true);
   if (cmd.kind == command_kind::auth_logout) {
+    auto rp = promise();
     logout(self, in, rp);
     return rp;
   }
   if (cmd.kind == command_kind::meeting_create)
-    return create_meeting(self, in, user, rp);
-  return to_meeting(self, in, caller{user, in.client, false}, rp);
+    return create_meeting(self, in, user);
+  return to_meeting(self, in, caller{user, in.client, false});
 }
 
 void deliver(self_ptr self, std::vector<outgoing_event>& events) {
@@ -454,6 +462,12 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     auto id = m.id;
     st.meetings.emplace(id, spawn_meeting(self, std::move(m)));
   }
+  // The directory owns the meetings: when it is told to stop, they stop.
+  self->set_exit_handler([self](const caf::exit_msg& msg) {
+    for (auto& [id, m] : self->state.meetings)
+      self->send_exit(m, msg.reason);
+    self->quit(msg.reason);
+  });
   self->set_down_handler([self](const caf::down_msg& msg) {
     auto& st = self->state;
     for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {

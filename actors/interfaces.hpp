@@ -37,6 +37,7 @@ using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
 
 /// A command as the LMQ gateway hands it to the directory: decoded, not a
 /// duplicate, within the client's rate.
@@ -128,6 +129,8 @@ using lmq_actor = caf::typed_actor<
   // housekeeping (persist event numbers, prune the idempotency index).
   caf::reacts_to<retry_atom>,
   caf::reacts_to<tick_atom, unix_ms>,
+  // Internal: the broker acknowledged the subscriptions.
+  caf::reacts_to<ready_atom>,
   // Sends an event to these devices, each with its next sequence number.
   caf::reacts_to<publish_atom, std::vector<std::string>, proto::event>,
   // Stop taking commands; answers once every command in flight is answered.

@@ -18,6 +18,9 @@ hasher_actor::behavior_type
 hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
             std::vector<hasher_actor> workers) {
   self->state.workers = std::move(workers);
+  // Workers stop with the pool.
+  for (auto& w : self->state.workers)
+    self->link_to(w);
   auto pick = [self]() -> hasher_actor& {
     auto& st = self->state;
     return st.workers[st.next++ % st.workers.size()];

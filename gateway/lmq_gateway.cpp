@@ -63,6 +63,19 @@ struct connect_listener : mqtt::iaction_listener {
   }
 };
 
+/// Reports that the subscriptions were acknowledged (or refused).
+struct subscribe_listener : mqtt::iaction_listener {
+  caf::weak_actor_ptr target;
+  void on_failure(const mqtt::token& tok) override {
+    MD_LOG_ERROR("lmq.subscribe_refused", log::kv("rc", static_cast<int>(tok.get_reason_code())),
+                 log::kv("hint", "the broker's ACL must let the node read <parent>/up/+, /admin/+, /presence/+"));
+  }
+  void on_success(const mqtt::token&) override {
+    if (auto strong = target.lock())
+      caf::anon_send(caf::actor_cast<lmq_actor>(strong), ready_atom::value);
+  }
+};
+
 /// Connects (first time and after a failed first attempt); Paho reconnects
 /// by itself once a connection was made.
 void connect(self_ptr self) {
@@ -107,19 +120,29 @@ void on_connected(self_ptr self) {
   st.connected = true;
   st.counters.connected = true;
   auto p = parent(self);
+  MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
+              log::kv("node", st.env->node_id));
   try {
-    st.client->subscribe(lmq::device_filter(p), 1);
-    st.client->subscribe(lmq::admin_filter(p), 1);
-    st.client->subscribe(lmq::presence_filter(p), 1);
+    auto filters = std::make_shared<mqtt::string_collection>();
+    filters->push_back(lmq::device_filter(p));
+    filters->push_back(lmq::admin_filter(p));
+    filters->push_back(lmq::presence_filter(p));
+    st.client->subscribe(filters, mqtt::iasync_client::qos_collection{1, 1, 1}, nullptr,
+                         *st.subscribe_listener);
   } catch (const mqtt::exception& e) {
     MD_LOG_ERROR("lmq.subscribe_failed", log::kv("error", e.what()));
   }
-  publish(self, lmq::node_topic(p, st.env->node_id),
+}
+
+/// Subscribed: the node is ready for commands, and says so (retained).
+void on_subscribed(self_ptr self) {
+  auto& st = self->state;
+  publish(self, lmq::node_topic(parent(self), st.env->node_id),
           codec::encode_node_status(st.shutting_down ? "stopping" : "ready",
                                     st.env->node_id, MEETINGD_VERSION),
           true);
-  MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
-              log::kv("node", st.env->node_id));
+  MD_LOG_INFO("lmq.ready", log::kv("node", st.env->node_id),
+              log::kv("subscriptions", 3));
 }
 
 void finish_drain(self_ptr self) {
@@ -296,6 +319,9 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
   auto listener = std::make_unique<connect_listener>();
   listener->target = weak;
   st.connect_listener = std::move(listener);
+  auto on_sub = std::make_unique<subscribe_listener>();
+  on_sub->target = weak;
+  st.subscribe_listener = std::move(on_sub);
   auto tell = [weak](auto... xs) {
     if (auto strong = weak.lock())
       caf::anon_send(caf::actor_cast<lmq_actor>(strong), xs...);
@@ -330,6 +356,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       st.connected = false;
       st.counters.connected = false;
     },
+    [self](ready_atom) { on_subscribed(self); },
     [self](retry_atom) {
       if (!self->state.connected)
         connect(self);

@@ -59,6 +59,7 @@ struct lmq_actor_state {
   directory_actor directory;
   std::unique_ptr<mqtt::async_client> client;
   std::unique_ptr<mqtt::iaction_listener> connect_listener;
+  std::unique_ptr<mqtt::iaction_listener> subscribe_listener;
   request_log requests;
   rate_limiter limiter{50, 100};
   latency_window latency;

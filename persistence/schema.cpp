@@ -15,6 +15,10 @@ namespace {
 
 // Version 1: the base tables and the indexes the node queries with.
 //
+// Enum and flag CHECKs are written `x = 'a' OR x = 'b'`, not `x IN (...)`:
+// SQLite evaluates an IN list of three or more constants with a temporary
+// b-tree built on every INSERT, which costs more than the insert itself.
+//
 // Participants and invitations are WITHOUT ROWID tables keyed by
 // (meeting, user): a meeting's rows sit together on disk, so loading and
 // deleting a meeting touch few pages. Their foreign keys are deferred: a
@@ -35,18 +39,18 @@ CREATE TABLE meetings (
   channel_key       TEXT NOT NULL DEFAULT '',  -- secret: signs join tokens
   channel_nonce     TEXT NOT NULL DEFAULT '',
   channel_timestamp INTEGER NOT NULL DEFAULT 0, -- unix seconds, as CreateChannel answered
-  token_scheme      TEXT NOT NULL DEFAULT 'channel' CHECK (token_scheme IN ('channel', 'appkey')),
-  status            TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'ended')),
+  token_scheme      TEXT NOT NULL DEFAULT 'channel' CHECK (token_scheme = 'channel' OR token_scheme = 'appkey'),
+  status            TEXT NOT NULL DEFAULT 'active' CHECK (status = 'active' OR status = 'ended'),
   end_reason        TEXT NOT NULL DEFAULT '',
   created_at        INTEGER NOT NULL DEFAULT 0,
   expires_at        INTEGER NOT NULL DEFAULT 0,  -- the channel's end of life
   ended_at          INTEGER NOT NULL DEFAULT 0,
   idle_deadline     INTEGER NOT NULL DEFAULT 0,  -- ends the meeting if still empty then
   expiry_warn_at    INTEGER NOT NULL DEFAULT 0,  -- warns participants of the channel's end
-  locked            INTEGER NOT NULL DEFAULT 0 CHECK (locked IN (0, 1)),
-  invite_policy     TEXT NOT NULL DEFAULT 'anyone' CHECK (invite_policy IN ('anyone', 'hosts')),
+  locked            INTEGER NOT NULL DEFAULT 0 CHECK (locked = 0 OR locked = 1),
+  invite_policy     TEXT NOT NULL DEFAULT 'anyone' CHECK (invite_policy = 'anyone' OR invite_policy = 'hosts'),
   max_participants  INTEGER NOT NULL DEFAULT 0,
-  channel_deleted   INTEGER NOT NULL DEFAULT 0 CHECK (channel_deleted IN (0, 1)),
+  channel_deleted   INTEGER NOT NULL DEFAULT 0 CHECK (channel_deleted = 0 OR channel_deleted = 1),
   next_order        INTEGER NOT NULL DEFAULT 1
 ) WITHOUT ROWID;
 -- Recovery loads live meetings; pruning and recovery look at ended ones by age.
@@ -58,17 +62,17 @@ CREATE TABLE participants (
                    REFERENCES meetings (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
   user             TEXT NOT NULL,
   rtc_user         TEXT NOT NULL DEFAULT '',
-  role             TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('host', 'cohost', 'member')),
-  status           TEXT NOT NULL DEFAULT 'joined' CHECK (status IN ('joined', 'left', 'kicked')),
+  role             TEXT NOT NULL DEFAULT 'member' CHECK (role = 'host' OR role = 'cohost' OR role = 'member'),
+  status           TEXT NOT NULL DEFAULT 'joined' CHECK (status = 'joined' OR status = 'left' OR status = 'kicked'),
   join_order       INTEGER NOT NULL DEFAULT 0,  -- first join; decides host succession
   joined_at        INTEGER NOT NULL DEFAULT 0,
   left_at          INTEGER NOT NULL DEFAULT 0,
   left_reason      TEXT NOT NULL DEFAULT '',
   kicked_by        TEXT NOT NULL DEFAULT '',
-  audio_muted      INTEGER NOT NULL DEFAULT 0 CHECK (audio_muted IN (0, 1)),
-  video_muted      INTEGER NOT NULL DEFAULT 0 CHECK (video_muted IN (0, 1)),
-  online           INTEGER NOT NULL DEFAULT 1 CHECK (online IN (0, 1)),
-  network_lost     INTEGER NOT NULL DEFAULT 0 CHECK (network_lost IN (0, 1)),
+  audio_muted      INTEGER NOT NULL DEFAULT 0 CHECK (audio_muted = 0 OR audio_muted = 1),
+  video_muted      INTEGER NOT NULL DEFAULT 0 CHECK (video_muted = 0 OR video_muted = 1),
+  online           INTEGER NOT NULL DEFAULT 1 CHECK (online = 0 OR online = 1),
+  network_lost     INTEGER NOT NULL DEFAULT 0 CHECK (network_lost = 0 OR network_lost = 1),
   grace_deadline   INTEGER NOT NULL DEFAULT 0,  -- removal if still offline then
   session          TEXT NOT NULL DEFAULT '',
   token_expires_at INTEGER NOT NULL DEFAULT 0,
@@ -83,12 +87,13 @@ CREATE TABLE invitations (
   invitee       TEXT NOT NULL,
   inviter       TEXT NOT NULL DEFAULT '',
   status        TEXT NOT NULL DEFAULT 'ringing'
-                CHECK (status IN ('ringing', 'accepted', 'declined', 'canceled', 'timed_out')),
+                CHECK (status = 'ringing' OR status = 'accepted' OR status = 'declined'
+                       OR status = 'canceled' OR status = 'timed_out'),
   created_at    INTEGER NOT NULL DEFAULT 0,
   ring_deadline INTEGER NOT NULL DEFAULT 0,
   answered_at   INTEGER NOT NULL DEFAULT 0,
   session       TEXT NOT NULL DEFAULT '',
-  delivered     INTEGER NOT NULL DEFAULT 0 CHECK (delivered IN (0, 1)),
+  delivered     INTEGER NOT NULL DEFAULT 0 CHECK (delivered = 0 OR delivered = 1),
   PRIMARY KEY (meeting, invitee)
 ) WITHOUT ROWID;
 CREATE INDEX invitations_ringing_by_invitee ON invitations (invitee) WHERE status = 'ringing';
@@ -105,7 +110,7 @@ CREATE TABLE devices (
   user         TEXT NOT NULL,
   bound_at     INTEGER NOT NULL DEFAULT 0,
   last_seq     INTEGER NOT NULL DEFAULT 0,  -- last event seq sent; never lowered
-  online       INTEGER NOT NULL DEFAULT 1 CHECK (online IN (0, 1)),
+  online       INTEGER NOT NULL DEFAULT 1 CHECK (online = 0 OR online = 1),
   last_seen_at INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX devices_by_user ON devices (user);

@@ -19,6 +19,7 @@
 #include "actors/meeting_core.hpp"
 #include "gateway/rtc_token.hpp"
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -141,24 +142,27 @@ void check_changes(const meeting& before, const meeting& after, const changeset&
       c);
   }
   if (dump(static_cast<const meeting_record&>(before))
-      != dump(static_cast<const meeting_record&>(after)))
+      != dump(static_cast<const meeting_record&>(after))) {
     EXPECT_TRUE(meeting_put) << "meeting row changed but not in the changeset:\n"
                              << dump(static_cast<const meeting_record&>(after));
+  }
   for (auto& [id, p] : before.participants)
     EXPECT_TRUE(after.participants.count(id)) << "participant vanished: " << id;
   for (auto& [id, i] : before.invitations)
     EXPECT_TRUE(after.invitations.count(id)) << "invitation vanished: " << id;
   for (auto& [id, p] : after.participants) {
     auto b = before.participants.find(id);
-    if (b == before.participants.end() || dump(b->second) != dump(p))
+    if (b == before.participants.end() || dump(b->second) != dump(p)) {
       EXPECT_TRUE(parts.count(id)) << "participant changed but not in the changeset: "
                                    << dump(p);
+    }
   }
   for (auto& [id, i] : after.invitations) {
     auto b = before.invitations.find(id);
-    if (b == before.invitations.end() || dump(b->second) != dump(i))
+    if (b == before.invitations.end() || dump(b->second) != dump(i)) {
       EXPECT_TRUE(invs.count(id)) << "invitation changed but not in the changeset: "
                                   << dump(i);
+    }
   }
 }
 
@@ -205,20 +209,13 @@ std::string kinds(const effects& fx) {
   return s;
 }
 
-int code_of(const effects& fx) {
-  return fx.reply ? fx.reply->code : -1;
-}
-
-std::string reason_of(const effects& fx) {
-  return fx.reply ? fx.reply->reason : "<no reply>";
-}
-
 #define EXPECT_OK(fx)                                                          \
   do {                                                                         \
     const auto& fx_ = (fx);                                                    \
     EXPECT_TRUE(fx_.reply.has_value()) << "no reply";                          \
-    if (fx_.reply)                                                             \
+    if (fx_.reply) {                                                           \
       EXPECT_EQ(fx_.reply->code, 0) << fx_.reply->reason << ": " << fx_.reply->message; \
+    }                                                                          \
   } while (false)
 
 #define EXPECT_REFUSED(fx, want_code, want_reason)                             \
@@ -303,10 +300,12 @@ public:
       EXPECT_TRUE(fx.events.empty()) << kinds(fx);
       EXPECT_TRUE(fx.memberships.empty());
       EXPECT_FALSE(fx.delete_channel);
-      if (refused)
+      if (refused) {
         EXPECT_TRUE(fx.remove_terminals.empty());
-      if (pending_kick)
+      }
+      if (pending_kick) {
         EXPECT_FALSE(fx.reply.has_value());
+      }
       return;
     }
     check_changes(before, m, fx.changes);
@@ -434,8 +433,9 @@ public:
     auto fx = fire_due_timers(m, ctx());
     check_step(before, fx);
     EXPECT_FALSE(fx.reply.has_value());
-    if (auto next = next_deadline(m))
+    if (auto next = next_deadline(m)) {
       EXPECT_GT(*next, now) << "a deadline is still due after fire_due_timers";
+    }
     return fx;
   }
   effects tick_at(unix_ms t) {
@@ -467,10 +467,32 @@ public:
       return;
     EXPECT_EQ(hosts_joined(), joined_users(m).empty() ? 0 : 1) << dump(m);
     for (auto& [id, x] : m.participants)
-      if (x.status != participant_status::joined)
+      if (x.status != participant_status::joined) {
         EXPECT_NE(x.r, role::host) << "a host outside the meeting: " << id;
+      }
   }
 };
+
+// -- the harness itself ---------------------------------------------------------------
+
+TEST_F(meeting_core_test, harness_catches_unrecorded_and_refused_changes) {
+  create();
+  meeting before = m;
+  m.participants.at("alice").audio_muted = true;
+  EXPECT_NONFATAL_FAILURE(check_changes(before, m, changeset{}),
+                          "participant changed but not in the changeset");
+  before = m;
+  m.locked = true;
+  EXPECT_NONFATAL_FAILURE(check_changes(before, m, changeset{}), "meeting row changed");
+  changeset stale;
+  stale.add(change::put_meeting{static_cast<const meeting_record&>(before)});
+  EXPECT_NONFATAL_FAILURE(check_changes(before, m, stale), "locked=");
+  before = m;
+  m.title = "changed";
+  effects refused;
+  refused.reply = proto::fail(std::nullopt, 403, "not_host", "no");
+  EXPECT_NONFATAL_FAILURE(check_step(before, refused), "a refused step changed the meeting");
+}
 
 // -- create -------------------------------------------------------------------------
 
@@ -990,69 +1012,88 @@ TEST_F(meeting_core_test, host_leaving_without_cohost_hands_over_to_oldest_membe
 TEST_F(meeting_core_test, exactly_one_host_through_a_scripted_random_sequence) {
   s.idle_timeout = 24h; // keep the meeting alive; idle is tested elsewhere
   const names users{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"};
-  for (unsigned seed = 1; seed <= 25; ++seed) {
+  std::map<std::string, int> seen; // what the sequences exercised
+  auto ok = [](const effects& fx) { return fx.reply && fx.reply->code == 0; };
+  auto note = [&](const effects& fx) {
+    for (auto& e : fx.events) {
+      if (e.ev.kind == event_kind::role_changed && e.ev.new_role == role::host)
+        ++seen["new host"];
+      if (e.ev.kind == event_kind::left)
+        ++seen["left:" + e.ev.reason];
+      if (e.ev.kind == event_kind::invite_timeout)
+        ++seen["ring timeout"];
+    }
+  };
+  for (unsigned seed = 1; seed <= 40; ++seed) {
     SCOPED_TRACE("seed " + std::to_string(seed));
     m = meeting{};
     now = t0;
     create();
     std::mt19937 rng{seed};
     auto pick = [&](const names& xs) { return xs[rng() % xs.size()]; };
-    for (int step = 0; step < 300 && m.status == meeting_status::active; ++step) {
+    for (int step = 0; step < 200 && m.status == meeting_status::active; ++step) {
       auto u = pick(users);
       auto joined = joined_users(m);
+      effects fx;
       switch (rng() % 10) {
         case 0:
         case 1:
-          join(u);
+          fx = join(u);
           break;
         case 2:
-          leave(u);
+          fx = leave(u);
           break;
         case 3:
-          if (auto h = host_of(m); !h.empty())
-            set_role(h, u, static_cast<role>(rng() % 3));
+          if (auto h = host_of(m); !h.empty()) {
+            fx = set_role(h, u, static_cast<role>(rng() % 3));
+            if (ok(fx) && u != h && p(u).r == role::host)
+              ++seen["handover"];
+          }
           break;
         case 4:
-          if (!joined.empty()) {
-            auto by = pick(joined);
-            if (rng() % 4 == 0)
-              kick(admin_console(), u);
-            else
-              kick(dev(by), u);
+          if (!joined.empty() && rng() % 3 == 0) {
+            fx = rng() % 4 == 0 ? kick(admin_console(), u) : kick(dev(pick(joined)), u);
+            if (ok(fx))
+              ++seen["kick"];
           }
           break;
         case 5:
-          presence(u, rng() % 2 == 0);
+          fx = presence(u, rng() % 3 == 0);
           break;
         case 6:
           now += static_cast<unix_ms>(rng() % 90'000);
-          tick();
+          fx = tick();
           break;
         case 7:
-          rtc_event(u, static_cast<sdk_event>(rng() % 8));
+          fx = rtc_event(u, static_cast<sdk_event>(rng() % 8));
           break;
         case 8:
           if (!joined.empty()) {
-            invite(pick(joined), {u});
+            note(invite(pick(joined), {u}));
             switch (rng() % 3) {
-              case 0: accept(u); break;
-              case 1: decline(u); break;
+              case 0: fx = accept(u); break;
+              case 1: fx = decline(u); break;
               default: break;
             }
           }
           break;
         case 9:
           if (!joined.empty()) {
-            mute(pick(joined), u, rng() % 2 == 0);
-            set_role(pick(joined), pick(users), role::host);
+            note(mute(pick(joined), u, rng() % 2 == 0));
+            fx = set_role(pick(joined), pick(users), role::host);
           }
           break;
       }
+      note(fx);
       expect_one_host();
       if (::testing::Test::HasFailure())
         return;
     }
   }
+  // The sequences did reach the interesting transitions.
+  for (auto what : {"new host", "handover", "kick", "left:left", "left:kicked",
+                    "left:offline", "ring timeout"})
+    EXPECT_GT(seen[what], 0) << what;
 }
 
 // -- calls -------------------------------------------------------------------------------
@@ -1614,18 +1655,23 @@ TEST_F(meeting_core_test, accept_after_the_ring_deadline_is_refused_even_before_
   // PROTOCOL.md §7: an invitation not answered within --ring-timeout ends.
   // The actor does not fire due timers before a command, so a tick that is
   // still queued (or late) must not let an answer through past the deadline.
-  create("alice", {"bob"});
+  create("alice", {"bob", "carol"});
   now = inv("bob").ring_deadline + 1;
   EXPECT_REFUSED(accept("bob"), 410, "invitation_expired");
+  EXPECT_REFUSED(rtc_event("carol", sdk_event::joined), 410, "invitation_expired");
   EXPECT_FALSE(m.participants.count("bob") && p("bob").status == participant_status::joined);
 }
 
 TEST_F(meeting_core_test, join_after_channel_expiry_is_refused_even_before_the_timer) {
   // PROTOCOL.md §7: the channel lives 48h; past expires_at a join must not
   // hand out credentials for a channel the RTC service has dropped.
+  // (At the very instant of expires_at the order decides, as for the ring
+  // deadline; one millisecond later there is nothing left to decide.)
   create();
-  now = m.expires_at;
-  EXPECT_REFUSED(join("bob"), 410, "meeting_expired");
+  join("bob");
+  now = m.expires_at + 1;
+  EXPECT_REFUSED(join("carol"), 410, "meeting_expired");
+  EXPECT_REFUSED(renew("bob"), 410, "meeting_expired");
 }
 
 TEST_F(meeting_core_test, presence_grace_keeps_the_seat_if_back_in_time) {

@@ -1,0 +1,335 @@
+#include "harness.hpp"
+
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace meetingd::testing {
+
+namespace fs = std::filesystem;
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+namespace {
+
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+// -- process --------------------------------------------------------------------
+
+process::process(std::string name, std::vector<std::string> argv,
+                 std::map<std::string, std::string> env, const std::string& dir)
+  : name_(std::move(name)) {
+  out_path_ = dir + "/" + name_ + ".log";
+  pid_ = ::fork();
+  if (pid_ < 0)
+    throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int fd = ::open(out_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    // The test's own signal mask must not leak into the child.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (auto& [k, v] : env)
+      ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+process::~process() {
+  kill9();
+}
+
+bool process::running() {
+  if (status_)
+    return false;
+  int status = 0;
+  auto r = ::waitpid(pid_, &status, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
+  return true;
+}
+
+void process::signal(int sig) {
+  if (running())
+    ::kill(pid_, sig);
+}
+
+std::optional<int> process::wait(std::chrono::milliseconds timeout) {
+  eventually([&] { return !running(); }, timeout);
+  return status_;
+}
+
+void process::kill9() {
+  if (pid_ > 0 && running()) {
+    ::kill(pid_, SIGKILL);
+    wait(5s);
+  }
+}
+
+std::string process::output() const {
+  return read_file(out_path_);
+}
+
+// -- temp_dir ---------------------------------------------------------------------
+
+temp_dir::temp_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "meetingd-test-XXXXXX").string();
+  if (!::mkdtemp(tmpl.data()))
+    throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  // MEETINGD_KEEP_TEST_DIRS=1 keeps logs and databases for a post-mortem.
+  if (std::getenv("MEETINGD_KEEP_TEST_DIRS")) {
+    std::fprintf(stderr, "kept test dir %s\n", path_.c_str());
+    return;
+  }
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+// -- cluster ------------------------------------------------------------------------
+
+cluster::cluster(node_options opts) : opts_(std::move(opts)) {
+  mqtt_port_ = free_port();
+  db_ = dir_.path() + "/meetingd.db";
+  start_broker();
+  start_emulator();
+}
+
+cluster::~cluster() {
+  node_.reset();
+  emulator_.reset();
+  broker_.reset();
+}
+
+std::string cluster::broker_uri() const {
+  return "tcp://127.0.0.1:" + std::to_string(mqtt_port_);
+}
+
+std::string cluster::rtc_endpoint() const {
+  return "http://127.0.0.1:" + std::to_string(rtc_port_);
+}
+
+void cluster::start_broker() {
+  auto conf = dir_.path() + "/mosquitto.conf";
+  auto passwd = dir_.path() + "/mosquitto.passwd";
+  if (!fs::exists(passwd)) {
+    auto cmd = "mosquitto_passwd -b -c " + passwd + " meetingd " + node_password
+               + " >/dev/null 2>&1";
+    if (std::system(cmd.c_str()) != 0)
+      throw std::runtime_error("mosquitto_passwd failed");
+  }
+  std::ofstream out{conf};
+  out << "listener " << mqtt_port_ << " 127.0.0.1\n"
+      << "allow_anonymous true\n"
+      << "persistence false\n"
+      << "user root\n"
+      << "password_file " << passwd << "\n"
+      << "acl_file " << MEETINGD_SOURCE_DIR << "/config/mosquitto.acl\n";
+  out.close();
+  broker_ = std::make_unique<process>("mosquitto",
+                                      std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf},
+                                      std::map<std::string, std::string>{}, dir_.path());
+  if (!eventually([&] { return port_open(mqtt_port_); }, 10s))
+    throw std::runtime_error("mosquitto did not start: " + broker_->output());
+}
+
+void cluster::stop_broker() {
+  broker_.reset();
+}
+
+void cluster::start_emulator(std::vector<std::string> extra) {
+  rtc_port_ = free_port();
+  std::vector<std::string> argv{MEETINGD_EMULATOR_BIN,
+                                "--listen=127.0.0.1:" + std::to_string(rtc_port_),
+                                "--log-level=warn"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  std::map<std::string, std::string> env{{"RTC_ACCESS_KEY_ID", access_key_id},
+                                         {"RTC_ACCESS_KEY_SECRET", access_key_secret}};
+  if (auto i = opts_.env.find("RTC_APP_KEY"); i != opts_.env.end())
+    env.emplace("RTC_APP_KEY", i->second);
+  emulator_ = std::make_unique<process>("rtc-emulator", argv, env, dir_.path());
+  if (!eventually([&] { return port_open(rtc_port_); }, 10s))
+    throw std::runtime_error("rtc-emulator did not start: " + emulator_->output());
+}
+
+void cluster::start_node() {
+  std::map<std::string, std::string> flags{
+    {"broker", broker_uri()},
+    {"rtc-endpoint", rtc_endpoint()},
+    {"db", db_},
+    {"app-id", app_id},
+    {"node-id", "node-1"},
+    {"admins", "console-1"},
+    {"pbkdf2-iterations", "1000"},
+    {"log-level", "debug"},
+  };
+  for (auto& [k, v] : opts_.flags)
+    flags[k] = v;
+  std::vector<std::string> argv{MEETINGD_NODE_BIN};
+  for (auto& [k, v] : flags)
+    argv.push_back("--" + k + "=" + v);
+  std::map<std::string, std::string> env{{"RTC_ACCESS_KEY_ID", access_key_id},
+                                         {"RTC_ACCESS_KEY_SECRET", access_key_secret},
+                                         {"MQTT_USERNAME", "meetingd"},
+                                         {"MQTT_PASSWORD", node_password},
+                                         {"LOGIN_TICKET_SECRET", "ticket-secret-for-tests"}};
+  for (auto& [k, v] : opts_.env)
+    env[k] = v;
+  auto count_ready = [this] {
+    auto log = node_log();
+    std::size_t n = 0;
+    for (auto at = log.find("lmq.ready"); at != std::string::npos; at = log.find("lmq.ready", at + 1))
+      ++n;
+    return n;
+  };
+  auto before = count_ready();
+  node_ = std::make_unique<process>("meetingd", argv, env, dir_.path());
+  // Ready = subscribed (the node logs lmq.ready once its SUBACK arrived).
+  bool ok = eventually([&] { return !node_->running() || count_ready() > before; }, 20s);
+  if (!ok || !node_->running())
+    throw std::runtime_error("meetingd did not start:\n" + node_log());
+}
+
+std::optional<int> cluster::stop_node(std::chrono::milliseconds timeout) {
+  if (!node_)
+    return std::nullopt;
+  node_->signal(SIGTERM);
+  return node_->wait(timeout);
+}
+
+void cluster::kill_node() {
+  if (node_)
+    node_->kill9();
+}
+
+std::string cluster::node_log() const {
+  return node_ ? node_->output() : std::string{};
+}
+
+std::unique_ptr<client::session> cluster::device(const std::string& name, bool connect) {
+  client::session_options o;
+  o.broker = broker_uri();
+  o.client_id = "GID_MEETING_DOWN@@@" + name;
+  auto s = std::make_unique<client::session>(o);
+  if (connect)
+    s->connect();
+  return s;
+}
+
+std::unique_ptr<client::session> cluster::console(const std::string& id) {
+  client::session_options o;
+  o.broker = broker_uri();
+  o.client_id = id;
+  o.admin = true;
+  o.presence = false;
+  auto s = std::make_unique<client::session>(o);
+  s->connect();
+  return s;
+}
+
+void cluster::add_user(const std::string& user, const std::string& password) {
+  auto c = console();
+  auto r = c->request("admin.user.add", {{"user", user}, {"password", password}});
+  if (code_of(r) != 0 && reason_of(r) != "user_exists")
+    throw std::runtime_error("admin.user.add failed: " + r.dump());
+}
+
+std::unique_ptr<client::session> cluster::logged_in(const std::string& device_name,
+                                                    const std::string& user) {
+  add_user(user, user + "-password");
+  auto d = device(device_name);
+  auto r = d->request("auth.login", {{"user", user}, {"password", user + "-password"}});
+  if (code_of(r) != 0)
+    throw std::runtime_error("auth.login failed: " + r.dump());
+  return d;
+}
+
+json cluster::emulator_get(const std::string& path) {
+  httplib::Client cli{"127.0.0.1", rtc_port_};
+  auto res = cli.Get(path.c_str());
+  if (!res)
+    throw std::runtime_error("emulator GET " + path + " failed");
+  return json::parse(res->body, nullptr, false);
+}
+
+json cluster::emulator_post(const std::string& path, const json& body) {
+  httplib::Client cli{"127.0.0.1", rtc_port_};
+  auto res = cli.Post(path.c_str(), body.dump(), "application/json");
+  if (!res)
+    throw std::runtime_error("emulator POST " + path + " failed");
+  auto parsed = json::parse(res->body, nullptr, false);
+  parsed["_status"] = res->status;
+  return parsed;
+}
+
+void cluster::emulator_delete(const std::string& path) {
+  httplib::Client cli{"127.0.0.1", rtc_port_};
+  cli.Delete(path.c_str());
+}
+
+} // namespace meetingd::testing

@@ -1,0 +1,147 @@
+// The integration test harness: real processes on free loopback ports.
+// A `cluster` starts mosquitto (with the project's ACL and a password for the
+// node), rtc-emulator and meetingd, each in a temp directory that is removed
+// afterwards; every process is killed when the test ends, passed or failed.
+// Devices are tools/client sessions, playing PROTOCOL.md as a phone would.
+#pragma once
+
+#include "tools/client/mqtt_session.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace meetingd::testing {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+/// A port nobody listens on right now (bind to 0, read it, close).
+int free_port();
+
+/// A child process with its output in files; killed (SIGKILL) on destruction.
+class process {
+public:
+  process(std::string name, std::vector<std::string> argv,
+          std::map<std::string, std::string> env, const std::string& dir);
+  ~process();
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  int pid() const {
+    return pid_;
+  }
+  bool running();
+  /// Sends a signal; `wait` for the exit code (nullopt on timeout).
+  void signal(int sig);
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  void kill9();
+  std::string output() const; // stdout + stderr so far
+  const std::string& name() const {
+    return name_;
+  }
+
+private:
+  std::string name_;
+  std::string out_path_;
+  int pid_ = -1;
+  std::optional<int> status_;
+};
+
+/// A temp directory removed (recursively) on destruction.
+class temp_dir {
+public:
+  temp_dir();
+  ~temp_dir();
+  const std::string& path() const {
+    return path_;
+  }
+
+private:
+  std::string path_;
+};
+
+struct node_options {
+  std::map<std::string, std::string> flags; // extra --name=value
+  std::map<std::string, std::string> env;   // extra environment
+};
+
+/// Broker + emulator + node for one test.
+class cluster {
+public:
+  explicit cluster(node_options opts = {});
+  ~cluster();
+
+  std::string broker_uri() const;
+  int broker_port() const {
+    return mqtt_port_;
+  }
+  std::string rtc_endpoint() const;
+  const std::string& db_path() const {
+    return db_;
+  }
+  const temp_dir& dir() const {
+    return dir_;
+  }
+
+  void start_broker();
+  void stop_broker();
+  void start_emulator(std::vector<std::string> extra = {});
+  /// Starts meetingd and waits until it published its retained "ready".
+  void start_node();
+  /// SIGTERM and wait; returns the exit code.
+  std::optional<int> stop_node(std::chrono::milliseconds timeout = 20s);
+  void kill_node();
+  process* node() {
+    return node_.get();
+  }
+  std::string node_log() const;
+
+  /// A device session (connected, presence announced).
+  std::unique_ptr<client::session> device(const std::string& name, bool connect = true);
+  /// The admin console session (client id console-1, in --admins).
+  std::unique_ptr<client::session> console(const std::string& id = "console-1");
+  /// Adds a user through the console.
+  void add_user(const std::string& user, const std::string& password);
+  /// A device logged in as `user` (creating the user with a password first
+  /// if it does not exist).
+  std::unique_ptr<client::session> logged_in(const std::string& device,
+                                             const std::string& user);
+
+  /// HTTP to the emulator's control endpoints.
+  json emulator_get(const std::string& path);
+  json emulator_post(const std::string& path, const json& body);
+  void emulator_delete(const std::string& path);
+
+  static constexpr const char* access_key_id = "test-key-id";
+  static constexpr const char* access_key_secret = "test-key-secret";
+  static constexpr const char* app_id = "g10dhbxp";
+  static constexpr const char* node_password = "node-password-for-tests";
+
+private:
+  node_options opts_;
+  temp_dir dir_;
+  int mqtt_port_ = 0;
+  int rtc_port_ = 0;
+  std::string db_;
+  std::unique_ptr<process> broker_;
+  std::unique_ptr<process> emulator_;
+  std::unique_ptr<process> node_;
+};
+
+/// The reply's code, for EXPECT_EQ.
+inline int code_of(const json& reply) {
+  return reply.value("code", -1);
+}
+inline std::string reason_of(const json& reply) {
+  if (!reply.contains("error"))
+    return {};
+  return reply["error"].value("reason", std::string{});
+}
+
+} // namespace meetingd::testing

@@ -98,6 +98,22 @@ private:
   std::set<std::string> invitations_dirty_;
 };
 
+/// Appends `later` to `earlier`: one step's effects after another's, kept
+/// as one changeset so both commit together.
+effects merge(effects earlier, effects later) {
+  if (later.reply)
+    earlier.reply = std::move(later.reply);
+  for (auto& e : later.events)
+    earlier.events.push_back(std::move(e));
+  earlier.changes.append(std::move(later.changes));
+  for (auto& m : later.memberships)
+    earlier.memberships.push_back(std::move(m));
+  for (auto& t : later.remove_terminals)
+    earlier.remove_terminals.push_back(std::move(t));
+  earlier.delete_channel = earlier.delete_channel || later.delete_channel;
+  return earlier;
+}
+
 effects refuse(int code, std::string reason, std::string message) {
   effects out;
   out.reply = proto::fail(std::nullopt, code, std::move(reason), std::move(message));
@@ -213,19 +229,23 @@ unix_ms token_expiry_for(const meeting& m, const meeting_settings& s, unix_ms no
   return m.expires_at;
 }
 
-/// Issues fresh credentials to `p` (new session, token, expiry).
-proto::credentials issue(step& st, participant& p) {
-  auto& s = st.settings();
-  p.session = st.ctx().new_session();
-  p.token_expires_at = token_expiry_for(st.m(), s, st.now());
-  // Scheme channel warns once per meeting near the channel's end
-  // (expiry_warn_at); scheme appkey warns each participant before its token.
+/// Records when `p`'s token expires and when to warn about it. Scheme
+/// channel warns once per meeting near the channel's end (expiry_warn_at);
+/// scheme appkey warns each participant before its own token expires.
+void set_token_expiry(step& st, participant& p, unix_ms expires_at) {
+  p.token_expires_at = expires_at;
   p.token_warn_at = st.m().scheme == token_scheme::appkey
-                      ? std::max<unix_ms>(st.now(), p.token_expires_at
-                                                      - s.token_renew_before.count())
+                      ? std::max<unix_ms>(st.now(), expires_at
+                                                      - st.settings().token_renew_before.count())
                       : 0;
   st.touch(p);
-  return make_credentials(st.m(), p.user, p.session, p.token_expires_at, s);
+}
+
+/// Issues fresh credentials to `p` (new session, token, expiry).
+proto::credentials issue(step& st, participant& p) {
+  p.session = st.ctx().new_session();
+  set_token_expiry(st, p, token_expiry_for(st.m(), st.settings(), st.now()));
+  return make_credentials(st.m(), p.user, p.session, p.token_expires_at, st.settings());
 }
 
 // -- shared transitions ------------------------------------------------------------
@@ -323,6 +343,9 @@ void end_meeting(step& st, const std::string& reason) {
       continue;
     told.push_back(id);
     st.membership(id, false);
+    p.status = participant_status::left;
+    p.left_at = st.now();
+    p.left_reason = "ended";
     p.grace_deadline = 0;
     p.token_warn_at = 0;
     st.touch(p);
@@ -387,6 +410,17 @@ std::string invite_one(step& st, const std::string& inviter,
     return "offline";
   ring(st, inviter, user);
   return "ringing";
+}
+
+/// Invites each user once, in order, recording each outcome.
+void invite_all(step& st, const std::string& inviter,
+                const std::vector<std::string>& users,
+                const std::vector<user_fact>& facts,
+                std::vector<proto::invite_outcome>& out) {
+  std::set<std::string> seen;
+  for (auto& user : users)
+    if (seen.insert(user).second)
+      out.push_back({user, invite_one(st, inviter, user, fact_for(facts, user))});
 }
 
 /// Takes a ringing invitation out of ringing, telling the invitee's other
@@ -498,10 +532,9 @@ effects on_end(meeting& m, const caller& who, const proto::command& cmd,
 }
 
 effects on_get(meeting& m, const caller& who, const core_context& ctx) {
-  bool allowed = who.admin || m.invitations.count(who.user) > 0;
-  if (auto p = find_participant(m, who.user);
-      p && p->status != participant_status::kicked)
-    allowed = true;
+  auto p = find_participant(m, who.user);
+  bool kicked = p && p->status == participant_status::kicked;
+  bool allowed = who.admin || (!kicked && (p || m.invitations.count(who.user) > 0));
   if (!allowed)
     return refuse(403, "not_participant",
                   "only participants and invitees may see this meeting");
@@ -528,9 +561,7 @@ effects on_invite(meeting& m, const caller& who, const proto::command& cmd,
                   "in this meeting only the host and cohosts may invite");
   step st{m, ctx};
   proto::invite_data data;
-  for (auto& user : cmd.users)
-    data.invitations.push_back({user, invite_one(st, who.user, user,
-                                                 fact_for(facts, user))});
+  invite_all(st, who.user, cmd.users, facts, data.invitations);
   st.reply_ok(std::move(data));
   return st.finish();
 }
@@ -756,15 +787,21 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
   // as accepting it (PROTOCOL.md §7, event.invite).
   if (ev == sdk_event::joined && (!p || p->status != participant_status::joined)) {
     auto inv = find_invitation(m, who.user);
-    if (inv && inv->status == invitation_status::ringing) {
+    bool rejoining = p && p->status == participant_status::left;
+    if (inv && !rejoining) {
+      if (auto err = check_answerable(inv))
+        return effects{std::move(err)};
       if (auto err = check_admission(m, who.user))
         return effects{std::move(err)};
       step st{m, ctx};
       answer_invitation(st, *inv, invitation_status::accepted, who.client);
       st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
       admit(st, who.user);
+      // The device entered with the invitation's credentials: those are the
+      // session and token expiry it holds.
       auto& joined = m.participants.at(who.user);
-      joined.session = inv->session; // the session the device joined with
+      joined.session = inv->session;
+      set_token_expiry(st, joined, token_expiry_for(m, st.settings(), inv->created_at));
       st.reply_ok();
       return st.finish();
     }
@@ -851,18 +888,17 @@ effects create_meeting(meeting& m, const std::string& id,
   data.channel = m.channel.id;
   data.expires_at = to_unix_s(m.expires_at);
   data.creds = std::move(creds);
-  for (auto& user : cmd.users)
-    data.invitations.push_back({user, invite_one(st, who.user, user,
-                                                 fact_for(facts, user))});
+  invite_all(st, who.user, cmd.users, facts, data.invitations);
   st.reply_ok(std::move(data));
   return st.finish();
 }
 
 // -- commands -------------------------------------------------------------------
 
-effects handle_command(meeting& m, const caller& who, const proto::command& cmd,
-                       const std::vector<user_fact>& facts,
-                       const core_context& ctx) {
+namespace {
+
+effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
+                       const std::vector<user_fact>& facts, const core_context& ctx) {
   if (cmd.kind == command_kind::meeting_get
       || cmd.kind == command_kind::admin_meeting_get)
     return on_get(m, who, ctx);
@@ -914,10 +950,34 @@ effects handle_command(meeting& m, const caller& who, const proto::command& cmd,
   }
 }
 
+} // namespace
+
+effects handle_command(meeting& m, const caller& who, const proto::command& cmd,
+                       const std::vector<user_fact>& facts,
+                       const core_context& ctx) {
+  // A deadline at or before now has passed, whether or not its timer message
+  // arrived yet: commands are decided after it (the timer wins a tie).
+  auto due = fire_due_timers(m, ctx);
+  return merge(std::move(due), decide_command(m, who, cmd, facts, ctx));
+}
+
+namespace {
+effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
+                    const core_context& ctx);
+} // namespace
+
 effects complete_kick(meeting& m, const caller& who, const proto::command& cmd,
                       const rtc::answer& answer, const core_context& ctx) {
   if (answer.error)
     return effects{rtc_failure_reply(*answer.error)};
+  auto due = fire_due_timers(m, ctx);
+  return merge(std::move(due), finish_kick(m, who, cmd, ctx));
+}
+
+namespace {
+
+effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
+                    const core_context& ctx) {
   // The state may have moved on while RemoveTerminals was under way.
   if (auto err = ended_reply(m))
     return effects{std::move(err)};
@@ -948,20 +1008,23 @@ effects complete_kick(meeting& m, const caller& who, const proto::command& cmd,
   return st.finish();
 }
 
+} // namespace
+
 // -- what is not a command ----------------------------------------------------------
 
 effects presence_changed(meeting& m, const std::string& user, bool online,
                          const core_context& ctx) {
+  auto due = fire_due_timers(m, ctx);
   auto p = find_participant(m, user);
   if (m.status != meeting_status::active || !p
       || p->status != participant_status::joined || p->online == online)
-    return {};
+    return due;
   step st{m, ctx};
   p->online = online;
   p->grace_deadline = online ? 0 : ctx.now + ctx.settings->presence_grace.count();
   st.touch(*p);
   st.emit_to_participants(participant_event(*p), p->user);
-  return st.finish();
+  return merge(std::move(due), st.finish());
 }
 
 effects fire_due_timers(meeting& m, const core_context& ctx) {

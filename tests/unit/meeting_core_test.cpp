@@ -291,15 +291,24 @@ public:
   }
 
   /// Checks the generic properties of a step (see the file comment).
-  void check_step(const meeting& before, const effects& fx) {
+  /// `due`: what the timers due at ctx().now did at the start of the step
+  /// (commands fire them first); a refused step may contain only that.
+  void check_step(const meeting& before, const effects& fx, const effects* due = nullptr) {
     bool refused = fx.reply && fx.reply->code != 0;
     bool pending_kick = !fx.remove_terminals.empty();
     if (refused || pending_kick) {
       EXPECT_EQ(dump(m), dump(before)) << "a refused step changed the meeting";
-      EXPECT_TRUE(fx.changes.empty()) << dump(fx.changes);
-      EXPECT_TRUE(fx.events.empty()) << kinds(fx);
-      EXPECT_TRUE(fx.memberships.empty());
-      EXPECT_FALSE(fx.delete_channel);
+      if (due) {
+        EXPECT_EQ(dump(fx.changes), dump(due->changes));
+        EXPECT_EQ(fx.events.size(), due->events.size()) << kinds(fx);
+        EXPECT_EQ(fx.memberships.size(), due->memberships.size());
+        EXPECT_EQ(fx.delete_channel, due->delete_channel);
+      } else {
+        EXPECT_TRUE(fx.changes.empty()) << dump(fx.changes);
+        EXPECT_TRUE(fx.events.empty()) << kinds(fx);
+        EXPECT_TRUE(fx.memberships.empty());
+        EXPECT_FALSE(fx.delete_channel);
+      }
       if (refused) {
         EXPECT_TRUE(fx.remove_terminals.empty());
       }
@@ -316,9 +325,11 @@ public:
   }
 
   effects run(const caller& who, const proto::command& c) {
-    meeting before = m;
+    // The state after the due timers: what a refused command must leave.
+    meeting settled = m;
+    auto due = fire_due_timers(settled, ctx());
     auto fx = handle_command(m, who, c, facts_for(c), ctx());
-    check_step(before, fx);
+    check_step(settled, fx, &due);
     return fx;
   }
 
@@ -414,9 +425,10 @@ public:
                         command_kind k = command_kind::moderate_kick) {
     auto c = make_cmd(k, m.id);
     c.user = user;
-    meeting before = m;
+    meeting settled = m;
+    auto due = answer.error ? effects{} : fire_due_timers(settled, ctx());
     auto fx = complete_kick(m, who, c, answer, ctx());
-    check_step(before, fx);
+    check_step(settled, fx, &due);
     return fx;
   }
   /// A whole kick of a joined user that RemoveTerminals accepted.
@@ -443,9 +455,10 @@ public:
     return tick();
   }
   effects presence(const std::string& user, bool online) {
-    meeting before = m;
+    meeting settled = m;
+    auto due = fire_due_timers(settled, ctx());
     auto fx = presence_changed(m, user, online, ctx());
-    check_step(before, fx);
+    check_step(settled, fx, &due);
     return fx;
   }
 
@@ -1641,10 +1654,24 @@ TEST_F(meeting_core_test, ring_race_timer_first_refuses_accept) {
   EXPECT_FALSE(m.participants.count("bob"));
 }
 
-TEST_F(meeting_core_test, ring_race_accept_first_wins) {
+TEST_F(meeting_core_test, ring_race_at_the_deadline_the_timer_wins_even_if_its_tick_is_late) {
+  // A command decided at the deadline fires the due timers first, so the
+  // outcome does not depend on whether the tick message arrived yet.
   create("alice", {"bob"});
   now = inv("bob").ring_deadline;
+  auto fx = accept("bob");
+  EXPECT_EQ(fx.reply->code, 410);
+  EXPECT_EQ(fx.reply->reason, "invitation_expired");
+  EXPECT_EQ(events_of(fx, event_kind::invite_timeout).size(), 1u) << kinds(fx);
+  EXPECT_EQ(inv("bob").status, invitation_status::timed_out);
+  EXPECT_FALSE(m.participants.count("bob"));
+}
+
+TEST_F(meeting_core_test, ring_race_accept_one_ms_before_the_deadline_wins) {
+  create("alice", {"bob"});
+  now = inv("bob").ring_deadline - 1;
   EXPECT_OK(accept("bob"));
+  now += 1;
   auto fx = tick();
   EXPECT_TRUE(events_of(fx, event_kind::invite_timeout).empty()) << kinds(fx);
   EXPECT_EQ(inv("bob").status, invitation_status::accepted);
@@ -1653,8 +1680,8 @@ TEST_F(meeting_core_test, ring_race_accept_first_wins) {
 
 TEST_F(meeting_core_test, accept_after_the_ring_deadline_is_refused_even_before_the_timer) {
   // PROTOCOL.md §7: an invitation not answered within --ring-timeout ends.
-  // The actor does not fire due timers before a command, so a tick that is
-  // still queued (or late) must not let an answer through past the deadline.
+  // A tick that is still queued (or late) must not let an answer through
+  // past the deadline: commands fire due timers first.
   create("alice", {"bob", "carol"});
   now = inv("bob").ring_deadline + 1;
   EXPECT_REFUSED(accept("bob"), 410, "invitation_expired");

@@ -149,8 +149,9 @@ void create(self_ptr self, const meeting_request& req, reply_promise rp) {
   auto route = route_of(self, req);
   auto ctx = context_of(self);
   if (auto err = check_create(req.who, req.cmd, ctx)) {
-    answer(self, route, rp, std::move(*err));
-    self->quit();
+    // The actor ends once the refusal is durable and delivered.
+    commit_reply(self, st.links.store, route, std::move(*err), {}, ctx.now, rp,
+                 [self] { self->quit(); });
     return;
   }
   auto build = [self, req, route, rp](channel_info channel) mutable {

@@ -34,7 +34,7 @@ int main(int argc, char** argv) {
   log::configure(setup->log_level);
   auto db = open_sqlite_store(setup->db, setup->db_sync_full, &error);
   if (!db) {
-    std::cerr << "meetingd: --db=" << setup->db << ": " << error << "\n";
+    std::cerr << "meetingd: " << error << "\n";
     return 1;
   }
   // Every thread the actor system starts inherits this mask, so only
@@ -50,6 +50,11 @@ int main(int argc, char** argv) {
     caf::actor_system sys{cfg};
     recovery_report report;
     auto node = start_node(sys, *setup, std::move(db), report);
+    if (!report.error.empty()) {
+      std::cerr << "meetingd: cannot load the state from " << setup->db << ": "
+                << report.error << "\n";
+      return 1;
+    }
     MD_LOG_INFO("node.started", log::kv("node", setup->env.node_id),
                 log::kv("version", MEETINGD_VERSION), log::kv("broker", setup->lmq.broker),
                 log::kv("rtc", setup->rtc.endpoint), log::kv("db", setup->db),

@@ -53,6 +53,10 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
 
   auto t0 = std::chrono::steady_clock::now();
   auto snap = db->load(now - env->request_ttl.count(), now - env->ended_retention.count());
+  if (snap.error) {
+    report.error = snap.error->what;
+    return {};
+  }
   report.load_ms
     = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   report.live_meetings = snap.live_meetings.size();

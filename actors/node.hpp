@@ -24,6 +24,8 @@ struct recovery_report {
   std::size_t requests = 0;
   bool clean_shutdown = true;
   double load_ms = 0;
+  /// Set if the state could not be loaded: the node must not start.
+  std::string error;
 };
 
 struct node_actors {

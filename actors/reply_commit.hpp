@@ -23,10 +23,11 @@ struct reply_route {
   std::string meeting;
 };
 
-/// 429, 500 and 503 say "try again": a retry with the same id must not get
-/// the old answer, so they are neither stored nor replayed.
+/// 429, 500, 502 and 503 changed nothing and say "try again": a retry with
+/// the same id must run again, not get the old answer, so they are neither
+/// stored nor replayed.
 inline bool is_replayable(int code) {
-  return code != 429 && code != 500 && code != 503;
+  return code != 429 && code != 500 && code != 502 && code != 503;
 }
 
 inline final_reply make_final_reply(const reply_route& route, proto::reply reply) {

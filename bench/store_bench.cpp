@@ -105,33 +105,50 @@ struct sender_result {
   std::vector<double> latencies_ms;
 };
 
-/// Commits back to back until `until`, then reports `done`.
-caf::behavior sender(caf::event_based_actor* self, store_actor st, int id,
-                     steady::time_point until,
+struct sender_state {
+  store_actor store;
+  int id = 0;
+  std::uint64_t n = 0;
+  steady::time_point until;
+  std::shared_ptr<sender_result> result;
+  caf::actor report_to;
+  static inline const char* name = "store_bench.sender";
+};
+
+using sender_ptr = caf::stateful_actor<sender_state>*;
+
+/// Sends the next commit, or reports `done` when the time is up.
+void send_next(sender_ptr self) {
+  auto& st = self->state;
+  if (steady::now() >= st.until) {
+    self->send(st.report_to, done_atom::value, st.id);
+    self->quit();
+    return;
+  }
+  auto start = steady::now();
+  self->request(st.store, caf::infinite, commit_atom::value, make_changeset(st.id, st.n++))
+    .then(
+      [=](std::uint64_t) {
+        self->state.result->latencies_ms.push_back(
+          std::chrono::duration<double, std::milli>(steady::now() - start).count());
+        send_next(self);
+      },
+      [=](caf::error& err) {
+        std::cerr << "store_bench: commit failed: " << to_string(err) << "\n";
+        self->send(self->state.report_to, done_atom::value, self->state.id);
+        self->quit();
+      });
+}
+
+/// Commits back to back, each after the previous reply, until `until`.
+caf::behavior sender(sender_ptr self, store_actor st, int id, steady::time_point until,
                      std::shared_ptr<sender_result> result, caf::actor report_to) {
-  auto n = std::make_shared<std::uint64_t>(0);
-  auto next = std::make_shared<std::function<void()>>();
-  *next = [=] {
-    if (steady::now() >= until) {
-      self->send(report_to, done_atom::value, id);
-      self->quit();
-      return;
-    }
-    auto start = steady::now();
-    self->request(st, caf::infinite, commit_atom::value, make_changeset(id, (*n)++))
-      .then(
-        [=](std::uint64_t) {
-          result->latencies_ms.push_back(
-            std::chrono::duration<double, std::milli>(steady::now() - start).count());
-          (*next)();
-        },
-        [=](caf::error& err) {
-          std::cerr << "store_bench: commit failed: " << to_string(err) << "\n";
-          self->send(report_to, done_atom::value, id);
-          self->quit();
-        });
-  };
-  (*next)();
+  self->state.store = std::move(st);
+  self->state.id = id;
+  self->state.until = until;
+  self->state.result = std::move(result);
+  self->state.report_to = std::move(report_to);
+  send_next(self);
   return {[](caf::unit_t) {}};
 }
 
@@ -194,6 +211,8 @@ json run_load(caf::actor_system& sys, const std::string& base, int senders,
     = stats.commits ? static_cast<double>(stats.changes) / static_cast<double>(stats.commits) : 0;
   out["commit_ms_mean"] = stats.commits ? stats.total_commit_ms / static_cast<double>(stats.commits) : 0;
   out["commit_ms_max"] = stats.max_commit_ms;
+  out["commit_cpu_ms_mean"]
+    = stats.commits ? stats.total_commit_cpu_ms / static_cast<double>(stats.commits) : 0;
   out["reply_latency_ms_mean"] = replies > 0 ? total_latency / replies : 0;
   out["reply_latency_ms_p50"] = percentile(latencies, 0.50);
   out["reply_latency_ms_p99"] = percentile(latencies, 0.99);

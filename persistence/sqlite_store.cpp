@@ -616,8 +616,10 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
     result.error = failure(rc, "starting to load");
     return result;
   }
-  const std::string live
-    = "(m.status = 'active' OR (m.status = 'ended' AND m.channel_deleted = 0))";
+  // Live: active, or ended with the channel not yet deleted. Written without
+  // OR: an OR over two index ranges makes SQLite de-duplicate every row
+  // through a temporary b-tree, which doubles the cost of recovery.
+  const std::string live = "NOT (m.status = 'ended' AND m.channel_deleted = 1)";
   // Rows of participants and invitations come in the order of the meetings
   // query (both walk the same index), so a cursor finds their meeting
   // without a lookup; the hash map is the fallback.

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 
+#include <time.h>
+
 namespace meetingd {
 
 std::size_t store_stats::bucket_of(std::size_t n) {
@@ -27,19 +29,28 @@ using steady = std::chrono::steady_clock;
 // A commit slower than this gets a warning: the disk is the bottleneck.
 constexpr double slow_commit_ms = 500;
 
+/// CPU time of the calling thread in ms.
+double thread_cpu_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3
+         + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 unix_ms wall_now() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
     .count();
 }
 
-/// Schedules the retry of the held group, unless one is on its way.
+/// Schedules the retry of the held group, unless one is due later anyway.
 void schedule_retry(self_ptr self) {
   auto& st = self->state;
   st.backing_off = true;
-  if (st.retry_scheduled)
+  auto now = steady::now();
+  if (st.retry_due > now)
     return;
-  st.retry_scheduled = true;
+  st.retry_due = now + st.cfg.retry_interval;
   self->delayed_send(self, st.cfg.retry_interval, flush_atom::value);
 }
 
@@ -74,7 +85,9 @@ bool commit_pending(self_ptr self) {
       changes += st.pending[i].changes.changes.size();
     }
     auto start = steady::now();
+    auto start_cpu = thread_cpu_ms();
     auto err = st.db->apply(batch);
+    double cpu_ms = thread_cpu_ms() - start_cpu;
     double ms = std::chrono::duration<double, std::milli>(steady::now() - start)
                   .count();
     if (err && !err->retryable) {
@@ -119,6 +132,7 @@ bool commit_pending(self_ptr self) {
     s.last_commit_ms = ms;
     s.max_commit_ms = std::max(s.max_commit_ms, ms);
     s.total_commit_ms += ms;
+    s.total_commit_cpu_ms += cpu_ms;
     ++s.batch_histogram[store_stats::bucket_of(n)];
     if (ms > slow_commit_ms)
       MD_LOG_WARN("store.slow_commit", log::kv("ms", ms),
@@ -172,17 +186,12 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
     },
     [=](flush_atom) {
       auto& st = self->state;
-      if (st.backing_off) {
-        if (st.flush_scheduled) {
-          // The group's own flush, sent before the failure: the timed retry
-          // decides when to try again.
-          st.flush_scheduled = false;
-          return;
-        }
-        st.retry_scheduled = false;
-      } else {
-        st.flush_scheduled = false;
-      }
+      st.flush_scheduled = false;
+      // While backing off, only the timed retry commits; a flush sent before
+      // the failure is early and ignored.
+      if (st.backing_off
+          && steady::now() + std::chrono::milliseconds(1) < st.retry_due)
+        return;
       commit_pending(self);
     },
     [=](prune_atom) {

@@ -69,6 +69,9 @@ struct store_stats {
   double last_commit_ms = 0;    // duration of the last commit
   double max_commit_ms = 0;
   double total_commit_ms = 0;   // sum over all commits (mean = total / commits)
+  /// CPU time of the store thread in those commits: far below total_commit_ms
+  /// means the disk (fsync) or a starved CPU is the bottleneck, not SQLite.
+  double total_commit_cpu_ms = 0;
   /// Commits by the number of changesets in them (see `bucket_of`).
   std::vector<std::uint64_t> batch_histogram
     = std::vector<std::uint64_t>(buckets, 0);
@@ -90,7 +93,8 @@ struct store_actor_state {
   std::deque<held> pending; // in arrival order
   bool flush_scheduled = false; // a `flush` to self is in the mailbox
   bool backing_off = false;     // the last commit failed; retry is timed
-  bool retry_scheduled = false; // a delayed `flush` is on its way
+  /// When the timed retry is due; an earlier `flush` is not a retry.
+  std::chrono::steady_clock::time_point retry_due{};
   std::size_t attempts = 0;     // failed attempts of the held group
   std::size_t isolate = 0;      // apply the next N changesets one by one
   bool marked_clean = false;    // the database says "clean shutdown"

@@ -30,6 +30,7 @@ public:
     std::mutex mtx;
     std::set<std::string> committed; // "client/id" of committed request records
     int fail_first = 0;              // the first N applies fail (retryable)
+    std::set<int> fail_at;           // these applies (1-based) fail too
     std::string poison;              // a request id the schema "refuses"
     std::chrono::milliseconds delay{0}; // time an apply takes (an fsync)
     int applies = 0;
@@ -51,7 +52,8 @@ public:
     {
       std::lock_guard<std::mutex> guard{ctl_->mtx};
       delay = ctl_->delay;
-      if (++ctl_->applies <= ctl_->fail_first)
+      ++ctl_->applies;
+      if (ctl_->applies <= ctl_->fail_first || ctl_->fail_at.count(ctl_->applies))
         return store_error{"disk full (test)", true};
     }
     std::this_thread::sleep_for(delay);
@@ -269,6 +271,43 @@ TEST_F(store_actor_test, a_failing_store_holds_replies_until_a_commit_succeeds) 
   EXPECT_EQ(s.failures, 3u);
   EXPECT_EQ(s.changesets, 60u);
   EXPECT_EQ(s.pending, 0u);
+}
+
+TEST_F(store_actor_test, recovers_from_a_second_failure_after_a_checkpoint) {
+  store_settings cfg;
+  cfg.retry_interval = std::chrono::milliseconds(100);
+  ctl_->fail_at = {1};
+  auto st = spawn_store(cfg);
+  caf::scoped_actor self{sys_};
+  auto ok_commit = [&](auto handle) {
+    bool ok = false;
+    handle.receive([&](std::uint64_t) { ok = true; },
+                   [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+    return ok;
+  };
+  // Apply 1 fails; the checkpoint commits the held changeset (apply 2)
+  // before the timed retry.
+  auto first = self->request(st, std::chrono::seconds(10), commit_atom::value,
+                             make_changeset("c", 0));
+  for (int i = 0; i < 1000 && stats_of(st).failures == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto checkpoint = self->request(st, std::chrono::seconds(10), checkpoint_atom::value);
+  EXPECT_TRUE(ok_commit(std::move(first)));
+  checkpoint.receive([](bool ok) { EXPECT_TRUE(ok); },
+                     [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
+  // Let the stale timed retry pass, then fail once more (apply 3): a new
+  // retry must be armed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  {
+    std::lock_guard<std::mutex> guard{ctl_->mtx};
+    ctl_->fail_at.insert(ctl_->applies + 1);
+  }
+  EXPECT_TRUE(ok_commit(self->request(st, std::chrono::seconds(10), commit_atom::value,
+                                      make_changeset("c", 1))));
+  auto s = stats_of(st);
+  EXPECT_EQ(s.failures, 2u);
+  EXPECT_EQ(s.changesets, 2u);
+  EXPECT_TRUE(ctl_->is_committed("c/r-1"));
 }
 
 TEST_F(store_actor_test, a_refused_changeset_gets_an_error_and_the_rest_commits) {

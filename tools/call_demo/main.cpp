@@ -123,7 +123,7 @@ public:
     try {
       if (!meeting_.empty() && !ended_ && sessions_.count("alice-phone")
           && sessions_["alice-phone"]->connected()) {
-        out_.heading(0, "cleanup: alice ends the meeting");
+        out_.heading(0, "cleanup: alice ends the meeting so that a rerun starts clean");
         auto& alice = *sessions_["alice-phone"];
         auto id = alice.send("meeting.end", {{"meeting", meeting_}});
         if (auto r = alice.wait_reply(id, opts_.timeout))
@@ -138,7 +138,7 @@ private:
   // -- plumbing ---------------------------------------------------------------
 
   void step(int n, const std::string& title) {
-    if (n > 1 && opts_.pace.count() > 0)
+    if (n > 1 && opts_.pace.count() > 0 && !opts_.quiet) // nobody watches a quiet run
       std::this_thread::sleep_for(opts_.pace);
     step_ = n;
     out_.heading(n, title);
@@ -214,9 +214,9 @@ private:
 
   httplib::Client http() {
     httplib::Client cli{opts_.rtc_endpoint};
-    cli.set_connection_timeout(std::chrono::duration_cast<std::chrono::seconds>(opts_.timeout));
-    cli.set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(opts_.timeout));
-    cli.set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(opts_.timeout));
+    cli.set_connection_timeout(opts_.timeout);
+    cli.set_read_timeout(opts_.timeout);
+    cli.set_write_timeout(opts_.timeout);
     return cli;
   }
 
@@ -279,8 +279,8 @@ private:
   // -- the story --------------------------------------------------------------
 
   void step1_users() {
+    connect(opts_.console, true); // first: an unreachable broker is said before anything
     step(1, opts_.console + " creates the users alice and bob");
-    connect(opts_.console, true);
     for (auto user : {"alice", "bob"}) {
       auto r = request(opts_.console, "admin.user.add",
                        {{"user", user}, {"password", password(user)}}, true);
@@ -430,7 +430,7 @@ private:
     auto until = std::chrono::steady_clock::now() + opts_.timeout;
     json channels;
     bool gone = false;
-    out_.http("rtc", true, "GET /_emulator/channels", json::object());
+    out_.http("demo", true, "GET /_emulator/channels", json());
     for (;;) {
       auto cli = http();
       auto res = cli.Get("/_emulator/channels");
@@ -448,7 +448,7 @@ private:
         break;
       std::this_thread::sleep_for(50ms);
     }
-    out_.http("rtc", false, std::to_string(200), channels);
+    out_.http("demo", false, "200", channels);
     if (!gone)
       fail("the RTC channel " + channel_ + " still exists after meeting.end (no DeleteChannel)");
     auto left = channels.is_object() && channels["channels"].is_array()
@@ -489,6 +489,8 @@ int main(int argc, char** argv) {
                "printing every MQTT message as it flows. Exit 0 when every expected reply and "
                "event arrived, 1 otherwise, 2 for a bad option or an unreachable broker or "
                "emulator."};
+  // A repeated option: the last one wins (scripts append overrides).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   options opts;
   std::string pace = "400ms", timeout = "5s", color = "auto";
   app.add_option("--broker", opts.broker, "MQTT broker, tcp://HOST:PORT")->capture_default_str();
@@ -499,7 +501,7 @@ int main(int argc, char** argv) {
   app.add_option("--console", opts.console,
                  "admin client id (in the node's --admins) that creates the demo users")
       ->capture_default_str();
-  app.add_option("--pace", pace, "pause between steps (0, 250ms, 1s)")->capture_default_str();
+  app.add_option("--pace", pace, "pause between steps so a person can follow (0, 250ms, 1s; none with --quiet)")->capture_default_str();
   app.add_option("--timeout", timeout, "how long to wait for each reply or event")
       ->capture_default_str();
   app.add_option("--color", color, "colour the output: auto, always or never")

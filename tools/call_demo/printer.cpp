@@ -19,7 +19,7 @@ constexpr const char* magenta = "35";
 constexpr const char* cyan = "36";
 
 constexpr std::size_t device_width = 11;
-constexpr std::size_t topic_width = 45;
+constexpr std::size_t topic_width = 46;
 
 /// Shown in full up to this many characters; longer credentials are cut.
 constexpr std::size_t secret_keep = 8;
@@ -39,7 +39,8 @@ bool is_long_credential(const std::string& key, const std::string& value) {
   return value.size() >= 32 && all_hex(value);
 }
 
-void shorten(json& j, const std::string& key) {
+template <class Json>
+void shorten(Json& j, const std::string& key) {
   if (j.is_object()) {
     for (auto& [k, v] : j.items())
       shorten(v, k);
@@ -47,7 +48,7 @@ void shorten(json& j, const std::string& key) {
     for (auto& v : j)
       shorten(v, key);
   } else if (j.is_string()) {
-    auto& s = j.get_ref<std::string&>();
+    auto& s = j.template get_ref<std::string&>();
     if (is_long_credential(key, s))
       s = s.substr(0, secret_keep) + "…";
   }
@@ -110,6 +111,19 @@ std::string display_json(const json& j) {
   return copy.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+namespace {
+
+/// A payload as it was on the wire (keys in their order), shortened.
+std::string display_payload(const std::string& payload) {
+  auto wire = nlohmann::ordered_json::parse(payload, nullptr, false);
+  if (wire.is_discarded())
+    return json(payload).dump(-1, ' ', false, json::error_handler_t::replace);
+  shorten(wire, {});
+  return wire.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+} // namespace
+
 std::string device_name(const std::string& client_id) {
   auto at = client_id.rfind("@@@");
   return at == std::string::npos ? client_id : client_id.substr(at + 3);
@@ -135,7 +149,7 @@ std::string printer::paint(const char* code, const std::string& text) const {
 }
 
 std::string printer::stamp() const {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+  long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - start_)
                 .count();
   char buf[32];
@@ -154,14 +168,15 @@ void printer::heading(int step, const std::string& title) {
   if (quiet_)
     return;
   line("");
-  line(paint(bold, "── " + std::to_string(step) + ". " + title + " ──"));
+  auto number = step > 0 ? std::to_string(step) + ". " : std::string{};
+  line(paint(bold, "── " + number + title + " ──"));
 }
 
 void printer::message(const std::string& device, bool outgoing, const std::string& topic,
                       const std::string& payload) {
   auto parsed = json::parse(payload, nullptr, false);
   bool is_json = !parsed.is_discarded();
-  std::string body = is_json ? display_json(parsed) : json(payload).dump(-1, ' ', false, json::error_handler_t::replace);
+  auto body = display_payload(payload);
 
   // Colour by kind: requests cyan, replies green (red if refused), events
   // yellow, presence and anything else plain.
@@ -197,7 +212,8 @@ void printer::http(const std::string& device, bool outgoing, const std::string& 
                    const json& body) {
   auto arrow = outgoing ? "⇒" : "⇐";
   auto text = "  " + stamp() + "  " + pad(device, device_width) + " " + paint(magenta, arrow)
-              + " " + pad(what, topic_width) + "  " + paint(magenta, display_json(body));
+              + " "
+              + (body.is_null() ? what : pad(what, topic_width) + "  " + paint(magenta, display_json(body)));
   std::lock_guard<std::mutex> guard{mtx_};
   if (!quiet_)
     line(text);

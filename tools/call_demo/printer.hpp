@@ -41,12 +41,13 @@ public:
   /// `quiet`: print only the summary (and the failure, if any).
   printer(std::FILE* out, color_mode mode, bool quiet);
 
-  /// "── 3. alice creates a meeting ──"
+  /// "── 3. alice creates a meeting ──" (no number if `step` is 0)
   void heading(int step, const std::string& title);
   /// An MQTT message of `device` (outgoing = published by it).
   void message(const std::string& device, bool outgoing, const std::string& topic,
                const std::string& payload);
-  /// An HTTP exchange with the RTC service on behalf of `device`.
+  /// An HTTP exchange with the RTC service on behalf of `device` (a null
+  /// `body` prints none).
   void http(const std::string& device, bool outgoing, const std::string& what,
             const json& body);
   /// A narrative line: `ok` (green check), `bad` (red cross) or neutral.

@@ -1,0 +1,516 @@
+// The directory actor (actors/directory_actor.*) under CAF's test coordinator,
+// with a fake store, a fake RTC gateway, a real (non-detached) hasher with few
+// PBKDF2 iterations, and a probe in place of the LMQ gateway that records what
+// would be published to which devices. Meetings are the real meeting actors,
+// spawned by the directory.
+#include "fakes.hpp"
+
+#include "actors/auth.hpp"
+#include "actors/directory_actor.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+using namespace meetingd;
+using namespace meetingd::test;
+using namespace std::chrono_literals;
+using proto::command_kind;
+using proto::event_kind;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string console = "console-1";
+const std::string a1 = "GID_MEETING_DOWN@@@alice-phone";
+const std::string a2 = "GID_MEETING_DOWN@@@alice-web";
+const std::string b1 = "GID_MEETING_DOWN@@@bob-phone";
+const std::string b2 = "GID_MEETING_DOWN@@@bob-web";
+const std::string c1 = "GID_MEETING_DOWN@@@carol-phone";
+const std::string ticket_secret = "ticket-secret";
+
+proto::command command(command_kind kind, const std::string& meeting = {}) {
+  proto::command c;
+  c.kind = kind;
+  c.meeting = meeting;
+  return c;
+}
+
+proto::command login_command(const std::string& user, const std::string& password) {
+  auto c = command(command_kind::auth_login);
+  c.user = user;
+  c.password = password;
+  return c;
+}
+
+proto::command ticket_command(const std::string& user, const std::string& ticket) {
+  auto c = command(command_kind::auth_login);
+  c.user = user;
+  c.ticket = ticket;
+  return c;
+}
+
+proto::command create_command(std::optional<std::string> id,
+                              std::vector<std::string> invitees = {}) {
+  auto c = command(command_kind::meeting_create, id.value_or(""));
+  c.requested_id = id;
+  c.title = "standup";
+  c.users = std::move(invitees);
+  return c;
+}
+
+std::vector<std::string> sorted(std::vector<std::string> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs;
+}
+
+class directory_actor_test : public actor_fixture {
+protected:
+  directory_actor_test() {
+    env = std::make_shared<node_env>();
+    env->meeting.app_id = "g10dhbxp";
+    env->admins = {console};
+    env->ticket_secret = ticket_secret;
+    env->pbkdf2_iterations = 10;
+    env->clock_offset_ms = offset_for(epoch_2026);
+    env->started_at = epoch_2026;
+    store = track(sys.spawn(fake_store, store_ctl));
+    rtc = track(sys.spawn(fake_rtc, rtc_ctl));
+    hasher = track(sys.spawn(hasher_impl));
+    lmq = track(sys.spawn(probe_lmq, lmq_ctl));
+  }
+
+  ~directory_actor_test() override {
+    // The directory stops its meetings when it is told to stop.
+    if (dir) {
+      self->send_exit(dir, caf::exit_reason::user_shutdown);
+      run();
+    }
+  }
+
+  void SetUp() override {
+    start();
+  }
+
+  void start(bool with_lmq = true) {
+    dir = track(sys.spawn(directory_actor_impl, node_env_ptr{env},
+                          directory_links{store, rtc, hasher,
+                                          with_lmq ? lmq : lmq_actor{}},
+                          snapshot{}));
+    watch(dir);
+    run();
+  }
+
+  unix_ms now() const {
+    return wall_now(env->clock_offset_ms);
+  }
+  std::int64_t now_s() const {
+    return now() / 1000;
+  }
+
+  void send(const std::string& client, const std::string& rid, proto::command cmd,
+            bool admin = false) {
+    self->send(dir, handle_atom::value,
+               inbound_request{client, admin, proto::request{rid, std::move(cmd)}});
+  }
+
+  /// Sends a command, runs the actors, returns the reply and checks that it
+  /// is in the request log exactly as sent (unless it says "try again").
+  final_reply call(const std::string& client, const std::string& rid,
+                   proto::command cmd, bool admin = false) {
+    send(client, rid, std::move(cmd), admin);
+    run();
+    auto r = expect_reply();
+    auto rec = store_ctl->request(client, rid);
+    if (r.replayable) {
+      EXPECT_TRUE(rec) << "reply to " << client << "/" << rid
+                       << " not in the request log: " << r.wire;
+      if (rec)
+        EXPECT_EQ(rec->reply, r.wire);
+    } else {
+      EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
+    }
+    return r;
+  }
+
+  void add_user(const std::string& user, const std::string& password) {
+    auto c = command(command_kind::admin_user_add);
+    c.user = user;
+    c.password = password;
+    c.display_name = "User " + user;
+    auto r = call(console, "add-" + user, c, true);
+    ASSERT_EQ(r.code, 0) << r.wire;
+  }
+
+  void login(const std::string& client, const std::string& user) {
+    auto r = call(client, "login-" + std::to_string(++counter),
+                  login_command(user, "pw-" + user));
+    ASSERT_EQ(r.code, 0) << r.wire;
+  }
+
+  void presence(const std::string& client, bool online) {
+    self->send(dir, presence_atom::value, client, online);
+    run();
+  }
+
+  /// alice on a1 and a2, bob on b1 and b2, all online.
+  void alice_and_bob() {
+    add_user("alice", "pw-alice");
+    add_user("bob", "pw-bob");
+    login(a1, "alice");
+    login(a2, "alice");
+    login(b1, "bob");
+    login(b2, "bob");
+  }
+
+  std::optional<user_record> stored_user(const std::string& id) {
+    for (auto& u : store_ctl->load().users)
+      if (u.id == id)
+        return u;
+    return std::nullopt;
+  }
+  std::optional<device_record> stored_device(const std::string& client) {
+    for (auto& d : store_ctl->load().devices)
+      if (d.client == client)
+        return d;
+    return std::nullopt;
+  }
+
+  std::shared_ptr<node_env> env;
+  store_control_ptr store_ctl = std::make_shared<store_control>();
+  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
+  lmq_log_ptr lmq_ctl = std::make_shared<lmq_log>();
+  store_actor store;
+  rtc_actor rtc;
+  hasher_actor hasher;
+  lmq_actor lmq;
+  directory_actor dir;
+  int counter = 0;
+};
+
+// -- login ---------------------------------------------------------------------------
+
+TEST_F(directory_actor_test, user_add_then_password_login_binds_the_device) {
+  add_user("alice", "pw-alice");
+  auto u = stored_user("alice");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->display_name, "User alice");
+  EXPECT_EQ(u->password_hash.rfind("pbkdf2-sha256$10$", 0), 0u) << u->password_hash;
+  EXPECT_EQ(u->password_hash.find("pw-alice"), std::string::npos);
+  auto r = call(a1, "r-1", login_command("alice", "pw-alice"));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto j = json::parse(r.wire);
+  EXPECT_EQ(j["data"]["user"], "alice");
+  EXPECT_EQ(j["data"]["display_name"], "User alice");
+  auto d = stored_device(a1);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->user, "alice");
+  EXPECT_TRUE(d->online);
+  // Adding the same user again is a conflict.
+  auto c = command(command_kind::admin_user_add);
+  c.user = "alice";
+  c.password = "other";
+  auto again = call(console, "add-again", c, true);
+  EXPECT_EQ(again.code, 409);
+  EXPECT_EQ(again.reason, "user_exists");
+}
+
+TEST_F(directory_actor_test, wrong_password_and_unknown_user_are_401) {
+  add_user("alice", "pw-alice");
+  auto wrong = call(a1, "r-1", login_command("alice", "nope"));
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_EQ(wrong.reason, "bad_credentials");
+  auto unknown = call(a2, "r-1", login_command("mallory", "pw"));
+  EXPECT_EQ(unknown.code, 401);
+  EXPECT_EQ(unknown.reason, "bad_credentials");
+  EXPECT_FALSE(stored_device(a1));
+  EXPECT_FALSE(stored_device(a2));
+  // Nothing bound: commands are refused.
+  auto r = call(a1, "r-2", create_command("m-1"));
+  EXPECT_EQ(r.code, 401);
+  EXPECT_EQ(r.reason, "not_logged_in");
+}
+
+TEST_F(directory_actor_test, repeated_bad_logins_are_rate_limited) {
+  add_user("alice", "pw-alice");
+  for (int i = 0; i < 5; ++i) {
+    auto r = call(a1, "bad-" + std::to_string(i), login_command("alice", "nope"));
+    EXPECT_EQ(r.code, 401) << i;
+  }
+  auto limited = call(a1, "bad-5", login_command("alice", "nope"));
+  EXPECT_EQ(limited.code, 429);
+  EXPECT_EQ(limited.reason, "rate_limited");
+  EXPECT_FALSE(limited.replayable);
+  // Even the right password waits...
+  auto right = call(a1, "good-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(right.code, 429);
+  // ... but only on this client.
+  auto other = call(a2, "good-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(other.code, 0) << other.wire;
+  // After the wait, the right password works.
+  advance(1s);
+  auto later = call(a1, "good-2", login_command("alice", "pw-alice"));
+  EXPECT_EQ(later.code, 0) << later.wire;
+}
+
+TEST_F(directory_actor_test, ticket_login_creates_the_user) {
+  auto ticket = auth::make_ticket("carol", now_s() + 3600, ticket_secret);
+  auto r = call(c1, "r-1", ticket_command("carol", ticket));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_EQ(json::parse(r.wire)["data"]["user"], "carol");
+  auto u = stored_user("carol");
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->password_hash.empty());
+  auto d = stored_device(c1);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->user, "carol");
+  // The new user can create meetings.
+  auto created = call(c1, "r-2", create_command("m-carol"));
+  EXPECT_EQ(created.code, 0) << created.wire;
+}
+
+TEST_F(directory_actor_test, expired_or_forged_tickets_are_refused) {
+  auto expired = auth::make_ticket("carol", now_s(), ticket_secret);
+  auto r = call(c1, "r-1", ticket_command("carol", expired));
+  EXPECT_EQ(r.code, 401);
+  EXPECT_EQ(r.reason, "ticket_expired");
+  auto forged = auth::make_ticket("carol", now_s() + 3600, "wrong-secret");
+  auto f = call(c1, "r-2", ticket_command("carol", forged));
+  EXPECT_EQ(f.code, 401);
+  EXPECT_EQ(f.reason, "bad_credentials");
+  // A ticket for someone else does not log in as carol.
+  auto bob_ticket = auth::make_ticket("bob", now_s() + 3600, ticket_secret);
+  auto g = call(c1, "r-3", ticket_command("carol", bob_ticket));
+  EXPECT_EQ(g.code, 401);
+  EXPECT_FALSE(stored_user("carol"));
+  EXPECT_FALSE(stored_device(c1));
+}
+
+TEST_F(directory_actor_test, admin_commands_only_on_the_admin_topic) {
+  add_user("alice", "pw-alice");
+  login(a1, "alice");
+  auto from_device = call(a1, "r-1", command(command_kind::admin_ping));
+  EXPECT_EQ(from_device.code, 403);
+  EXPECT_EQ(from_device.reason, "not_admin");
+  auto add = command(command_kind::admin_user_add);
+  add.user = "eve";
+  add.password = "pw";
+  auto add_from_device = call(c1, "r-1", add);
+  EXPECT_EQ(add_from_device.code, 403);
+  EXPECT_EQ(add_from_device.reason, "not_admin");
+  EXPECT_FALSE(stored_user("eve"));
+  auto ping = call(console, "r-1", command(command_kind::admin_ping), true);
+  ASSERT_EQ(ping.code, 0) << ping.wire;
+  EXPECT_EQ(json::parse(ping.wire)["data"]["node"], env->node_id);
+  auto device_cmd_on_admin = call(console, "r-2", create_command("m-1"), true);
+  EXPECT_EQ(device_cmd_on_admin.code, 400);
+}
+
+// -- meetings -------------------------------------------------------------------------
+
+TEST_F(directory_actor_test, create_goes_through_a_meeting_actor) {
+  alice_and_bob();
+  auto r = call(a1, "r-1", create_command("m-1"));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto j = json::parse(r.wire);
+  EXPECT_EQ(j["id"], "r-1");
+  EXPECT_EQ(j["data"]["meeting"], "m-1");
+  EXPECT_EQ(j["data"]["credentials"]["userid"], "alice");
+  ASSERT_EQ(rtc_ctl->count("create"), 1u);
+  EXPECT_EQ(rtc_ctl->calls_of("create")[0].channel, "m-1");
+  // The meeting is live: others can join it through the directory.
+  auto join = call(b1, "r-1", command(command_kind::meeting_join, "m-1"));
+  EXPECT_EQ(join.code, 0) << join.wire;
+  // A second create with the same id is a conflict, whoever sends it.
+  auto dup = call(b1, "r-2", create_command("m-1"));
+  EXPECT_EQ(dup.code, 409);
+  EXPECT_EQ(dup.reason, "meeting_exists");
+  auto dup2 = call(a1, "r-2", create_command("m-1"));
+  EXPECT_EQ(dup2.code, 409);
+  EXPECT_EQ(rtc_ctl->count("create"), 1u);
+  // Without an id the directory chooses one.
+  auto anon = call(a2, "r-3", create_command(std::nullopt));
+  ASSERT_EQ(anon.code, 0) << anon.wire;
+  auto id = json::parse(anon.wire)["data"]["meeting"].get<std::string>();
+  EXPECT_EQ(id.rfind("m-", 0), 0u);
+  EXPECT_NE(id, "m-1");
+  // The listing shows both.
+  auto list = call(console, "r-list", command(command_kind::admin_meetings_list), true);
+  ASSERT_EQ(list.code, 0) << list.wire;
+  EXPECT_EQ(json::parse(list.wire)["data"]["meetings"].size(), 2u) << list.wire;
+}
+
+TEST_F(directory_actor_test, commands_for_an_unknown_meeting_are_404) {
+  alice_and_bob();
+  auto r = call(a1, "r-1", command(command_kind::meeting_join, "m-nope"));
+  EXPECT_EQ(r.code, 404);
+  EXPECT_EQ(r.reason, "meeting_not_found");
+  auto get = command(command_kind::admin_meeting_get, "m-nope");
+  auto g = call(console, "r-1", get, true);
+  EXPECT_EQ(g.code, 404);
+}
+
+TEST_F(directory_actor_test, failed_create_frees_the_id) {
+  alice_and_bob();
+  rtc_ctl->script("create", rtc_script::refuse("Forbidden.AppId"));
+  auto r = call(a1, "r-1", create_command("m-1"));
+  EXPECT_EQ(r.code, 502);
+  EXPECT_EQ(r.reason, "rtc_error:Forbidden.AppId");
+  auto join = call(b1, "r-1", command(command_kind::meeting_join, "m-1"));
+  EXPECT_EQ(join.code, 404);
+  auto again = call(a1, "r-2", create_command("m-1"));
+  EXPECT_EQ(again.code, 0) << again.wire;
+}
+
+TEST_F(directory_actor_test, create_refused_by_the_meeting_core_gets_its_reply) {
+  alice_and_bob();
+  auto cmd = create_command("m-1");
+  cmd.max_participants = 1;
+  send(a1, "r-1", cmd);
+  run();
+  auto r = poll_reply();
+  EXPECT_TRUE(r) << "no reply to a meeting.create that check_create refused";
+  if (r) {
+    EXPECT_EQ(r->code, 400);
+    EXPECT_EQ(r->reason, "bad_value:args.max_participants");
+  }
+  // The id was not taken.
+  auto again = call(a1, "r-2", create_command("m-1"));
+  EXPECT_EQ(again.code, 0) << again.wire;
+}
+
+TEST_F(directory_actor_test, ended_meeting_answers_410_once_its_actor_is_gone) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  auto end = call(a1, "r-2", command(command_kind::meeting_end, "m-1"));
+  ASSERT_EQ(end.code, 0) << end.wire;
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  auto r = call(b1, "r-1", command(command_kind::meeting_join, "m-1"));
+  EXPECT_EQ(r.code, 410);
+  EXPECT_EQ(r.reason, "meeting_ended");
+  auto dup = call(b1, "r-2", create_command("m-1"));
+  EXPECT_EQ(dup.code, 409);
+}
+
+// -- events to devices -------------------------------------------------------------------
+
+TEST_F(directory_actor_test, events_go_to_the_right_devices) {
+  alice_and_bob();
+  presence(b2, false);
+  lmq_ctl->clear();
+  auto r = call(a1, "r-1", create_command("m-1", {"bob"}));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_EQ(json::parse(r.wire)["data"]["invitations"]["bob"], "ringing") << r.wire;
+  // event.invite: only bob's online devices.
+  auto invites = lmq_ctl->of(event_kind::invite);
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_EQ(invites[0].clients, std::vector<std::string>{b1});
+  EXPECT_EQ(invites[0].ev.meeting, "m-1");
+  EXPECT_EQ(invites[0].ev.from, "alice");
+  lmq_ctl->clear();
+  auto accept = call(b1, "r-1", command(command_kind::call_accept, "m-1"));
+  ASSERT_EQ(accept.code, 0) << accept.wire;
+  // The inviter's devices hear of the answer...
+  auto accepted = lmq_ctl->of(event_kind::accepted);
+  ASSERT_EQ(accepted.size(), 1u);
+  EXPECT_EQ(sorted(accepted[0].clients), sorted({a1, a2}));
+  EXPECT_EQ(accepted[0].ev.user, "bob");
+  // ... bob's other device (online or not) that it was answered elsewhere,
+  // never the device that answered.
+  auto elsewhere = lmq_ctl->of(event_kind::answered_elsewhere);
+  ASSERT_EQ(elsewhere.size(), 1u);
+  EXPECT_EQ(elsewhere[0].clients, std::vector<std::string>{b2});
+  EXPECT_EQ(elsewhere[0].ev.by, b1);
+  // ... and the others that bob joined; bob is not told about himself.
+  auto joined = lmq_ctl->of(event_kind::joined);
+  ASSERT_EQ(joined.size(), 1u);
+  EXPECT_EQ(sorted(joined[0].clients), sorted({a1, a2}));
+  EXPECT_EQ(joined[0].ev.user, "bob");
+}
+
+TEST_F(directory_actor_test, busy_and_offline_invitees) {
+  alice_and_bob();
+  add_user("carol", "pw-carol");
+  login(c1, "carol");
+  presence(c1, false);
+  ASSERT_EQ(call(b1, "r-1", create_command("m-bob")).code, 0);
+  lmq_ctl->clear();
+  auto r = call(a1, "r-1", create_command("m-1", {"bob", "carol", "nobody"}));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto inv = json::parse(r.wire)["data"]["invitations"];
+  EXPECT_EQ(inv, json({{"bob", "busy"}, {"carol", "offline"}, {"nobody", "user_not_found"}}))
+    << r.wire;
+  EXPECT_TRUE(lmq_ctl->of(event_kind::invite).empty());
+}
+
+TEST_F(directory_actor_test, without_lmq_events_are_dropped) {
+  dir = directory_actor{};
+  start(false);
+  alice_and_bob();
+  auto r = call(a1, "r-1", create_command("m-1", {"bob"}));
+  EXPECT_EQ(r.code, 0) << r.wire;
+  EXPECT_TRUE(lmq_ctl->events.empty());
+}
+
+// -- presence -------------------------------------------------------------------------------
+
+TEST_F(directory_actor_test, last_device_offline_tells_the_meeting) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  lmq_ctl->clear();
+  // One of bob's devices goes: bob is still online, nobody is told.
+  presence(b1, false);
+  EXPECT_TRUE(lmq_ctl->events.empty());
+  EXPECT_FALSE(stored_device(b1)->online);
+  // The last one goes: the meeting hears it and tells alice's devices.
+  presence(b2, false);
+  auto changed = lmq_ctl->of(event_kind::participant);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(sorted(changed[0].clients), sorted({a1, a2}));
+  EXPECT_EQ(changed[0].ev.user, "bob");
+  ASSERT_TRUE(changed[0].ev.participant);
+  EXPECT_FALSE(changed[0].ev.participant->online);
+  // One comes back within the grace: bob keeps his seat.
+  lmq_ctl->clear();
+  advance(30s);
+  presence(b2, true);
+  changed = lmq_ctl->of(event_kind::participant);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_TRUE(changed[0].ev.participant->online);
+  advance(2min);
+  EXPECT_TRUE(lmq_ctl->of(event_kind::left).empty());
+  // Gone for good: after the grace, bob is out.
+  presence(b2, false);
+  lmq_ctl->clear();
+  advance(env->meeting.presence_grace);
+  auto left = lmq_ctl->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(sorted(left[0].clients), sorted({a1, a2}));
+  EXPECT_EQ(left[0].ev.user, "bob");
+  EXPECT_EQ(left[0].ev.reason, "offline");
+  // bob is no longer busy: he can be invited elsewhere.
+  presence(b1, true);
+  auto r = call(a2, "r-2", create_command("m-2", {"bob"}));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_EQ(json::parse(r.wire)["data"]["invitations"]["bob"], "ringing") << r.wire;
+}
+
+TEST_F(directory_actor_test, logout_of_the_last_device_tells_the_meeting) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  presence(b2, false);
+  lmq_ctl->clear();
+  auto r = call(b1, "r-2", command(command_kind::auth_logout));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_FALSE(stored_device(b1));
+  auto changed = lmq_ctl->of(event_kind::participant);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].ev.user, "bob");
+  EXPECT_FALSE(changed[0].ev.participant->online);
+}
+
+} // namespace

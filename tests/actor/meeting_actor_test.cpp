@@ -1,0 +1,785 @@
+// The meeting actor (actors/meeting_actor.*) under CAF's test coordinator:
+// message by message, in virtual time, with a fake store (commits can be
+// held), a fake RTC gateway (answers scripted per action) and a probe in
+// place of the directory (records `deliver` and `update`).
+//
+// What is checked here and not in the core's unit tests: that the shell
+// performs the core's effects in the right order (commit, then reply, then
+// events and the directory update, then RTC calls), arms its timers for the
+// right virtual instant, retries DeleteChannel, terminates when done, and
+// resumes a recovered meeting.
+#include "fakes.hpp"
+
+#include "actors/meeting_actor.hpp"
+#include "gateway/rtc_token.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <optional>
+
+using namespace meetingd;
+using namespace meetingd::test;
+using namespace std::chrono_literals;
+using proto::command_kind;
+using proto::event_kind;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string alice_dev = "GID_MEETING_DOWN@@@alice-1";
+const std::string bob_dev = "GID_MEETING_DOWN@@@bob-1";
+const std::string carol_dev = "GID_MEETING_DOWN@@@carol-1";
+
+std::string device_of(const std::string& user) {
+  return "GID_MEETING_DOWN@@@" + user + "-1";
+}
+
+proto::command command(command_kind kind, const std::string& meeting = "m-1") {
+  proto::command c;
+  c.kind = kind;
+  c.meeting = meeting;
+  return c;
+}
+
+proto::command create_command(const std::string& id,
+                              std::vector<std::string> invitees = {}) {
+  auto c = command(command_kind::meeting_create, id);
+  c.requested_id = id;
+  c.title = "standup";
+  c.users = std::move(invitees);
+  return c;
+}
+
+user_fact online_user(const std::string& user) {
+  return user_fact{user, true, false, true};
+}
+
+std::vector<std::string> sorted(std::vector<std::string> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs;
+}
+
+class meeting_actor_test : public actor_fixture {
+protected:
+  meeting_actor_test() {
+    env = std::make_shared<node_env>();
+    env->meeting.app_id = "g10dhbxp";
+    env->meeting.scheme = token_scheme::channel;
+    env->clock_offset_ms = offset_for(epoch_2026);
+    env->started_at = epoch_2026;
+    store = track(sys.spawn(fake_store, store_ctl));
+    rtc = track(sys.spawn(fake_rtc, rtc_ctl));
+    directory = track(sys.spawn(probe_directory, dir_log));
+  }
+
+  unix_ms now() const {
+    return wall_now(env->clock_offset_ms);
+  }
+
+  meeting_actor spawn_meeting(std::optional<meeting> recovered = std::nullopt) {
+    auto m = sys.spawn(meeting_actor_impl, node_env_ptr{env},
+                       meeting_links{store, rtc, directory}, std::move(recovered));
+    watch(m);
+    return track(m);
+  }
+
+  /// Sends a command from `user` (on the user's device) to meeting `m`.
+  void send(const meeting_actor& m, const std::string& user, const std::string& rid,
+            proto::command cmd, std::vector<user_fact> facts = {}) {
+    meeting_request req{caller{user, device_of(user), false}, rid, std::move(cmd),
+                        std::move(facts)};
+    self->send(m, handle_atom::value, std::move(req));
+  }
+
+  /// Sends a command, runs the actors, and returns the reply, which must be
+  /// durable: in the store's request log exactly as sent (PROTOCOL.md §4-5)
+  /// unless it is a "try again" code.
+  final_reply call(const meeting_actor& m, const std::string& user,
+                   const std::string& rid, proto::command cmd,
+                   std::vector<user_fact> facts = {}) {
+    send(m, user, rid, std::move(cmd), std::move(facts));
+    run();
+    auto r = expect_reply();
+    expect_logged(r, device_of(user), rid);
+    return r;
+  }
+
+  void expect_logged(const final_reply& r, const std::string& client,
+                     const std::string& rid) {
+    auto rec = store_ctl->request(client, rid);
+    if (r.replayable) {
+      ASSERT_TRUE(rec) << "reply to " << client << "/" << rid
+                       << " not in the request log: " << r.wire;
+      EXPECT_EQ(rec->reply, r.wire);
+    } else {
+      EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
+    }
+  }
+
+  /// Creates meeting `id` hosted by alice, inviting `invitees` (all online).
+  meeting_actor create(const std::string& id = "m-1",
+                       std::vector<std::string> invitees = {}) {
+    auto m = spawn_meeting();
+    std::vector<user_fact> facts;
+    for (auto& u : invitees)
+      facts.push_back(online_user(u));
+    auto r = call(m, "alice", "r-create", create_command(id, invitees), facts);
+    EXPECT_EQ(r.code, 0) << r.wire;
+    return m;
+  }
+
+  /// Has `user` join (reply 0).
+  void join(const meeting_actor& m, const std::string& user, const std::string& rid) {
+    auto r = call(m, user, rid, command(command_kind::meeting_join));
+    EXPECT_EQ(r.code, 0) << r.wire;
+  }
+
+  /// The meeting as stored.
+  std::optional<meeting> stored(const std::string& id = "m-1") {
+    for (auto& m : store_ctl->load().live_meetings)
+      if (m.id == id)
+        return m;
+    return std::nullopt;
+  }
+  std::optional<meeting_record> stored_record(const std::string& id = "m-1") {
+    if (auto m = stored(id))
+      return static_cast<meeting_record>(*m);
+    for (auto& r : store_ctl->load().ended_meetings)
+      if (r.id == id)
+        return r;
+    return std::nullopt;
+  }
+
+  std::shared_ptr<node_env> env;
+  store_control_ptr store_ctl = std::make_shared<store_control>();
+  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
+  directory_log_ptr dir_log = std::make_shared<directory_log>();
+  store_actor store;
+  rtc_actor rtc;
+  directory_actor directory;
+};
+
+// -- create ---------------------------------------------------------------------------
+
+TEST_F(meeting_actor_test, create_replies_only_after_commit_then_notifies_directory) {
+  store_ctl->hold = true;
+  auto m = spawn_meeting();
+  auto t0 = now();
+  send(m, "alice", "r-1", create_command("m-1", {"bob"}), {online_user("bob")});
+  run();
+  // CreateChannel was called for the meeting's channel...
+  ASSERT_EQ(rtc_ctl->count("create"), 1u);
+  EXPECT_EQ(rtc_ctl->calls[0].channel, "m-1");
+  // ... but nothing is released while the commit is held.
+  EXPECT_FALSE(poll_reply());
+  EXPECT_TRUE(dir_log->events.empty());
+  EXPECT_TRUE(dir_log->updates.empty());
+  EXPECT_TRUE(store_ctl->load().live_meetings.empty());
+  EXPECT_EQ(store_ctl->waiting.size(), 1u);
+  // The commit happens: reply, events and update follow.
+  store_ctl->hold = false;
+  self->send(store, flush_atom::value);
+  run();
+  auto r = expect_reply();
+  ASSERT_EQ(r.code, 0) << r.wire;
+  expect_logged(r, alice_dev, "r-1");
+  EXPECT_EQ(r.meeting, "m-1");
+  EXPECT_EQ(r.user, "alice");
+  auto j = json::parse(r.wire);
+  EXPECT_EQ(j["id"], "r-1");
+  EXPECT_EQ(j["type"], "reply");
+  EXPECT_EQ(j["code"], 0);
+  auto& d = j["data"];
+  EXPECT_EQ(d["meeting"], "m-1");
+  EXPECT_EQ(d["channel"], "m-1");
+  EXPECT_EQ(d["expires_at"].get<std::int64_t>(), (t0 + 48 * 3600 * 1000) / 1000);
+  auto& c = d["credentials"];
+  auto grant = default_grant("m-1");
+  EXPECT_EQ(c["appid"], "g10dhbxp");
+  EXPECT_EQ(c["userid"], "alice");
+  EXPECT_EQ(c["nonce"], grant.nonce);
+  EXPECT_EQ(c["timestamp"].get<std::int64_t>(), grant.timestamp);
+  EXPECT_EQ(c["token"].get<std::string>(),
+            rtc::channel_token("m-1", grant.channel_key, "g10dhbxp", "alice",
+                               c["session"].get<std::string>(), grant.nonce,
+                               grant.timestamp));
+  EXPECT_EQ(r.wire.find(grant.channel_key), std::string::npos)
+    << "the channel key left the node";
+  EXPECT_EQ(d["invitations"], json({{"bob", "ringing"}})) << r.wire;
+  // The directory heard of the invitation and of alice's membership.
+  auto invites = dir_log->of(event_kind::invite);
+  ASSERT_EQ(invites.size(), 1u);
+  EXPECT_EQ(invites[0].users, std::vector<std::string>{"bob"});
+  EXPECT_TRUE(invites[0].online_only);
+  EXPECT_EQ(invites[0].ev.from, "alice");
+  EXPECT_EQ(invites[0].ev.meeting, "m-1");
+  EXPECT_EQ(invites[0].ev.ring_expires_at, (t0 + 45'000) / 1000);
+  ASSERT_TRUE(invites[0].ev.creds);
+  ASSERT_EQ(dir_log->updates.size(), 1u);
+  auto& u = dir_log->updates[0];
+  EXPECT_EQ(u.summary.meeting, "m-1");
+  EXPECT_EQ(u.summary.host, "alice");
+  EXPECT_EQ(u.summary.participants, 1);
+  EXPECT_EQ(u.ringing, 1);
+  ASSERT_EQ(u.memberships.size(), 1u);
+  EXPECT_EQ(u.memberships[0].user, "alice");
+  EXPECT_TRUE(u.memberships[0].joined);
+  // The rows are stored with the reply.
+  auto m1 = stored();
+  ASSERT_TRUE(m1);
+  EXPECT_EQ(m1->status, meeting_status::active);
+  EXPECT_EQ(m1->channel.key, grant.channel_key);
+  ASSERT_TRUE(m1->participants.count("alice"));
+  EXPECT_EQ(m1->participants.at("alice").r, role::host);
+  ASSERT_TRUE(m1->invitations.count("bob"));
+  EXPECT_EQ(m1->invitations.at("bob").status, invitation_status::ringing);
+  EXPECT_FALSE(poll_down(m.address()));
+}
+
+TEST_F(meeting_actor_test, create_refused_by_rtc_replies_502_stores_nothing_and_stops) {
+  rtc_ctl->script("create", rtc_script::refuse("Forbidden.AppId", "app disabled"));
+  auto m = spawn_meeting();
+  send(m, "alice", "r-1", create_command("m-1"));
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 502);
+  EXPECT_EQ(r.reason, "rtc_error:Forbidden.AppId");
+  auto j = json::parse(r.wire);
+  EXPECT_EQ(j["error"]["reason"], "rtc_error:Forbidden.AppId");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("app disabled"),
+            std::string::npos);
+  EXPECT_TRUE(poll_down(m.address()));
+  auto snap = store_ctl->load();
+  EXPECT_TRUE(snap.live_meetings.empty());
+  EXPECT_TRUE(snap.ended_meetings.empty());
+  // PROTOCOL.md §4-5: a reply marked replayable (the LMQ gateway replays it
+  // to a duplicate) must be durable, so that the replay holds across a
+  // restart; one that is not stored must not be replayable.
+  expect_logged(r, alice_dev, "r-1");
+  EXPECT_TRUE(dir_log->events.empty());
+  EXPECT_TRUE(dir_log->updates.empty());
+}
+
+TEST_F(meeting_actor_test, create_with_rtc_unavailable_replies_503_stores_nothing_and_stops) {
+  rtc_ctl->script("create", rtc_script::down());
+  auto m = spawn_meeting();
+  send(m, "alice", "r-1", create_command("m-1"));
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 503);
+  EXPECT_EQ(r.reason, "rtc_unavailable");
+  EXPECT_FALSE(r.replayable);
+  EXPECT_TRUE(poll_down(m.address()));
+  auto snap = store_ctl->load();
+  EXPECT_TRUE(snap.live_meetings.empty());
+  EXPECT_TRUE(snap.requests.empty());
+  EXPECT_TRUE(dir_log->updates.empty());
+}
+
+TEST_F(meeting_actor_test, create_with_bad_max_participants_replies_400_and_stops) {
+  auto m = spawn_meeting();
+  auto cmd = create_command("m-1");
+  cmd.max_participants = 1;
+  send(m, "alice", "r-1", cmd);
+  run();
+  auto r = poll_reply();
+  EXPECT_TRUE(r) << "meeting.create refused by check_create got no reply";
+  if (r) {
+    EXPECT_EQ(r->code, 400);
+    EXPECT_EQ(r->reason, "bad_value:args.max_participants");
+    expect_logged(*r, alice_dev, "r-1");
+  }
+  EXPECT_EQ(rtc_ctl->count("create"), 0u);
+  EXPECT_TRUE(poll_down(m.address()));
+  EXPECT_TRUE(store_ctl->load().live_meetings.empty());
+}
+
+TEST_F(meeting_actor_test, first_message_other_than_create_is_404) {
+  auto m = spawn_meeting();
+  send(m, "alice", "r-1", command(command_kind::meeting_join));
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 404);
+  EXPECT_EQ(r.reason, "meeting_not_found");
+  EXPECT_EQ(rtc_ctl->count("create"), 0u);
+}
+
+TEST_F(meeting_actor_test, appkey_scheme_makes_no_rtc_call_and_signs_with_the_app_key) {
+  env->meeting.scheme = token_scheme::appkey;
+  env->meeting.app_key = "abckey";
+  auto m = spawn_meeting();
+  auto t0 = now();
+  send(m, "alice", "r-1", create_command("m-1"));
+  run();
+  auto r = expect_reply();
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_TRUE(rtc_ctl->calls.empty());
+  auto c = json::parse(r.wire)["data"]["credentials"];
+  auto expiry = (t0 + 24 * 3600 * 1000) / 1000;
+  EXPECT_EQ(c["timestamp"].get<std::int64_t>(), expiry);
+  EXPECT_EQ(c["token"].get<std::string>(),
+            rtc::appkey_token("g10dhbxp", "abckey", "m-1", "alice", "", expiry));
+  EXPECT_EQ(r.wire.find("abckey"), std::string::npos) << "the app key left the node";
+}
+
+// -- timers in virtual time --------------------------------------------------------
+
+TEST_F(meeting_actor_test, ring_timeout_fires_after_exactly_ring_timeout) {
+  auto m = create("m-1", {"bob"});
+  dir_log->clear();
+  advance(env->meeting.ring_timeout - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::invite_timeout).empty());
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::ringing);
+  advance(1ms);
+  auto timeouts = dir_log->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u);
+  EXPECT_EQ(sorted(timeouts[0].users), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(timeouts[0].ev.user, "bob");
+  EXPECT_EQ(timeouts[0].ev.meeting, "m-1");
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+  ASSERT_FALSE(dir_log->updates.empty());
+  EXPECT_EQ(dir_log->updates.back().ringing, 0);
+  // Late answers are refused, and the refusal is durable too.
+  auto r = call(m, "bob", "r-late", command(command_kind::call_accept));
+  EXPECT_EQ(r.code, 410);
+  EXPECT_EQ(r.reason, "invitation_expired");
+}
+
+TEST_F(meeting_actor_test, token_warning_then_channel_expiry_after_48h) {
+  auto m = create();
+  auto t0 = now();
+  dir_log->clear();
+  auto warn = env->meeting.channel_ttl - env->meeting.token_renew_before;
+  advance(warn - 1ms);
+  EXPECT_TRUE(dir_log->events.empty());
+  advance(1ms);
+  auto warnings = dir_log->of(event_kind::token_expiring);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].users, std::vector<std::string>{"alice"});
+  EXPECT_EQ(warnings[0].ev.expires_at, (t0 + 48 * 3600 * 1000) / 1000);
+  advance(env->meeting.token_renew_before - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::ended).empty());
+  EXPECT_EQ(rtc_ctl->count("delete"), 0u);
+  advance(1ms);
+  auto ended = dir_log->of(event_kind::ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ev.reason, "expired");
+  EXPECT_EQ(ended[0].users, std::vector<std::string>{"alice"});
+  ASSERT_EQ(rtc_ctl->count("delete"), 1u);
+  EXPECT_EQ(rtc_ctl->calls_of("delete")[0].channel, "m-1");
+  auto rec = stored_record();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, meeting_status::ended);
+  EXPECT_EQ(rec->end_reason, "expired");
+  EXPECT_EQ(rec->ended_at, t0 + 48 * 3600 * 1000);
+  EXPECT_TRUE(rec->channel_deleted);
+  ASSERT_FALSE(dir_log->updates.empty());
+  EXPECT_EQ(dir_log->updates.back().summary.status, meeting_status::ended);
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+TEST_F(meeting_actor_test, channel_expiry_with_one_48h_advance) {
+  auto m = create();
+  advance(48h);
+  run();
+  auto ended = dir_log->of(event_kind::ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ev.reason, "expired");
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  EXPECT_EQ(stored_record()->end_reason, "expired");
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+TEST_F(meeting_actor_test, idle_meeting_ends_after_idle_timeout) {
+  auto m = create();
+  auto r = call(m, "alice", "r-leave", command(command_kind::meeting_leave));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto left_at = now();
+  EXPECT_EQ(stored()->idle_deadline, left_at + 10 * 60 * 1000);
+  advance(env->meeting.idle_timeout - 1ms);
+  EXPECT_EQ(stored()->status, meeting_status::active);
+  EXPECT_EQ(rtc_ctl->count("delete"), 0u);
+  advance(1ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  auto rec = stored_record();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->status, meeting_status::ended);
+  EXPECT_EQ(rec->end_reason, "idle");
+  EXPECT_TRUE(rec->channel_deleted);
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+TEST_F(meeting_actor_test, joining_before_idle_timeout_cancels_it) {
+  auto m = create();
+  ASSERT_EQ(call(m, "alice", "r-leave", command(command_kind::meeting_leave)).code, 0);
+  advance(env->meeting.idle_timeout - 1ms);
+  join(m, "bob", "r-join");
+  advance(1h);
+  EXPECT_EQ(stored()->status, meeting_status::active);
+  EXPECT_EQ(stored()->idle_deadline, 0);
+  EXPECT_EQ(rtc_ctl->count("delete"), 0u);
+  EXPECT_FALSE(poll_down(m.address()));
+}
+
+TEST_F(meeting_actor_test, offline_participant_is_removed_after_presence_grace) {
+  auto m = create();
+  join(m, "bob", "r-join");
+  dir_log->clear();
+  self->send(m, presence_atom::value, std::string{"bob"}, false);
+  run();
+  auto changed = dir_log->of(event_kind::participant);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(changed[0].users, std::vector<std::string>{"alice"});
+  ASSERT_TRUE(changed[0].ev.participant);
+  EXPECT_FALSE(changed[0].ev.participant->online);
+  EXPECT_FALSE(stored()->participants.at("bob").online);
+  advance(env->meeting.presence_grace - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::left).empty());
+  advance(1ms);
+  auto left = dir_log->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].users, std::vector<std::string>{"alice"});
+  EXPECT_EQ(left[0].ev.user, "bob");
+  EXPECT_EQ(left[0].ev.reason, "offline");
+  auto bob = stored()->participants.at("bob");
+  EXPECT_EQ(bob.status, participant_status::left);
+  EXPECT_EQ(bob.left_reason, "offline");
+  ASSERT_FALSE(dir_log->updates.empty());
+  auto& u = dir_log->updates.back();
+  ASSERT_EQ(u.memberships.size(), 1u);
+  EXPECT_EQ(u.memberships[0].user, "bob");
+  EXPECT_FALSE(u.memberships[0].joined);
+}
+
+TEST_F(meeting_actor_test, coming_back_within_presence_grace_keeps_the_seat) {
+  auto m = create();
+  join(m, "bob", "r-join");
+  dir_log->clear();
+  self->send(m, presence_atom::value, std::string{"bob"}, false);
+  run();
+  advance(env->meeting.presence_grace - 1ms);
+  self->send(m, presence_atom::value, std::string{"bob"}, true);
+  run();
+  advance(env->meeting.presence_grace * 2);
+  EXPECT_TRUE(dir_log->of(event_kind::left).empty());
+  auto bob = stored()->participants.at("bob");
+  EXPECT_EQ(bob.status, participant_status::joined);
+  EXPECT_TRUE(bob.online);
+  EXPECT_EQ(bob.grace_deadline, 0);
+}
+
+TEST_F(meeting_actor_test, appkey_token_warning_before_token_expiry) {
+  env->meeting.scheme = token_scheme::appkey;
+  env->meeting.app_key = "abckey";
+  auto m = create();
+  auto t0 = now();
+  dir_log->clear();
+  auto warn = env->meeting.token_ttl - env->meeting.token_renew_before;
+  advance(warn - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::token_expiring).empty());
+  advance(1ms);
+  auto warnings = dir_log->of(event_kind::token_expiring);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0].users, std::vector<std::string>{"alice"});
+  EXPECT_EQ(warnings[0].ev.expires_at, (t0 + 24 * 3600 * 1000) / 1000);
+  EXPECT_EQ(stored()->participants.at("alice").token_warn_at, 0);
+  // meeting.renew answers a fresh token and re-arms the warning.
+  auto r = call(m, "alice", "r-renew", command(command_kind::meeting_renew));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto t1 = now();
+  auto c = json::parse(r.wire)["data"]["credentials"];
+  EXPECT_EQ(c["timestamp"].get<std::int64_t>(), (t1 + 24 * 3600 * 1000) / 1000);
+  dir_log->clear();
+  advance(warn - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::token_expiring).empty());
+  advance(1ms);
+  EXPECT_EQ(dir_log->of(event_kind::token_expiring).size(), 1u);
+}
+
+// At the very instant of the ring deadline the timer wins, whichever message
+// is processed first (the core fires due timers before deciding a command):
+// the accept is refused and the invite_timeout goes out exactly once.
+TEST_F(meeting_actor_test, accept_at_ring_deadline_timer_message_first) {
+  auto m = create("m-1", {"bob"});
+  dir_log->clear();
+  advance(env->meeting.ring_timeout - 1ms);
+  sched.advance_time(1ms); // the tick is queued now...
+  send(m, "bob", "r-accept", command(command_kind::call_accept)); // ... before this
+  run();
+  auto r = expect_reply();
+  expect_logged(r, bob_dev, "r-accept");
+  EXPECT_EQ(r.code, 410) << r.wire;
+  EXPECT_EQ(r.reason, "invitation_expired");
+  EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
+  EXPECT_TRUE(dir_log->of(event_kind::accepted).empty());
+  EXPECT_FALSE(stored()->participants.count("bob"));
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+}
+
+TEST_F(meeting_actor_test, accept_at_ring_deadline_command_first) {
+  auto m = create("m-1", {"bob"});
+  dir_log->clear();
+  advance(env->meeting.ring_timeout - 1ms);
+  send(m, "bob", "r-accept", command(command_kind::call_accept)); // queued first
+  sched.advance_time(1ms); // the tick is queued behind it; both run at the deadline
+  run();
+  auto r = expect_reply();
+  expect_logged(r, bob_dev, "r-accept");
+  EXPECT_EQ(r.code, 410) << r.wire;
+  EXPECT_EQ(r.reason, "invitation_expired");
+  auto timeouts = dir_log->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u);
+  EXPECT_EQ(sorted(timeouts[0].users), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_TRUE(dir_log->of(event_kind::accepted).empty());
+  EXPECT_FALSE(stored()->participants.count("bob"));
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+  advance(1h);
+  EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
+}
+
+TEST_F(meeting_actor_test, accept_a_millisecond_before_the_ring_deadline_wins) {
+  auto m = create("m-1", {"bob"});
+  dir_log->clear();
+  advance(env->meeting.ring_timeout - 1ms);
+  auto r = call(m, "bob", "r-accept", command(command_kind::call_accept));
+  EXPECT_EQ(r.code, 0) << r.wire;
+  auto accepted = dir_log->of(event_kind::accepted);
+  ASSERT_EQ(accepted.size(), 1u);
+  EXPECT_EQ(accepted[0].users, std::vector<std::string>{"alice"});
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::accepted);
+  EXPECT_EQ(stored()->participants.at("bob").status, participant_status::joined);
+  advance(1h);
+  EXPECT_TRUE(dir_log->of(event_kind::invite_timeout).empty());
+}
+
+// A command processed after a deadline passed sees the deadline's effects
+// even before the timer message arrives (the node was busy): a join after
+// the channel's expiry is refused 410 meeting_expired, and the meeting ends.
+TEST_F(meeting_actor_test, command_after_expiry_before_the_tick_sees_the_meeting_expired) {
+  auto m = create();
+  advance(env->meeting.channel_ttl - env->meeting.token_renew_before); // the warning
+  dir_log->clear();
+  advance(env->meeting.token_renew_before - 1ms);
+  send(m, "bob", "r-join", command(command_kind::meeting_join));
+  sched.advance_time(1ms);
+  run();
+  auto r = expect_reply();
+  expect_logged(r, bob_dev, "r-join");
+  EXPECT_EQ(r.code, 410) << r.wire;
+  EXPECT_EQ(r.reason, "meeting_expired");
+  EXPECT_EQ(dir_log->of(event_kind::ended).size(), 1u);
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  EXPECT_EQ(stored_record()->end_reason, "expired");
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+// -- DeleteChannel ------------------------------------------------------------------
+
+TEST_F(meeting_actor_test, delete_channel_is_retried_with_backoff_until_it_succeeds) {
+  rtc_ctl->script("delete", rtc_script::down());
+  rtc_ctl->script("delete", rtc_script::down("Throttling.User"));
+  rtc_ctl->script("delete", rtc_script::refuse("InternalError"));
+  auto m = create();
+  auto r = call(m, "alice", "r-end", command(command_kind::meeting_end));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto ended = dir_log->of(event_kind::ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ev.reason, "ended");
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  EXPECT_FALSE(stored_record()->channel_deleted);
+  // 1 s, 2 s, 4 s between attempts.
+  advance(999ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  advance(1ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 2u);
+  // Meanwhile the meeting still answers, as ended.
+  auto late = call(m, "bob", "r-join", command(command_kind::meeting_join));
+  EXPECT_EQ(late.code, 410);
+  EXPECT_EQ(late.reason, "meeting_ended");
+  advance(1999ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 2u);
+  advance(1ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 3u);
+  EXPECT_FALSE(stored_record()->channel_deleted);
+  EXPECT_FALSE(poll_down(m.address()));
+  advance(3999ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 3u);
+  advance(1ms);
+  EXPECT_EQ(rtc_ctl->count("delete"), 4u);
+  auto rec = stored_record();
+  ASSERT_TRUE(rec);
+  EXPECT_TRUE(rec->channel_deleted);
+  EXPECT_EQ(rec->status, meeting_status::ended);
+  EXPECT_TRUE(poll_down(m.address()));
+  for (auto& c : rtc_ctl->calls_of("delete"))
+    EXPECT_EQ(c.channel, "m-1");
+}
+
+TEST_F(meeting_actor_test, delete_channel_not_found_counts_as_deleted) {
+  rtc_ctl->script("delete", rtc_script::refuse("ChannelNotFound"));
+  auto m = create();
+  ASSERT_EQ(call(m, "alice", "r-end", command(command_kind::meeting_end)).code, 0);
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  EXPECT_TRUE(stored_record()->channel_deleted);
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+// -- kick -------------------------------------------------------------------------------
+
+TEST_F(meeting_actor_test, kick_refused_by_rtc_replies_502_and_changes_nothing) {
+  auto m = create();
+  join(m, "bob", "r-join");
+  dir_log->clear();
+  auto before = store_ctl->committed.size();
+  rtc_ctl->script("remove", rtc_script::refuse("Forbidden.Terminal"));
+  auto kick = command(command_kind::moderate_kick);
+  kick.user = "bob";
+  auto r = call(m, "alice", "r-kick", kick);
+  EXPECT_EQ(r.code, 502);
+  EXPECT_EQ(r.reason, "rtc_error:Forbidden.Terminal");
+  auto calls = rtc_ctl->calls_of("remove");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].channel, "m-1");
+  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{"bob"});
+  EXPECT_EQ(stored()->participants.at("bob").status, participant_status::joined);
+  EXPECT_TRUE(dir_log->events.empty());
+  EXPECT_TRUE(dir_log->updates.empty());
+  // Only the request record was written.
+  ASSERT_EQ(store_ctl->committed.size(), before + 1);
+  for (auto& c : store_ctl->committed.back().changes)
+    EXPECT_TRUE(std::holds_alternative<change::put_request>(c));
+}
+
+TEST_F(meeting_actor_test, kick_with_rtc_unavailable_replies_503_unrecorded) {
+  auto m = create();
+  join(m, "bob", "r-join");
+  rtc_ctl->script("remove", rtc_script::down());
+  auto kick = command(command_kind::moderate_kick);
+  kick.user = "bob";
+  auto r = call(m, "alice", "r-kick", kick);
+  EXPECT_EQ(r.code, 503);
+  EXPECT_EQ(r.reason, "rtc_unavailable");
+  EXPECT_EQ(stored()->participants.at("bob").status, participant_status::joined);
+}
+
+TEST_F(meeting_actor_test, kick_removes_the_terminal_then_the_participant) {
+  auto m = create();
+  join(m, "bob", "r-join");
+  join(m, "carol", "r-join");
+  dir_log->clear();
+  auto kick = command(command_kind::moderate_kick);
+  kick.user = "bob";
+  auto r = call(m, "alice", "r-kick", kick);
+  ASSERT_EQ(r.code, 0) << r.wire;
+  auto calls = rtc_ctl->calls_of("remove");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{"bob"});
+  auto kicked = dir_log->of(event_kind::kicked);
+  ASSERT_EQ(kicked.size(), 1u);
+  EXPECT_EQ(kicked[0].users, std::vector<std::string>{"bob"});
+  EXPECT_EQ(kicked[0].ev.by, "alice");
+  auto left = dir_log->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(sorted(left[0].users), (std::vector<std::string>{"alice", "carol"}));
+  EXPECT_EQ(left[0].ev.user, "bob");
+  EXPECT_EQ(left[0].ev.reason, "kicked");
+  auto bob = stored()->participants.at("bob");
+  EXPECT_EQ(bob.status, participant_status::kicked);
+  EXPECT_EQ(bob.kicked_by, "alice");
+  ASSERT_FALSE(dir_log->updates.empty());
+  auto& u = dir_log->updates.back();
+  ASSERT_EQ(u.memberships.size(), 1u);
+  EXPECT_EQ(u.memberships[0].user, "bob");
+  EXPECT_FALSE(u.memberships[0].joined);
+  // A kicked user cannot come back.
+  auto again = call(m, "bob", "r-join-2", command(command_kind::meeting_join));
+  EXPECT_EQ(again.code, 403);
+  EXPECT_EQ(again.reason, "kicked");
+}
+
+// -- recovery ------------------------------------------------------------------------------
+
+class meeting_recovery_test : public meeting_actor_test {
+protected:
+  /// Creates m-1 with bob ringing, then kills the actor as a crash would and
+  /// returns what the store holds of the meeting.
+  meeting crash_with_ringing_invitation() {
+    auto m = create("m-1", {"bob"});
+    self->send_exit(m, caf::exit_reason::kill);
+    run();
+    EXPECT_TRUE(poll_down(m.address()));
+    auto snap = store_ctl->load();
+    EXPECT_EQ(snap.live_meetings.size(), 1u);
+    dir_log->clear();
+    return snap.live_meetings.at(0);
+  }
+};
+
+TEST_F(meeting_recovery_test, deadline_in_the_past_fires_at_once) {
+  auto recovered = crash_with_ringing_invitation();
+  sched.advance_time(2min); // the node was down for two minutes
+  run();
+  auto m = spawn_meeting(recovered);
+  run();
+  auto timeouts = dir_log->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u);
+  EXPECT_EQ(sorted(timeouts[0].users), (std::vector<std::string>{"alice", "bob"}));
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+  EXPECT_EQ(stored()->invitations.at("bob").answered_at, now());
+}
+
+TEST_F(meeting_recovery_test, deadline_in_the_future_fires_when_due) {
+  auto recovered = crash_with_ringing_invitation();
+  sched.advance_time(10s);
+  run();
+  auto m = spawn_meeting(recovered);
+  run();
+  EXPECT_TRUE(dir_log->events.empty());
+  advance(35s - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::invite_timeout).empty());
+  advance(1ms);
+  EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
+  // And the meeting goes on answering commands.
+  auto r = call(m, "alice", "r-get", command(command_kind::meeting_get));
+  EXPECT_EQ(r.code, 0) << r.wire;
+}
+
+TEST_F(meeting_recovery_test, channel_expiry_survives_a_restart) {
+  auto recovered = crash_with_ringing_invitation();
+  sched.advance_time(47h);
+  run();
+  auto m = spawn_meeting(recovered);
+  run();
+  EXPECT_TRUE(dir_log->of(event_kind::ended).empty());
+  advance(1h - 1ms);
+  EXPECT_TRUE(dir_log->of(event_kind::ended).empty());
+  advance(1ms);
+  auto ended = dir_log->of(event_kind::ended);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].ev.reason, "expired");
+  EXPECT_TRUE(poll_down(m.address()));
+}
+
+TEST_F(meeting_recovery_test, ended_meeting_with_channel_not_deleted_retries_at_once) {
+  rtc_ctl->script("delete", rtc_script::down());
+  auto m = create();
+  ASSERT_EQ(call(m, "alice", "r-end", command(command_kind::meeting_end)).code, 0);
+  EXPECT_EQ(rtc_ctl->count("delete"), 1u);
+  self->send_exit(m, caf::exit_reason::kill);
+  run();
+  ASSERT_TRUE(poll_down(m.address()));
+  auto snap = store_ctl->load();
+  ASSERT_EQ(snap.live_meetings.size(), 1u);
+  EXPECT_EQ(snap.live_meetings[0].status, meeting_status::ended);
+  EXPECT_FALSE(snap.live_meetings[0].channel_deleted);
+  auto again = spawn_meeting(snap.live_meetings[0]);
+  run();
+  EXPECT_EQ(rtc_ctl->count("delete"), 2u);
+  EXPECT_TRUE(stored_record()->channel_deleted);
+  EXPECT_TRUE(poll_down(again.address()));
+}
+
+} // namespace

@@ -1,0 +1,191 @@
+// meetingd as a process: options (one clear line for a bad one), secrets from
+// the environment, the appkey token scheme end to end, and a restart after
+// kill -9 that keeps every acknowledged change and replays old replies.
+#include "harness.hpp"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+using namespace meetingd::testing;
+
+namespace {
+
+/// Runs meetingd with these arguments and returns (exit code, output).
+std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
+                                         std::map<std::string, std::string> env = {
+                                           {"RTC_ACCESS_KEY_ID", "k"},
+                                           {"RTC_ACCESS_KEY_SECRET", "s"}}) {
+  temp_dir dir;
+  args.insert(args.begin(), MEETINGD_NODE_BIN);
+  process p{"meetingd", args, env, dir.path()};
+  auto code = p.wait(10s);
+  return {code.value_or(-1), p.output()};
+}
+
+int lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+} // namespace
+
+TEST(node_process, bad_options_exit_with_one_line_naming_them) {
+  struct bad {
+    std::vector<std::string> args;
+    std::string names;
+  };
+  std::vector<bad> cases{
+    {{"--app-id=x", "--bogus=1"}, "--bogus"},
+    {{"--app-id=x", "--channel-ttl=10"}, "--channel-ttl"},
+    {{"--app-id=x", "--token-scheme=magic"}, "--token-scheme"},
+    {{"--app-id=x", "--db-sync=sometimes"}, "--db-sync"},
+    {{"--app-id=x", "--ring-timeout=0s"}, "--ring-timeout"},
+    {{"--app-id=x", "--token-ttl=48h"}, "--token-ttl"},
+    {{"--app-id=x", "--log-level=loud"}, "--log-level"},
+    {{"--app-id=x", "--broker=localhost"}, "--broker"},
+    {{"--app-id=x", "--node-id=a/b"}, "--node-id"},
+    {{"--app-id=x", "--max-participants=1"}, "--max-participants"},
+    {{"--app-id=x", "stray"}, "stray"},
+    {{}, "--app-id"},
+    {{"--app-id=x", "--config-file=/nonexistent/meetingd.conf"}, "nonexistent"},
+  };
+  for (auto& c : cases) {
+    auto [code, out] = run_meetingd(c.args);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_EQ(lines(out), 1) << out;
+    EXPECT_NE(out.find(c.names), std::string::npos) << out;
+    EXPECT_EQ(out.rfind("meetingd: ", 0), 0u) << out;
+  }
+}
+
+TEST(node_process, secrets_come_from_the_environment) {
+  auto [code, out] = run_meetingd({"--app-id=x"}, {});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("RTC_ACCESS_KEY_ID"), std::string::npos) << out;
+  auto [code2, out2] = run_meetingd({"--app-id=x", "--token-scheme=appkey"}, {});
+  EXPECT_EQ(code2, 2);
+  EXPECT_NE(out2.find("RTC_APP_KEY"), std::string::npos) << out2;
+}
+
+TEST(node_process, config_file_sets_options_and_the_command_line_wins) {
+  temp_dir dir;
+  auto conf = dir.path() + "/meetingd.conf";
+  {
+    std::ofstream out{conf};
+    out << "app-id = \"from-file\"\nring-timeout = 7s\nlog-level = \"warn\"\n"
+           "token-scheme = \"nonsense\"\n";
+  }
+  auto [code, out] = run_meetingd({"--config-file=" + conf});
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("--token-scheme=nonsense"), std::string::npos) << out;
+  auto [code2, out2] = run_meetingd({"--config-file=" + conf, "--token-scheme=channel",
+                                     "--broker=bad"});
+  EXPECT_EQ(code2, 2);
+  EXPECT_NE(out2.find("--broker=bad"), std::string::npos) << out2;
+  // A syntax error names the file and the line.
+  {
+    std::ofstream out{conf};
+    out << "; fine\napp-id = \"x\"\n# not a comment in this format\n";
+  }
+  auto [code3, out3] = run_meetingd({"--config-file=" + conf});
+  EXPECT_EQ(code3, 2);
+  EXPECT_EQ(lines(out3), 1) << out3;
+  EXPECT_NE(out3.find("line 3"), std::string::npos) << out3;
+}
+
+TEST(node_process, the_shipped_config_file_parses) {
+  cluster c{node_options{{{"config-file", std::string{MEETINGD_SOURCE_DIR} + "/config/meetingd.conf"}}, {}}};
+  c.start_node();
+  auto console = c.console();
+  auto r = console->request("admin.ping", json::object());
+  EXPECT_EQ(code_of(r), 0) << r.dump();
+  EXPECT_EQ(r["data"]["node"], "node-1");
+}
+
+TEST(node_process, appkey_scheme_tokens_verify_at_the_rtc_service) {
+  cluster c{node_options{{{"token-scheme", "appkey"}, {"token-ttl", "2h"}},
+                         {{"RTC_APP_KEY", "app-key-for-tests"}}}};
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  auto r = alice->request("meeting.create", json::object());
+  ASSERT_EQ(code_of(r), 0) << r.dump();
+  auto creds = r["data"]["credentials"];
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(creds["timestamp"].get<double>(), static_cast<double>(now + 7200), 30.0);
+  EXPECT_EQ(creds["nonce"], "");
+  auto joined = c.emulator_post("/_emulator/join",
+                                {{"appid", creds["appid"]}, {"channel", creds["channel"]},
+                                 {"userid", creds["userid"]}, {"session", creds["session"]},
+                                 {"nonce", creds["nonce"]}, {"timestamp", creds["timestamp"]},
+                                 {"token", creds["token"]}});
+  EXPECT_EQ(joined["_status"], 200) << joined.dump();
+  EXPECT_EQ(joined["scheme"], "appkey");
+  // No CreateChannel in this scheme.
+  auto stats = c.emulator_get("/_emulator/stats");
+  EXPECT_EQ(stats["actions"].value("CreateChannel", json::object()).value("requests", 0), 0)
+    << stats.dump();
+  // Renew gives a new session (the appkey token has no session in it: it
+  // changes with the expiry, which moves on with every second).
+  auto renewed = alice->request("meeting.renew", {{"meeting", r["data"]["meeting"]}});
+  ASSERT_EQ(code_of(renewed), 0);
+  EXPECT_NE(renewed["data"]["credentials"]["session"], creds["session"]);
+  EXPECT_GE(renewed["data"]["credentials"]["timestamp"], creds["timestamp"]);
+}
+
+TEST(node_process, kill9_then_restart_keeps_acknowledged_state_and_replays_replies) {
+  cluster c;
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  auto bob = c.logged_in("bob-phone", "bob");
+  auto created = alice->request("meeting.create", {{"title", "survives"}, {"invitees", {"bob"}}},
+                                5s, "create-before-crash");
+  ASSERT_EQ(code_of(created), 0);
+  std::string meeting = created["data"]["meeting"];
+  ASSERT_EQ(code_of(bob->request("call.accept", {{"meeting", meeting}})), 0);
+  ASSERT_EQ(code_of(alice->request("moderate.lock", {{"meeting", meeting}})), 0);
+
+  c.kill_node();
+  c.start_node();
+  EXPECT_NE(c.node_log().find("clean_shutdown=false"), std::string::npos);
+
+  // The same request id gets the very same reply, not a second meeting.
+  auto again = alice->request("meeting.create", {{"title", "survives"}, {"invitees", {"bob"}}},
+                              5s, "create-before-crash");
+  EXPECT_EQ(again, created);
+  auto got = alice->request("meeting.get", {{"meeting", meeting}});
+  ASSERT_EQ(code_of(got), 0) << got.dump();
+  EXPECT_EQ(got["data"]["title"], "survives");
+  EXPECT_EQ(got["data"]["locked"], true);
+  EXPECT_EQ(got["data"]["host"], "alice");
+  int joined = 0;
+  for (auto& p : got["data"]["participants"])
+    joined += p["state"] == "joined";
+  EXPECT_EQ(joined, 2);
+  // Devices stay logged in; the meeting goes on.
+  auto left = bob->request("meeting.leave", {{"meeting", meeting}});
+  EXPECT_EQ(code_of(left), 0) << left.dump();
+  auto ev = alice->wait_event("event.left");
+  ASSERT_TRUE(ev);
+  // Event numbers continue upwards after a crash.
+  EXPECT_GT((*ev)["seq"].get<long long>(), 1000);
+  auto console = c.console();
+  auto list = console->request("admin.meetings.list", json::object());
+  EXPECT_EQ(list["data"]["meetings"].size(), 1u);
+}
+
+TEST(node_process, commands_sent_while_the_node_is_down_are_answered_after_restart) {
+  cluster c;
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  c.kill_node();
+  auto id = alice->send("meeting.create", {{"title", "queued"}});
+  c.start_node();
+  auto reply = alice->wait_reply(id, 10s);
+  ASSERT_TRUE(reply) << c.node_log();
+  EXPECT_EQ(code_of(*reply), 0) << reply->dump();
+}

@@ -79,12 +79,24 @@ std::string session::presence_topic() const {
   return opts_.parent + "/presence/" + opts_.client_id;
 }
 
-void session::on_connect(struct mosquitto*, void* self, int rc) {
+void session::on_connect(struct mosquitto* mosq, void* self, int rc) {
   auto s = static_cast<session*>(self);
+  bool resubscribe = false;
   {
     std::lock_guard<std::mutex> guard{s->mtx_};
     s->connack_ = rc;
     s->connected_ = rc == 0;
+    // libmosquitto reconnects by itself; a clean session has lost its
+    // subscription and presence, so take them up again.
+    resubscribe = rc == 0 && s->subscribed_;
+  }
+  if (resubscribe) {
+    mosquitto_subscribe(mosq, nullptr, s->p2p_topic().c_str(), 1);
+    if (s->opts_.presence) {
+      std::string online = R"({"online":true})";
+      mosquitto_publish(mosq, nullptr, s->presence_topic().c_str(),
+                        static_cast<int>(online.size()), online.data(), 1, true);
+    }
   }
   s->cv_.notify_all();
 }

@@ -364,6 +364,19 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
   if (!entry || entry->creating)
     return reply_here(self, route_of(in, who.user),
                       proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
+  if (actor == st.meetings.end() && cmd.kind == command_kind::admin_meeting_get) {
+    // The meeting's actor is gone: what the directory remembers of it.
+    proto::meeting_view v;
+    v.meeting = entry->summary.meeting;
+    v.title = entry->summary.title;
+    v.host = entry->summary.host;
+    v.channel = entry->summary.meeting;
+    v.status = entry->summary.status;
+    v.end_reason = entry->end_reason;
+    v.created_at = entry->summary.created_at;
+    v.expires_at = entry->summary.expires_at;
+    return reply_here(self, route_of(in, who.user), ok(std::move(v)));
+  }
   if (actor == st.meetings.end()) {
     bool expired = entry->end_reason == "expired";
     return reply_here(self, route_of(in, who.user),

@@ -1140,6 +1140,14 @@ std::string host_of(const meeting& m) {
   for (auto& [id, p] : m.participants)
     if (p.status == participant_status::joined && p.r == role::host)
       return id;
+  // An ended meeting names its last host; failing that, its creator (all a
+  // restarted node remembers of an ended meeting).
+  if (m.status == meeting_status::ended) {
+    for (auto& [id, p] : m.participants)
+      if (p.r == role::host)
+        return id;
+    return m.creator;
+  }
   return {};
 }
 

@@ -136,7 +136,8 @@ effects channel_deleted(meeting& m);
 /// The meeting as meeting.get shows it.
 proto::meeting_view view_of(const meeting& m);
 
-/// The host's user id; empty if the meeting has no joined host.
+/// The host's user id: the joined host; for an ended meeting its last host
+/// (or creator); empty if an active meeting has nobody in it.
 std::string host_of(const meeting& m);
 
 /// Users currently in the meeting (status joined).

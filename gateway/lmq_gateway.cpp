@@ -6,6 +6,7 @@
 #include "gateway/codec.hpp"
 #include "gateway/lmq_credentials.hpp"
 #include "gateway/lmq_topics.hpp"
+#include "gateway/tcp_nodelay.hpp"
 
 #include <caf/actor_cast.hpp>
 #include <caf/send.hpp>
@@ -120,8 +121,9 @@ void on_connected(self_ptr self) {
   st.connected = true;
   st.counters.connected = true;
   auto p = parent(self);
+  auto tuned = lmq::set_nodelay_towards(lmq::broker_port(st.cfg.broker));
   MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
-              log::kv("node", st.env->node_id));
+              log::kv("node", st.env->node_id), log::kv("nodelay", tuned > 0));
   try {
     auto filters = std::make_shared<mqtt::string_collection>();
     filters->push_back(lmq::device_filter(p));

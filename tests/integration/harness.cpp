@@ -187,6 +187,7 @@ void cluster::start_broker() {
   out << "listener " << mqtt_port_ << " 127.0.0.1\n"
       << "allow_anonymous true\n"
       << "persistence false\n"
+      << "set_tcp_nodelay true\n"
       << "user root\n"
       << "password_file " << passwd << "\n"
       << "acl_file " << MEETINGD_SOURCE_DIR << "/config/mosquitto.acl\n";

@@ -54,6 +54,9 @@ void session::make_client() {
   mosq_ = mosquitto_new(opts_.client_id.c_str(), true, this);
   if (!mosq_)
     throw std::runtime_error("cannot create an MQTT client for " + opts_.client_id);
+  // Small request/reply messages: Nagle would hold each one for the peer's
+  // delayed ACK (tens of ms).
+  mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_callback_set(mosq_, &session::on_connect);
   mosquitto_subscribe_callback_set(mosq_, &session::on_subscribe);
   mosquitto_message_callback_set(mosq_, &session::on_message);

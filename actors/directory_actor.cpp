@@ -364,6 +364,16 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
   if (!entry || entry->creating)
     return reply_here(self, route_of(in, who.user),
                       proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
+  bool reading = cmd.kind == command_kind::meeting_get
+                 || cmd.kind == command_kind::admin_meeting_get;
+  if (entry->summary.status == meeting_status::ended && !reading) {
+    // Answered here, so nothing is sent to a meeting actor about to finish.
+    bool expired = entry->end_reason == "expired";
+    return reply_here(self, route_of(in, who.user),
+                      proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
+                                  expired ? "the meeting's channel expired; create a new meeting"
+                                          : "the meeting has ended; create a new meeting"));
+  }
   if (actor == st.meetings.end() && cmd.kind == command_kind::admin_meeting_get) {
     // The meeting's actor is gone: what the directory remembers of it.
     proto::meeting_view v;

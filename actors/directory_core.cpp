@@ -215,7 +215,7 @@ void directory_core::restore_ended(const meeting_record& m) {
   auto& e = meetings_[m.id];
   e.summary.meeting = m.id;
   e.summary.title = m.title;
-  e.summary.host = m.creator;
+  e.summary.host = m.host.empty() ? m.creator : m.host;
   e.summary.status = meeting_status::ended;
   e.summary.created_at = to_unix_s(m.created_at);
   e.summary.expires_at = to_unix_s(m.expires_at);

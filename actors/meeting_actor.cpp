@@ -42,6 +42,25 @@ void arm_timer(self_ptr self) {
 
 void start_delete(self_ptr self);
 
+/// The actor's work is over once its channel is deleted and committed, but
+/// it stays until every reply it still owes is delivered: a response
+/// promise dropped with the actor would leave its sender without an answer.
+void quit_when_done(self_ptr self) {
+  auto& st = self->state;
+  if (st.deletion_committed && st.outstanding == 0)
+    self->quit();
+}
+
+/// Counts a request whose callback delivers a reply or finishes a step.
+void begin_outstanding(self_ptr self) {
+  ++self->state.outstanding;
+}
+
+void end_outstanding(self_ptr self) {
+  --self->state.outstanding;
+  quit_when_done(self);
+}
+
 /// Performs what the core decided: commit, then reply (if `rp`), events,
 /// the directory update and DeleteChannel. Re-arms the timer at once: the
 /// state already changed in memory.
@@ -51,6 +70,7 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
   bool notify = !fx.changes.empty() || !fx.memberships.empty();
   auto update = notify ? std::optional<meeting_update>{update_of(st.m, std::move(fx.memberships))}
                        : std::nullopt;
+  begin_outstanding(self);
   auto after = [self, events = std::move(fx.events), update = std::move(update),
                 delete_channel = fx.delete_channel]() mutable {
     auto& st = self->state;
@@ -60,6 +80,7 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
       self->send(st.links.directory, update_atom::value, std::move(*update));
     if (delete_channel)
       start_delete(self);
+    end_outstanding(self);
   };
   if (rp && !fx.reply)
     fx.reply = proto::fail({}, 500, "internal",
@@ -117,7 +138,8 @@ void start_delete(self_ptr self) {
       commit_then(self, st.links.store, std::move(fx.changes), [self] {
         MD_LOG_INFO("meeting.channel_deleted", log::kv("meeting", self->state.m.id),
                     log::kv("channel", self->state.m.channel.id));
-        self->quit();
+        self->state.deletion_committed = true;
+        quit_when_done(self);
       });
     });
 }
@@ -134,11 +156,13 @@ void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
     return;
   }
   // A kick: the user leaves the channel first, then the state changes.
+  begin_outstanding(self);
   self->request(st.links.rtc, caf::infinite, remove_terminals_atom::value,
                 st.m.channel.id, fx.remove_terminals)
     .then([self, req, route, rp](rtc::answer& a) mutable {
       auto fx = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));
       perform(self, std::move(fx), &route, &rp);
+      end_outstanding(self);
     });
 }
 

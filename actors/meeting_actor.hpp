@@ -31,6 +31,10 @@ struct meeting_actor_state {
   /// The deadline the pending tick was armed for; 0 = none.
   unix_ms armed = 0;
   bool deleting = false;
+  /// DeleteChannel succeeded and that is committed: nothing left to do.
+  bool deletion_committed = false;
+  /// Replies and steps still waiting on the store or the RTC service.
+  int outstanding = 0;
   std::chrono::milliseconds delete_backoff{std::chrono::seconds(1)};
   static inline const char* name = "meeting";
 };

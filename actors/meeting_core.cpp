@@ -80,6 +80,13 @@ public:
   }
 
   effects finish() {
+    // The meeting row remembers its last host, so an ended meeting (whose
+    // participants are gone) still names it, also after a restart.
+    for (auto& [id, p] : m_.participants)
+      if (p.status == participant_status::joined && p.r == role::host && m_.host != id) {
+        m_.host = id;
+        meeting_dirty_ = true;
+      }
     if (meeting_dirty_)
       out_.changes.add(change::put_meeting{static_cast<const meeting_record&>(m_)});
     for (auto& user : participants_dirty_)
@@ -1140,14 +1147,8 @@ std::string host_of(const meeting& m) {
   for (auto& [id, p] : m.participants)
     if (p.status == participant_status::joined && p.r == role::host)
       return id;
-  // An ended meeting names its last host; failing that, its creator (all a
-  // restarted node remembers of an ended meeting).
-  if (m.status == meeting_status::ended) {
-    for (auto& [id, p] : m.participants)
-      if (p.r == role::host)
-        return id;
-    return m.creator;
-  }
+  if (m.status == meeting_status::ended)
+    return m.host.empty() ? m.creator : m.host;
   return {};
 }
 

@@ -63,6 +63,7 @@ struct meeting_record {
   std::string id;
   std::string title;
   std::string creator;
+  std::string host; // the last user who was host while in the meeting
   channel_info channel;
   token_scheme scheme = token_scheme::channel;
   meeting_status status = meeting_status::active;

@@ -21,6 +21,8 @@ using self_ptr = lmq_actor::stateful_pointer<lmq_actor_state>;
 using steady = std::chrono::steady_clock;
 
 constexpr auto housekeeping_interval = std::chrono::seconds(1);
+/// Longer than any command may take (RTC retries included).
+constexpr auto command_timeout = std::chrono::seconds(60);
 /// After a crash, event numbers jump by this much: more than a device can
 /// have received since the last flush, so numbers never repeat.
 constexpr std::uint64_t crash_seq_gap = 100000;
@@ -243,7 +245,9 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   ++st.in_flight;
   auto kind = req.cmd.kind;
   auto id = req.id;
-  self->request(st.directory, caf::infinite, handle_atom::value,
+  // Finite: should a reply ever get lost inside the node, the client still
+  // gets an answer (500, not replayed) and the drain on shutdown completes.
+  self->request(st.directory, command_timeout, handle_atom::value,
                 inbound_request{client, admin_topic, std::move(req)})
     .then([self, client, id, kind, t0](final_reply& r) { finish(self, client, id, kind, r, t0); },
           [self, client, id, kind, t0](caf::error& err) {

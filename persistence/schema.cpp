@@ -239,10 +239,20 @@ ORDER BY due;
   return s;
 }
 
+// Version 3: the meeting row names its last host (an ended meeting's
+// participants are not loaded at recovery, but its host is still shown).
+const char* v3_meeting_host = R"sql(
+ALTER TABLE meetings ADD COLUMN host TEXT NOT NULL DEFAULT '';
+UPDATE meetings SET host = coalesce(
+  (SELECT p.user FROM participants p WHERE p.meeting = meetings.id AND p.role = 'host'
+    ORDER BY p.status = 'joined' DESC, p.join_order LIMIT 1), creator);
+)sql";
+
 std::vector<migration> make_migrations() {
   return {
     {1, "tables and indexes", v1_tables},
     {2, "operator views", v2_views()},
+    {3, "the meeting's last host", v3_meeting_host},
   };
 }
 

@@ -118,7 +118,8 @@ const std::vector<const char*> meeting_cols{
   "channel_key",  "channel_nonce",  "channel_timestamp", "token_scheme",
   "status",       "end_reason",     "created_at",    "expires_at",
   "ended_at",     "idle_deadline",  "expiry_warn_at", "locked",
-  "invite_policy", "max_participants", "channel_deleted", "next_order"};
+  "invite_policy", "max_participants", "channel_deleted", "next_order",
+  "host"};
 const std::vector<const char*> participant_cols{
   "meeting",     "user",        "rtc_user",     "role",
   "status",      "join_order",  "joined_at",    "left_at",
@@ -252,6 +253,7 @@ void read_meeting(reader& r, meeting_record& m) {
   m.max_participants = static_cast<int>(r.integer());
   m.channel_deleted = r.flag();
   m.next_order = r.integer();
+  m.host = r.text();
 }
 
 /// What went wrong, in words, and what the operator should do about it.
@@ -493,7 +495,7 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
             b.integer(m.created_at).integer(m.expires_at).integer(m.ended_at);
             b.integer(m.idle_deadline).integer(m.expiry_warn_at).flag(m.locked);
             b.text(invite_policy_names(m.policy)).integer(m.max_participants);
-            b.flag(m.channel_deleted).integer(m.next_order);
+            b.flag(m.channel_deleted).integer(m.next_order).text(m.host);
           });
         } else if constexpr (std::is_same_v<T, change::put_participant>) {
           auto& p = c.row;

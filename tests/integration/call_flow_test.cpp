@@ -10,23 +10,6 @@
 
 using namespace meetingd::testing;
 
-namespace {
-
-/// Asks the emulator to admit these credentials: proves the token verifies
-/// with the formula of PROTOCOL.md §6 against the channel key it issued.
-json join_channel(cluster& c, const json& creds) {
-  return c.emulator_post("/_emulator/join",
-                         {{"appid", creds["appid"]},
-                          {"channel", creds["channel"]},
-                          {"userid", creds["userid"]},
-                          {"session", creds["session"]},
-                          {"nonce", creds["nonce"]},
-                          {"timestamp", creds["timestamp"]},
-                          {"token", creds["token"]}});
-}
-
-} // namespace
-
 TEST(call_flow, alice_calls_bob_on_two_devices) {
   cluster c;
   c.start_node();
@@ -45,7 +28,7 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   EXPECT_EQ(creds["userid"], "alice");
   EXPECT_EQ(creds["meeting"], meeting);
   EXPECT_EQ(creds["turn"]["password"], creds["token"]);
-  auto joined = join_channel(c, creds);
+  auto joined = c.join_channel(creds);
   EXPECT_EQ(joined["_status"], 200) << joined.dump();
   EXPECT_EQ(joined["scheme"], "channel");
 
@@ -70,7 +53,7 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   ASSERT_EQ(code_of(accepted), 0) << accepted.dump();
   auto bob_creds = accepted["data"]["credentials"];
   EXPECT_EQ(bob_creds["userid"], "bob");
-  EXPECT_EQ(join_channel(c, bob_creds)["_status"], 200);
+  EXPECT_EQ(c.join_channel(bob_creds)["_status"], 200);
   auto elsewhere = bob_phone->wait_event("event.answered_elsewhere");
   ASSERT_TRUE(elsewhere);
   EXPECT_FALSE(bob_laptop->wait_event("event.answered_elsewhere", 300ms));
@@ -97,7 +80,7 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   EXPECT_EQ(new_creds["userid"], bob_creds["userid"]);
   EXPECT_NE(new_creds["session"], bob_creds["session"]);
   EXPECT_NE(new_creds["token"], bob_creds["token"]);
-  EXPECT_EQ(join_channel(c, new_creds)["_status"], 200);
+  EXPECT_EQ(c.join_channel(new_creds)["_status"], 200);
   EXPECT_EQ(rejoined["data"]["participants"].size(), 2u);
 
   // meeting.get shows the whole state.

@@ -310,6 +310,17 @@ std::unique_ptr<client::session> cluster::logged_in(const std::string& device_na
   return d;
 }
 
+json cluster::join_channel(const json& creds) {
+  return emulator_post("/_emulator/join",
+                       {{"appid", creds["appid"]},
+                        {"channel", creds["channel"]},
+                        {"userid", creds["userid"]},
+                        {"session", creds["session"]},
+                        {"nonce", creds["nonce"]},
+                        {"timestamp", creds["timestamp"]},
+                        {"token", creds["token"]}});
+}
+
 json cluster::emulator_get(const std::string& path) {
   httplib::Client cli{"127.0.0.1", rtc_port_};
   auto res = cli.Get(path.c_str());

@@ -113,6 +113,11 @@ public:
   std::unique_ptr<client::session> logged_in(const std::string& device,
                                              const std::string& user);
 
+  /// Enters the RTC channel with these credentials at the emulator, which
+  /// verifies the token with the formula of PROTOCOL.md §6 against the
+  /// channel key it issued. The answer carries "_status" (200 or 403).
+  json join_channel(const json& creds);
+
   /// HTTP to the emulator's control endpoints.
   json emulator_get(const std::string& path);
   json emulator_post(const std::string& path, const json& body);

@@ -68,11 +68,7 @@ TEST(moderation, kick_removes_from_the_channel_and_forbids_rejoining) {
   // Bob is in the RTC channel (the emulator admits his token).
   auto got = r.cmd(*r.bob, "meeting.renew");
   auto creds = got["data"]["credentials"];
-  auto joined = r.c.emulator_post("/_emulator/join",
-                                  {{"appid", creds["appid"]}, {"channel", creds["channel"]},
-                                   {"userid", creds["userid"]}, {"session", creds["session"]},
-                                   {"nonce", creds["nonce"]}, {"timestamp", creds["timestamp"]},
-                                   {"token", creds["token"]}});
+  auto joined = r.c.join_channel(creds);
   ASSERT_EQ(joined["_status"], 200);
   EXPECT_EQ(code_of(r.cmd(*r.alice, "moderate.kick", {{"user", "bob"}})), 0);
   auto kicked = r.bob->wait_event("event.kicked");

@@ -118,11 +118,7 @@ TEST(node_process, appkey_scheme_tokens_verify_at_the_rtc_service) {
                std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_NEAR(creds["timestamp"].get<double>(), static_cast<double>(now + 7200), 30.0);
   EXPECT_EQ(creds["nonce"], "");
-  auto joined = c.emulator_post("/_emulator/join",
-                                {{"appid", creds["appid"]}, {"channel", creds["channel"]},
-                                 {"userid", creds["userid"]}, {"session", creds["session"]},
-                                 {"nonce", creds["nonce"]}, {"timestamp", creds["timestamp"]},
-                                 {"token", creds["token"]}});
+  auto joined = c.join_channel(creds);
   EXPECT_EQ(joined["_status"], 200) << joined.dump();
   EXPECT_EQ(joined["scheme"], "appkey");
   // No CreateChannel in this scheme.

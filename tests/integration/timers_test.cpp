@@ -81,17 +81,6 @@ int delete_channel_calls(cluster& c) {
   return stats["actions"].value("DeleteChannel", json::object()).value("ok", 0);
 }
 
-json join_channel(cluster& c, const json& creds) {
-  return c.emulator_post("/_emulator/join",
-                         {{"appid", creds["appid"]},
-                          {"channel", creds["channel"]},
-                          {"userid", creds["userid"]},
-                          {"session", creds["session"]},
-                          {"nonce", creds["nonce"]},
-                          {"timestamp", creds["timestamp"]},
-                          {"token", creds["token"]}});
-}
-
 /// The participant entry of `user` in a meeting view.
 json participant_of(const json& view, const std::string& user) {
   for (auto& p : view["participants"])
@@ -362,7 +351,7 @@ TEST(timers, channel_lifetime_warns_then_ends_the_meeting_as_expired) {
   EXPECT_EQ(new_creds["userid"], old_creds["userid"]);
   EXPECT_NE(new_creds["session"], old_creds["session"]);
   EXPECT_NE(new_creds["token"], old_creds["token"]);
-  EXPECT_EQ(join_channel(c, new_creds)["_status"], 200);
+  EXPECT_EQ(c.join_channel(new_creds)["_status"], 200);
 
   // --token-renew-before ahead of the end, every participant is warned.
   for (auto* s : {alice.get(), bob.get()}) {
@@ -504,7 +493,7 @@ TEST(timers, appkey_token_expiry_warns_and_renew_issues_a_later_token) {
   EXPECT_GT(expiry2, expiry);
   EXPECT_NE(fresh["session"], creds["session"]);
   EXPECT_NE(fresh["token"], creds["token"]);
-  auto joined = join_channel(c, fresh);
+  auto joined = c.join_channel(fresh);
   EXPECT_EQ(joined["_status"], 200) << joined.dump();
 
   // The fresh token is warned about in its turn.

@@ -513,7 +513,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   };
 }
 
-hasher_actor::behavior_type hasher_impl(hasher_actor::pointer) {
+hasher_actor::behavior_type hasher_impl(hasher_actor::pointer, int) {
   return {
     [](hash_atom, const std::string& password, int iterations) {
       return auth::hash_password(password, iterations);

@@ -41,6 +41,9 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
                      node_env_ptr env, directory_links links, snapshot recovered);
 
 /// The password hasher: PBKDF2 hashing and checking, meant to run detached.
-hasher_actor::behavior_type hasher_impl(hasher_actor::pointer self);
+/// `worker` numbers the workers of a pool (CAF 0.17 dereferences a null
+/// argument pack when a function actor is spawned without arguments, which
+/// UBSan rightly reports, so every actor here takes at least one).
+hasher_actor::behavior_type hasher_impl(hasher_actor::pointer self, int worker);
 
 } // namespace meetingd

@@ -38,6 +38,7 @@ using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
 
 /// A command as the LMQ gateway hands it to the directory: decoded, not a
 /// duplicate, within the client's rate.
@@ -128,6 +129,7 @@ using lmq_actor = caf::typed_actor<
   // Internal: retry connecting (the first attempt failed), and the periodic
   // housekeeping (persist event numbers, prune the idempotency index).
   caf::reacts_to<retry_atom>,
+  caf::reacts_to<connect_atom>,
   caf::reacts_to<tick_atom, unix_ms>,
   // Internal: the broker acknowledged the subscriptions.
   caf::reacts_to<ready_atom>,

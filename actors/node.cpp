@@ -40,7 +40,7 @@ hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
 hasher_actor spawn_hashers(caf::actor_system& sys, int workers) {
   std::vector<hasher_actor> pool;
   for (int i = 0; i < workers; ++i)
-    pool.push_back(sys.spawn<caf::detached>(hasher_impl));
+    pool.push_back(sys.spawn<caf::detached>(hasher_impl, i));
   return sys.spawn(hasher_pool, std::move(pool));
 }
 

@@ -114,7 +114,7 @@ void connect(self_ptr self) {
     st.client->connect(builder.finalize(), nullptr, *st.connect_listener);
   } catch (const mqtt::exception& e) {
     MD_LOG_ERROR("lmq.connect_error", log::kv("broker", cfg.broker), log::kv("error", e.what()));
-    self->delayed_send(self, std::chrono::seconds(1), retry_atom::value);
+    self->send(self, retry_atom::value);
   }
 }
 
@@ -362,9 +362,25 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       st.connected = false;
       st.counters.connected = false;
     },
-    [self](ready_atom) { on_subscribed(self); },
+    [self](ready_atom) {
+      self->state.connect_backoff = std::chrono::seconds(1);
+      on_subscribed(self);
+    },
     [self](retry_atom) {
-      if (!self->state.connected)
+      // A failed first connection: try again after a growing pause (Paho
+      // takes over reconnecting once a connection was made).
+      auto& st = self->state;
+      if (st.connected || st.retry_pending)
+        return;
+      st.retry_pending = true;
+      self->delayed_send(self, st.connect_backoff, connect_atom::value);
+      st.connect_backoff = std::min<std::chrono::milliseconds>(st.connect_backoff * 2,
+                                                               std::chrono::seconds(30));
+    },
+    [self](connect_atom) {
+      auto& st = self->state;
+      st.retry_pending = false;
+      if (!st.connected)
         connect(self);
     },
     [self](tick_atom, unix_ms) {

@@ -78,7 +78,7 @@ protected:
     env->started_at = epoch_2026;
     store = track(sys.spawn(fake_store, store_ctl));
     rtc = track(sys.spawn(fake_rtc, rtc_ctl));
-    hasher = track(sys.spawn(hasher_impl));
+    hasher = track(sys.spawn(hasher_impl, 0));
     lmq = track(sys.spawn(probe_lmq, lmq_ctl));
   }
 

@@ -194,6 +194,7 @@ lmq_actor::behavior_type probe_lmq(lmq_actor::pointer, lmq_log_ptr log) {
     [](mqtt_in_atom, const std::string&, const std::string&) {},
     [](connected_atom, bool) {},
     [](retry_atom) {},
+    [](connect_atom) {},
     [](tick_atom, unix_ms) {},
     [](ready_atom) {},
     [log](publish_atom, std::vector<std::string>& clients, proto::event& ev) {

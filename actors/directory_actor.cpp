@@ -510,6 +510,16 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     },
     [self](deliver_atom, std::vector<outgoing_event>& events) { deliver(self, events); },
     [self](update_atom, meeting_update& update) { self->state.book.apply(update); },
+    [self](finished_atom, const std::string& id) {
+      // From here on the registry answers for the meeting (to_meeting).
+      auto& meetings = self->state.meetings;
+      auto i = meetings.find(id);
+      if (i == meetings.end() || i->second.address() != self->current_sender())
+        return;
+      auto m = i->second;
+      meetings.erase(i);
+      self->send(m, retire_atom::value);
+    },
   };
 }
 

@@ -39,6 +39,8 @@ using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
+using finished_atom = caf::atom_constant<caf::atom("finished")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
 
 /// A command as the LMQ gateway hands it to the directory: decoded, not a
 /// duplicate, within the client's rate.
@@ -104,7 +106,9 @@ using meeting_actor = caf::typed_actor<
   // A timer armed for the given deadline (unix ms) is due.
   caf::reacts_to<tick_atom, unix_ms>,
   // Try DeleteChannel again (after an ended meeting's earlier attempt failed).
-  caf::reacts_to<retry_atom>>;
+  caf::reacts_to<retry_atom>,
+  // The directory sends no more requests: quit once the owed replies are out.
+  caf::reacts_to<retire_atom>>;
 
 /// The DIRECTORY actor interface: users, device bindings, the meeting
 /// registry and who is in which meeting.
@@ -116,7 +120,10 @@ using directory_actor = caf::typed_actor<
   // Events from a meeting, to fan out to the users' devices.
   caf::reacts_to<deliver_atom, std::vector<outgoing_event>>,
   // A meeting's committed summary and membership changes.
-  caf::reacts_to<update_atom, meeting_update>>;
+  caf::reacts_to<update_atom, meeting_update>,
+  // A meeting (by id) has nothing left to do: the directory stops routing
+  // to it, then answers `retire` (see meeting_actor.cpp, quit_when_done).
+  caf::reacts_to<finished_atom, std::string>>;
 
 /// The LMQ GATEWAY actor interface: owns the MQTT connection.
 using lmq_actor = caf::typed_actor<

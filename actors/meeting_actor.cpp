@@ -45,10 +45,20 @@ void start_delete(self_ptr self);
 /// The actor's work is over once its channel is deleted and committed, but
 /// it stays until every reply it still owes is delivered: a response
 /// promise dropped with the actor would leave its sender without an answer.
+/// Nor may it quit on its own: a request the directory routed here a moment
+/// ago could be waiting in the mailbox and would bounce as an error. So it
+/// tells the directory it is finished; the directory stops routing to it and
+/// answers `retire`, which arrives after every request it routed here.
 void quit_when_done(self_ptr self) {
   auto& st = self->state;
-  if (st.deletion_committed && st.outstanding == 0)
+  if (!st.deletion_committed || st.outstanding != 0)
+    return;
+  if (st.retired) {
     self->quit();
+  } else if (!st.finish_reported) {
+    st.finish_reported = true;
+    self->send(st.links.directory, finished_atom::value, st.m.id);
+  }
 }
 
 /// Counts a request whose callback delivers a reply or finishes a step.
@@ -253,6 +263,10 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
         log_ended(self);
     },
     [self](retry_atom) { start_delete(self); },
+    [self](retire_atom) {
+      self->state.retired = true;
+      quit_when_done(self);
+    },
   };
 }
 

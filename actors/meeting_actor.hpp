@@ -35,6 +35,9 @@ struct meeting_actor_state {
   bool deletion_committed = false;
   /// Replies and steps still waiting on the store or the RTC service.
   int outstanding = 0;
+  /// `finished` was sent to the directory; `retired`: its answer came.
+  bool finish_reported = false;
+  bool retired = false;
   std::chrono::milliseconds delete_backoff{std::chrono::seconds(1)};
   static inline const char* name = "meeting";
 };

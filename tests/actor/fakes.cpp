@@ -161,7 +161,7 @@ std::vector<outgoing_event> directory_log::of(proto::event_kind kind) const {
   return out;
 }
 
-directory_actor::behavior_type probe_directory(directory_actor::pointer,
+directory_actor::behavior_type probe_directory(directory_actor::pointer self,
                                                directory_log_ptr log) {
   return {
     [](handle_atom, inbound_request&) {
@@ -175,6 +175,11 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer,
         log->events.push_back(std::move(e));
     },
     [log](update_atom, meeting_update& u) { log->updates.push_back(std::move(u)); },
+    [self, log](finished_atom, const std::string& id) {
+      log->finished.push_back(id);
+      if (!log->hold_retire)
+        self->send(caf::actor_cast<meeting_actor>(self->current_sender()), retire_atom::value);
+    },
   };
 }
 

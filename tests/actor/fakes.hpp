@@ -126,6 +126,9 @@ struct directory_log {
   /// Number of deliver messages.
   int delivers = 0;
   std::vector<meeting_update> updates;
+  /// Meetings that reported `finished`; answered `retire` unless held.
+  std::vector<std::string> finished;
+  bool hold_retire = false;
 
   /// Events of one kind.
   std::vector<outgoing_event> of(proto::event_kind kind) const;

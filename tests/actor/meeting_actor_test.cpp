@@ -627,6 +627,25 @@ TEST_F(meeting_actor_test, delete_channel_not_found_counts_as_deleted) {
   EXPECT_TRUE(poll_down(m.address()));
 }
 
+// A finished meeting does not quit on its own: a request the directory
+// routed to it just before could be in its mailbox, and would bounce as an
+// error instead of a reply. It waits for the directory's `retire`.
+TEST_F(meeting_actor_test, a_finished_meeting_answers_what_was_routed_before_retire) {
+  dir_log->hold_retire = true;
+  auto m = create();
+  ASSERT_EQ(call(m, "alice", "r-end", command(command_kind::meeting_end)).code, 0);
+  ASSERT_EQ(dir_log->finished, std::vector<std::string>{"m-1"});
+  EXPECT_FALSE(poll_down(m.address()));
+  send(m, "bob", "r-late", command(command_kind::meeting_join));
+  self->send(m, retire_atom::value);
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 410) << r.wire;
+  expect_logged(r, bob_dev, "r-late");
+  EXPECT_TRUE(poll_down(m.address()));
+  EXPECT_EQ(dir_log->finished.size(), 1u);
+}
+
 // -- kick -------------------------------------------------------------------------------
 
 TEST_F(meeting_actor_test, kick_refused_by_rtc_replies_502_and_changes_nothing) {

@@ -1,0 +1,334 @@
+# bench/lib.sh: what the bench scripts share. Sourced, not run.
+#
+# Starts the bundled broker (config/mosquitto-demo.conf + the project's ACL,
+# as tools/dev does, plus the echo peer's topics), the RTC emulator and
+# meetingd on free loopback ports, runs loadgen, samples /proc, and writes
+# results under bench/results/. Everything a script starts is stopped on exit.
+#
+# Environment:
+#   BUILD_DIR   where the binaries are (default: build-bench/, then build/)
+#   RESULTS_DIR default bench/results
+#   BENCH_TAG   a word added to the result file names (e.g. nodelay)
+#   BENCH_KEEP  1: keep the run directory (logs, databases) in /tmp
+#   BROKER_NODELAY  1 (default): the broker sets TCP_NODELAY on its sockets
+#               (set_tcp_nodelay true, which config/mosquitto-demo.conf lacks);
+#               0: the demo configuration as it is (every message that follows
+#               another within an RTT waits up to 40 ms for a delayed ACK)
+#   NODE_ARGS   extra meetingd options for every node started (e.g.
+#               --caf#scheduler.policy=sharing)
+#   EMULATOR    the rtc-emulator binary (default: BUILD_DIR's)
+#   NODE_NODELAY 1: run meetingd with bench/net_preload.so setting TCP_NODELAY
+#               on its sockets (Paho does not). Default 0: the node as built.
+#   EMULATOR_BACKLOG N (default 4096): run the emulator with
+#               bench/net_preload.so raising its listen backlog to N
+#               (cpp-httplib's is 5: bursts of reconnects lose SYNs, 1 s each).
+#   EMULATOR_NODELAY 1 (default): the same shim sets TCP_NODELAY on the
+#               connections the emulator accepts (cpp-httplib does not: each
+#               answer waits 40 ms for curl's delayed ACK). The emulator
+#               stands in for Aliyun's service; its artefacts are not the
+#               node's. EMULATOR_BACKLOG=0 EMULATOR_NODELAY=0: as built.
+set -euo pipefail
+
+bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [ -z "${BUILD_DIR:-}" ]; then
+  if [ -x "$bench_root/build-bench/tools/loadgen/loadgen" ]; then
+    BUILD_DIR=$bench_root/build-bench
+  else
+    BUILD_DIR=$bench_root/build
+  fi
+fi
+LOADGEN=$BUILD_DIR/tools/loadgen/loadgen
+MEETINGD=$BUILD_DIR/actors/meetingd
+EMULATOR=${EMULATOR:-$BUILD_DIR/tools/rtc_emulator/rtc-emulator}
+STORE_BENCH=$BUILD_DIR/bench/store_bench
+PRELOAD_SO=$BUILD_DIR/bench/net_preload.so
+BROKER_NODELAY=${BROKER_NODELAY:-1}
+NODE_NODELAY=${NODE_NODELAY:-0}
+EMULATOR_BACKLOG=${EMULATOR_BACKLOG:-4096}
+EMULATOR_NODELAY=${EMULATOR_NODELAY:-1}
+RESULTS_DIR=${RESULTS_DIR:-$bench_root/bench/results}
+mkdir -p "$RESULTS_DIR"
+
+for bin in "$LOADGEN" "$MEETINGD" "$EMULATOR"; do
+  if [ ! -x "$bin" ]; then
+    echo "bench: $bin is missing; build with:" >&2
+    echo "  cmake -S $bench_root -B $bench_root/build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
+    echo "  ninja -C $bench_root/build-bench loadgen meetingd rtc-emulator store_bench" >&2
+    exit 1
+  fi
+done
+
+# Not secrets: the emulator checks signatures with this pair, and loadgen
+# signs its login tickets with the ticket secret.
+export RTC_ACCESS_KEY_ID=bench-access-key-id
+export RTC_ACCESS_KEY_SECRET=bench-access-key-secret
+export LOGIN_TICKET_SECRET=bench-ticket-secret
+BENCH_NODE_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+BENCH_CONSOLE=bench-console
+
+bench_run=$(mktemp -d /tmp/meetingd-bench-XXXXXX)
+bench_stamp=$(date +%Y%m%d-%H%M%S)
+bench_pids=()
+BROKER_PID= EMULATOR_PID= NODE_PID=
+MQTT_PORT= RTC_PORT=
+
+say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
+
+bench_cleanup() {
+  # The node first (it drains through the broker), then the others.
+  local i pid
+  for ((i = ${#bench_pids[@]} - 1; i >= 0; i--)); do
+    pid=${bench_pids[$i]}
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    echo "bench: kept $bench_run" >&2
+  else
+    rm -rf "$bench_run"
+  fi
+}
+trap bench_cleanup EXIT
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+free_port() {
+  local p=$((20000 + RANDOM % 20000))
+  while ! port_free "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+
+wait_for() { # wait_for <seconds> <command...>
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" 2>/dev/null; do
+    [ $SECONDS -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+forget_pid() { # forget_pid <pid>: it was stopped on purpose
+  local keep=() p
+  for p in "${bench_pids[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  bench_pids=("${keep[@]}")
+}
+
+# -- processes ----------------------------------------------------------------------
+
+# start_broker [extra config lines...]: the bundled broker as tools/dev starts
+# it, plus the echo peer's topics in the ACL (loadgen --mode echo).
+start_broker() {
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    start_broker_once "$@" && return 0
+  done
+  echo "bench: mosquitto did not start" >&2
+  exit 1
+}
+
+start_broker_once() {
+  MQTT_PORT=$(free_port)
+  local dir=$bench_run/broker-$MQTT_PORT
+  mkdir -p "$dir"
+  mosquitto_passwd -b -c "$dir/passwd" meetingd "$BENCH_NODE_PASSWORD" >/dev/null 2>&1
+  {
+    cat "$bench_root/config/mosquitto.acl"
+    echo
+    echo "# loadgen --mode echo: devices publish on bench/echo/<client id> and read"
+    echo "# bench/reply/<client id>; the echo peer logs in as the node's user."
+    echo "pattern write bench/echo/%c"
+    echo "pattern read bench/reply/%c"
+    echo "user meetingd"
+    echo "topic read bench/echo/+"
+    echo "topic write bench/reply/+"
+  } >"$dir/acl"
+  {
+    cat "$bench_root/config/mosquitto-demo.conf"
+    echo "listener $MQTT_PORT 127.0.0.1"
+    echo "password_file $dir/passwd"
+    echo "acl_file $dir/acl"
+    [ "$(id -u)" -eq 0 ] && echo "user root"
+    [ "$BROKER_NODELAY" = 1 ] && echo "set_tcp_nodelay true"
+    local line
+    for line in "$@"; do echo "$line"; done
+  } >"$dir/mosquitto.conf"
+  mosquitto -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
+  BROKER_PID=$!
+  if ! wait_for 10 bash -c "kill -0 $BROKER_PID && grep -q 'Opening ipv4 listen socket' '$dir/mosquitto.log' && exec 3<>/dev/tcp/127.0.0.1/$MQTT_PORT"; then
+    cat "$dir/mosquitto.log" >&2
+    kill "$BROKER_PID" 2>/dev/null || true
+    wait "$BROKER_PID" 2>/dev/null || true
+    return 1
+  fi
+  if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    cat "$dir/mosquitto.log" >&2
+    return 1
+  fi
+  bench_pids+=("$BROKER_PID")
+}
+
+stop_broker() {
+  [ -n "$BROKER_PID" ] || return 0
+  kill "$BROKER_PID" 2>/dev/null || true
+  wait "$BROKER_PID" 2>/dev/null || true
+  forget_pid "$BROKER_PID"
+  BROKER_PID=
+}
+
+# start_emulator [rtc-emulator options...]
+start_emulator() {
+  local attempt log
+  for attempt in 1 2 3 4 5; do
+    RTC_PORT=$(free_port)
+    log=$bench_run/rtc-emulator-$RTC_PORT.log
+    local preload=
+    if [ "$EMULATOR_BACKLOG" != 0 ] || [ "$EMULATOR_NODELAY" = 1 ]; then
+      [ -f "$PRELOAD_SO" ] || { echo "bench: $PRELOAD_SO is missing (ninja net_preload)" >&2; exit 1; }
+      preload=$PRELOAD_SO
+    fi
+    LD_PRELOAD=$preload NET_PRELOAD_BACKLOG=$EMULATOR_BACKLOG NET_PRELOAD_NODELAY=$EMULATOR_NODELAY \
+      "$EMULATOR" --listen="127.0.0.1:$RTC_PORT" --log-level=warn "$@" >"$log" 2>&1 &
+    EMULATOR_PID=$!
+    if wait_for 10 bash -c "kill -0 $EMULATOR_PID && grep -q 'listening on' '$log'"; then
+      bench_pids+=("$EMULATOR_PID")
+      return 0
+    fi
+    cat "$log" >&2
+    kill "$EMULATOR_PID" 2>/dev/null || true
+    wait "$EMULATOR_PID" 2>/dev/null || true
+  done
+  echo "bench: rtc-emulator did not start" >&2
+  exit 1
+}
+
+stop_emulator() {
+  [ -n "$EMULATOR_PID" ] || return 0
+  kill "$EMULATOR_PID" 2>/dev/null || true
+  wait "$EMULATOR_PID" 2>/dev/null || true
+  forget_pid "$EMULATOR_PID"
+  EMULATOR_PID=
+}
+
+# start_node <db> [meetingd options...]: starts meetingd and waits for
+# lmq.ready. Sets NODE_PID, NODE_LOG and NODE_READY_MS (exec to lmq.ready, as
+# seen from here: the log is polled every 5 ms).
+start_node() {
+  local db=$1; shift
+  NODE_LOG=$bench_run/meetingd-$(date +%s%N).log
+  local t0 t1
+  local preload=
+  if [ "$NODE_NODELAY" = 1 ]; then
+    [ -f "$PRELOAD_SO" ] || { echo "bench: $PRELOAD_SO is missing (ninja net_preload)" >&2; exit 1; }
+    preload=$PRELOAD_SO
+  fi
+  t0=$(date +%s%N)
+  LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+    "$MEETINGD" --broker="tcp://127.0.0.1:$MQTT_PORT" \
+    --rtc-endpoint="http://127.0.0.1:$RTC_PORT" --db="$db" --app-id=g10dhbxp \
+    --node-id=bench-node --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \
+    --rate-limit=0 --log-level=info "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
+  NODE_PID=$!
+  bench_pids+=("$NODE_PID")
+  local deadline=$((SECONDS + ${NODE_START_TIMEOUT:-120}))
+  until grep -q "lmq.ready" "$NODE_LOG" 2>/dev/null; do
+    if ! kill -0 "$NODE_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "bench: meetingd did not become ready:" >&2
+      tail -n 20 "$NODE_LOG" >&2
+      exit 1
+    fi
+    sleep 0.005
+  done
+  t1=$(date +%s%N)
+  NODE_READY_MS=$(( (t1 - t0) / 1000000 ))
+}
+
+# stop_node: SIGTERM, wait for the clean exit.
+stop_node() {
+  [ -n "$NODE_PID" ] || return 0
+  kill -TERM "$NODE_PID" 2>/dev/null || true
+  wait "$NODE_PID" 2>/dev/null || true
+  forget_pid "$NODE_PID"
+  NODE_PID=
+}
+
+# node_log_field <field>: the value of field=... in the last node.started line.
+node_log_field() {
+  grep "node.started" "$NODE_LOG" | tail -n 1 | grep -oE "$1=[^ ]+" | head -n 1 | cut -d= -f2 | tr -d '"'
+}
+
+# node_failures_json: the node's 500s so far (cmd.failed lines), as JSON.
+node_failures_json() {
+  local n first
+  n=$(grep -c "cmd.failed" "$NODE_LOG" || true)
+  first=$(grep -m 3 "cmd.failed" "$NODE_LOG" | cut -c1-300 || true)
+  jq -n --argjson n "${n:-0}" --arg first "$first" '{internal_errors: $n, first: ($first | split("\n"))}'
+}
+
+# -- measurements -------------------------------------------------------------------
+
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# cpu_ticks <pid>: utime + stime in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK)
+
+loadavg1() { cut -d' ' -f1 /proc/loadavg; }
+
+# run_loadgen <json out> [loadgen options...]: against the current broker.
+run_loadgen() {
+  local out=$1; shift
+  "$LOADGEN" --broker="tcp://127.0.0.1:$MQTT_PORT" --console="$BENCH_CONSOLE" \
+    --json="$out" "$@"
+}
+
+# cpu_hook <file> <pid...>: a shell command (for loadgen --on-ready/--on-done)
+# that records the time and the CPU ticks of these processes.
+cpu_hook() {
+  local file=$1; shift
+  local cmd="{ date +%s%N"
+  local pid
+  for pid in "$@"; do cmd+="; awk '{print \$14 + \$15}' /proc/$pid/stat"; done
+  cmd+="; } > $file"
+  echo "$cmd"
+}
+
+# cpu_share <start file> <end file> <index>: CPU used by the index-th process
+# between the two samples, in percent of one CPU.
+cpu_share() {
+  local t0 t1 c0 c1
+  t0=$(sed -n 1p "$1"); t1=$(sed -n 1p "$2")
+  c0=$(sed -n "$(($3 + 1))p" "$1"); c1=$(sed -n "$(($3 + 1))p" "$2")
+  awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.1f", 100 * (c1 - c0) / hz / ((t1 - t0) / 1e9) }'
+}
+
+machine_json() {
+  jq -n --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" \
+    --arg kernel "$(uname -r)" --argjson nproc "$(nproc)" \
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    --arg mem "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" \
+    --arg commit "$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --arg enl "$EMULATOR_NODELAY" --arg nargs "${NODE_ARGS:-}" --arg bnd "$BROKER_NODELAY" --arg nnd "$NODE_NODELAY" --arg eb "$EMULATOR_BACKLOG" \
+    --arg dirty "$(git -C "$bench_root" status --porcelain 2>/dev/null | grep -q . && echo yes || echo no)" \
+    '{cpu: $cpu, nproc: $nproc, kernel: $kernel, mem_kib: ($mem | tonumber),
+      loadavg_at_start: $load, commit: $commit, uncommitted_changes: $dirty,
+      shared_machine: true, broker_tcp_nodelay: ($bnd == "1"),
+      node_tcp_nodelay_preload: ($nnd == "1"), emulator_backlog_preload: ($eb | tonumber),
+      emulator_tcp_nodelay_preload: ($enl == "1"),
+      node_args: $nargs}'
+}
+
+# result_paths <name>: sets RESULT_JSON, RESULT_MD and RESULT_PNG_PREFIX
+# (bench/results/<name>[-<BENCH_TAG>]-<date>.*).
+result_paths() {
+  local base=$RESULTS_DIR/$1${BENCH_TAG:+-$BENCH_TAG}-$bench_stamp
+  RESULT_JSON=$base.json
+  RESULT_MD=$base.md
+  RESULT_PNG_PREFIX=$base
+}
+
+# verdict <value> <op> <target>: "met" or "not met".
+verdict() {
+  awk -v v="$1" -v t="$3" -v op="$2" 'BEGIN {
+    ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "NOT met" }'
+}

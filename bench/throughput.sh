@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# bench/throughput.sh: meetingd's command throughput and latency next to the
+# broker's own limit, in the same run, with the same loadgen and devices.
+#
+#   1. node, flat out: DEVICES devices, INFLIGHT outstanding commands each,
+#      the command mix MIX, durability on (--db-sync=full);
+#   2. node at half of the rate measured in 1 (open loop): p99 latency;
+#   3. echo, flat out: a fresh broker, no node; each device publishes to
+#      bench/echo/<client> and a loopback peer answers on bench/reply/<client>,
+#      with the request and reply sizes measured in 1 (QoS 1 both ways);
+#   4. (SWEEP="50 200 500") 1 and 3 again for each number of devices.
+#
+# Writes bench/results/throughput-<date>.{json,md} and -throughput.png,
+# -latency.png, -timeline.png (and -sweep.png).
+#
+# Environment: DEVICES (200), INFLIGHT (2), DURATION (30s), WARMUP (5s),
+# MIX (login,create:2,accept,join,leave,mute,renew,end), THREADS (loadgen
+# threads, 2), SWEEP (device counts, empty: no sweep), SWEEP_DURATION (10s).
+source "$(dirname "$0")/lib.sh"
+
+DEVICES=${DEVICES:-200}
+INFLIGHT=${INFLIGHT:-2}
+DURATION=${DURATION:-30s}
+WARMUP=${WARMUP:-5s}
+MIX=${MIX:-login,create:2,accept,join,leave,mute,renew,end}
+THREADS=${THREADS:-2}
+SWEEP=${SWEEP:-}
+SWEEP_DURATION=${SWEEP_DURATION:-10s}
+result_paths throughput
+run=$bench_run
+
+# node_flat <devices> <duration> <out>: a fresh stack, the node flat out.
+node_flat() {
+  local devices=$1 duration=$2 out=$3
+  start_broker
+  start_emulator
+  start_node "$run/node-$devices.db" --db-sync=full
+  say "node, flat out: $devices devices x $INFLIGHT in flight, $duration (load $(loadavg1))"
+  run_loadgen "$out" --mode=node --devices="$devices" --inflight="$INFLIGHT" \
+    --threads="$THREADS" --mix="$MIX" --duration="$duration" --warmup="$WARMUP" \
+    --on-ready="$(cpu_hook "$run/cpu0" "$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")" \
+    --on-done="$(cpu_hook "$run/cpu1" "$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")" \
+    --label="node flat out" >"$out.txt"
+  cat "$out.txt" >&2
+  jq --arg node "$(cpu_share "$run/cpu0" "$run/cpu1" 1)" \
+    --arg broker "$(cpu_share "$run/cpu0" "$run/cpu1" 2)" \
+    --arg emulator "$(cpu_share "$run/cpu0" "$run/cpu1" 3)" \
+    --argjson failures "$(node_failures_json)" \
+    '.cpu_percent = {node: ($node|tonumber), broker: ($broker|tonumber), emulator: ($emulator|tonumber),
+                     loadgen: (100 * .loadgen_cpu_s / .duration_s)}
+     | .node_log = $failures' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+}
+
+# echo_flat <devices> <duration> <request bytes> <reply bytes> <out>
+echo_flat() {
+  local devices=$1 duration=$2 req=$3 rep=$4 out=$5
+  start_broker
+  say "echo (broker alone), flat out: $devices devices x $INFLIGHT in flight, $req/$rep bytes (load $(loadavg1))"
+  MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+    run_loadgen "$out" --mode=echo --devices="$devices" --inflight="$INFLIGHT" \
+    --threads="$THREADS" --duration="$duration" --warmup="$WARMUP" \
+    --payload-bytes="$req" --reply-bytes="$rep" \
+    --on-ready="$(cpu_hook "$run/cpu0" "$BROKER_PID")" \
+    --on-done="$(cpu_hook "$run/cpu1" "$BROKER_PID")" \
+    --label="echo flat out" >"$out.txt"
+  cat "$out.txt" >&2
+  jq --arg broker "$(cpu_share "$run/cpu0" "$run/cpu1" 1)" \
+    '.cpu_percent = {broker: ($broker|tonumber), loadgen: (100 * .loadgen_cpu_s / .duration_s)}' \
+    "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+  stop_broker
+}
+
+stop_all() { stop_node; stop_emulator; stop_broker; }
+
+# -- 1 and 2: the node ---------------------------------------------------------------
+node_flat "$DEVICES" "$DURATION" "$run/node-flat.json"
+max_rate=$(jq '.total.throughput' "$run/node-flat.json")
+half=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
+say "node at half its maximum: $half commands/s (load $(loadavg1))"
+run_loadgen "$run/node-half.json" --mode=node --devices="$DEVICES" --inflight=16 \
+  --threads="$THREADS" --mix="$MIX" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
+  --label="node at half its maximum rate" >"$run/node-half.txt"
+cat "$run/node-half.txt" >&2
+jq --argjson failures "$(node_failures_json)" '.node_log = $failures' "$run/node-half.json" \
+  >"$run/node-half.tmp" && mv "$run/node-half.tmp" "$run/node-half.json"
+stop_all
+
+# -- 3: the broker alone ----------------------------------------------------------------
+req=$(jq '.total.bytes_out_mean | floor' "$run/node-flat.json")
+rep=$(jq '.total.bytes_in_mean | floor' "$run/node-flat.json")
+echo_flat "$DEVICES" "$DURATION" "$req" "$rep" "$run/echo-flat.json"
+echo_rate=$(jq '.total.throughput' "$run/echo-flat.json")
+echo_half=$(awk -v r="$echo_rate" 'BEGIN { printf "%d", r / 2 }')
+start_broker
+say "echo at half its maximum: $echo_half messages/s (load $(loadavg1))"
+MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  run_loadgen "$run/echo-half.json" --mode=echo --devices="$DEVICES" --inflight=16 \
+  --threads="$THREADS" --rate="$echo_half" --duration="$DURATION" --warmup="$WARMUP" \
+  --payload-bytes="$req" --reply-bytes="$rep" --label="echo at half its maximum rate" \
+  >"$run/echo-half.txt"
+cat "$run/echo-half.txt" >&2
+stop_broker
+
+# -- 4: the sweep -------------------------------------------------------------------------
+sweep_json='[]'
+for d in $SWEEP; do
+  node_flat "$d" "$SWEEP_DURATION" "$run/sweep-node-$d.json"
+  stop_all
+  echo_flat "$d" "$SWEEP_DURATION" "$req" "$rep" "$run/sweep-echo-$d.json"
+  sweep_json=$(jq --argjson d "$d" --slurpfile n "$run/sweep-node-$d.json" \
+    --slurpfile e "$run/sweep-echo-$d.json" \
+    '. + [{devices: $d, node: $n[0].total.throughput, node_p99_ms: $n[0].total.latency_ms.p99,
+           echo: $e[0].total.throughput, echo_p99_ms: $e[0].total.latency_ms.p99,
+           ratio: ($n[0].total.throughput / $e[0].total.throughput),
+           load: $n[0].host.loadavg_end[0]}]' <<<"$sweep_json")
+done
+
+# -- results ------------------------------------------------------------------------------
+jq -n --argjson machine "$(machine_json)" \
+  --slurpfile nf "$run/node-flat.json" --slurpfile nh "$run/node-half.json" \
+  --slurpfile ef "$run/echo-flat.json" --slurpfile eh "$run/echo-half.json" \
+  --argjson sweep "$sweep_json" \
+  '{bench: "throughput", machine: $machine,
+    node_flat_out: $nf[0], node_half_rate: $nh[0], echo_flat_out: $ef[0], echo_half_rate: $eh[0],
+    sweep: $sweep,
+    figures: {
+      node_commands_per_s: $nf[0].total.throughput,
+      echo_messages_per_s: $ef[0].total.throughput,
+      ratio: ($nf[0].total.throughput / $ef[0].total.throughput),
+      node_p99_ms_at_half: $nh[0].total.latency_ms.p99,
+      echo_p99_ms_at_half: $eh[0].total.latency_ms.p99,
+      half_rate_target: $nh[0].config.rate,
+      half_rate_achieved: $nh[0].total.throughput},
+    targets: {ratio_min: 0.5, p99_ms_max_at_half: 5}}' >"$RESULT_JSON"
+
+f() { jq -r "$1" "$RESULT_JSON"; }
+ratio=$(f '.figures.ratio')
+p99h=$(f '.figures.node_p99_ms_at_half')
+{
+  echo "# Throughput: meetingd next to the broker ($bench_stamp)"
+  echo
+  echo "Machine: $(f '.machine.nproc') vCPU ($(f '.machine.cpu')), shared; load average at start $(f '.machine.loadavg_at_start')."
+  echo "Commit $(f '.machine.commit') (uncommitted changes: $(f '.machine.uncommitted_changes'))."
+  echo "$DEVICES devices, $INFLIGHT commands in flight each, mix \`$MIX\`, $DURATION after $WARMUP warmup; node with --db-sync=full."
+  echo
+  echo "| run | msgs or cmds/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | load 1 min | CPU % node / broker / loadgen |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for k in node_flat_out node_half_rate echo_flat_out echo_half_rate; do
+    jq -r --arg k "$k" '.[$k] as $r | "| \($k) | \($r.total.throughput | floor) | \($r.total.latency_ms.p50) | \($r.total.latency_ms.p90) | \($r.total.latency_ms.p99) | \($r.total.latency_ms.p999) | \($r.total.failed) | \($r.host.loadavg_measure_start[0]) → \($r.host.loadavg_end[0]) | \($r.cpu_percent.node // "-") / \($r.cpu_percent.broker // "-") / \($r.cpu_percent.loadgen // 0 | floor) |"' "$RESULT_JSON"
+  done
+  echo
+  echo "- command throughput / broker echo rate: **$(printf '%.2f' "$ratio")** (target ≥ 0.5: $(verdict "$ratio" '>=' 0.5))"
+  echo "- p99 at half of meetingd's maximum ($(f '.figures.half_rate_target | floor')/s): **$p99h ms** (target ≤ 5 ms: $(verdict "$p99h" '<=' 5))"
+  echo "- broker TCP_NODELAY: $(f '.machine.broker_tcp_nodelay'); node TCP_NODELAY shim: $(f '.machine.node_tcp_nodelay_preload'); emulator TCP_NODELAY shim: $(f '.machine.emulator_tcp_nodelay_preload'), backlog $(f '.machine.emulator_backlog_preload'); extra node options: \`$(f '.machine.node_args')\`"
+  echo "- node 500s (cmd.failed) in the flat-out run: $(f '.node_flat_out.node_log.internal_errors'), at half rate: $(f '.node_half_rate.node_log.internal_errors')"
+  echo
+  echo "Per command, node flat out:"
+  echo
+  echo "| command | per s | p50 ms | p99 ms | p99.9 ms | errors |"
+  echo "|---|---|---|---|---|---|"
+  jq -r '.node_flat_out.commands | to_entries[] | "| \(.key) | \(.value.throughput | floor) | \(.value.latency_ms.p50) | \(.value.latency_ms.p99) | \(.value.latency_ms.p999) | \(.value.errors | to_entries | map("\(.key): \(.value)") | join(", ")) |"' "$RESULT_JSON"
+  if [ -n "$SWEEP" ]; then
+    echo
+    echo "Sweep ($SWEEP_DURATION each):"
+    echo
+    echo "| devices | node cmds/s | node p99 ms | echo msgs/s | echo p99 ms | ratio | load |"
+    echo "|---|---|---|---|---|---|---|"
+    jq -r '.sweep[] | "| \(.devices) | \(.node | floor) | \(.node_p99_ms) | \(.echo | floor) | \(.echo_p99_ms) | \(.ratio * 100 | floor / 100) | \(.load) |"' "$RESULT_JSON"
+  fi
+} >"$RESULT_MD"
+
+# -- plots --------------------------------------------------------------------------------
+if command -v gnuplot >/dev/null; then
+  jq -r '["node", .node_flat_out.total.throughput, "broker echo", .echo_flat_out.total.throughput] | @tsv' \
+    "$RESULT_JSON" | awk -F'\t' '{print "\"" $1 "\"", $2; print "\"" $3 "\"", $4}' >"$run/bars.dat"
+  jq -r '["p50","p90","p99","p99.9"] as $q | [.node_flat_out, .node_half_rate, .echo_flat_out, .echo_half_rate] as $r
+    | range(0;4) as $i | "\($q[$i]) \($r[0].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[1].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[2].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[3].total.latency_ms | [.p50,.p90,.p99,.p999][$i])"' \
+    "$RESULT_JSON" >"$run/lat.dat"
+  jq -r '.node_flat_out.timeline[] | "\(.t) \(.rate) \(.p99_ms)"' "$RESULT_JSON" >"$run/tl-node.dat"
+  jq -r '.echo_flat_out.timeline[] | "\(.t) \(.rate) \(.p99_ms)"' "$RESULT_JSON" >"$run/tl-echo.dat"
+  gnuplot <<EOF
+set terminal pngcairo size 800,500 noenhanced
+set output "$RESULT_PNG_PREFIX-throughput.png"
+set title "Flat out, $DEVICES devices x $INFLIGHT in flight ($(nproc) vCPU, shared)"
+set ylabel "commands or messages / s"
+set style fill solid 0.6
+set boxwidth 0.5
+set yrange [0:*]
+set grid ytics
+plot "$run/bars.dat" using 0:2:xtic(1) with boxes notitle, "" using 0:2:(sprintf("%d", \$2)) with labels offset 0,1 notitle
+set output "$RESULT_PNG_PREFIX-latency.png"
+set title "Round-trip latency percentiles"
+set ylabel "ms (log)"
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set key top left
+plot "$run/lat.dat" using 2:xtic(1) title "node flat out", "" using 3 title "node at half rate", \
+     "" using 4 title "echo flat out", "" using 5 title "echo at half rate"
+unset logscale y
+set style data lines
+set output "$RESULT_PNG_PREFIX-timeline.png"
+set title "Per second during the flat-out runs"
+set xlabel "s"
+set ylabel "per s"
+set y2label "p99 ms"
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+plot "$run/tl-node.dat" using 1:2 with lines lw 2 title "node cmds/s", \
+     "$run/tl-echo.dat" using 1:2 with lines lw 2 title "echo msgs/s", \
+     "$run/tl-node.dat" using 1:3 axes x1y2 with lines dt 2 title "node p99", \
+     "$run/tl-echo.dat" using 1:3 axes x1y2 with lines dt 2 title "echo p99"
+EOF
+  if [ -n "$SWEEP" ]; then
+    jq -r '.sweep[] | "\(.devices) \(.node) \(.echo) \(.node_p99_ms) \(.echo_p99_ms)"' "$RESULT_JSON" >"$run/sweep.dat"
+    gnuplot <<EOF
+set terminal pngcairo size 800,500 noenhanced
+set output "$RESULT_PNG_PREFIX-sweep.png"
+set title "Flat out by number of devices ($INFLIGHT in flight each)"
+set xlabel "devices"
+set ylabel "per s"
+set y2label "p99 ms"
+set y2tics
+set yrange [0:*]
+set y2range [0:*]
+set key top left
+plot "$run/sweep.dat" using 1:2 with linespoints lw 2 title "node cmds/s", \
+     "" using 1:3 with linespoints lw 2 title "echo msgs/s", \
+     "" using 1:4 axes x1y2 with linespoints dt 2 title "node p99", \
+     "" using 1:5 axes x1y2 with linespoints dt 2 title "echo p99"
+EOF
+  fi
+fi
+cat "$RESULT_MD"
+echo "results: $RESULT_JSON $RESULT_MD $RESULT_PNG_PREFIX-*.png" >&2

@@ -41,6 +41,12 @@ node_config::node_config() {
     .add(pbkdf2_iterations, "pbkdf2-iterations", "PBKDF2-SHA256 iterations of new password hashes")
     .add(hashers, "hashers", "threads hashing and checking passwords")
     .add(log_level, "log-level", "trace, debug, info, warn, error or off");
+  // CAF's default, work stealing, keeps idle workers polling and sleeping
+  // 50 us at a time: on two cores that costs the node a third of its
+  // throughput (docs/benchmarks.md). A shared queue wakes workers only when
+  // there is work. The config file or --caf#scheduler.policy can still
+  // choose `stealing`.
+  set("scheduler.policy", caf::atom("sharing"));
 }
 
 namespace {

@@ -19,6 +19,7 @@ using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using prune_atom = caf::atom_constant<caf::atom("prune")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 // shared
 using stats_atom = caf::atom_constant<caf::atom("stats")>;

@@ -173,7 +173,7 @@ void finish(self_ptr self, const std::string& client, const std::string& id,
             proto::command_kind kind, const final_reply& r, steady::time_point t0) {
   auto& st = self->state;
   auto now = now_of(self);
-  auto waiting = st.requests.complete(client, id, r.wire, r.replayable, now);
+  auto waiting = st.requests.complete(client, id, r.replayable, now);
   for (int i = 0; i <= waiting; ++i)
     publish_reply(self, client, r.wire);
   auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
@@ -200,6 +200,33 @@ void refuse(self_ptr self, const std::string& client, std::optional<std::string>
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
+                const std::string& payload);
+
+/// A duplicate of an answered request gets the reply the store kept. Should
+/// the store have pruned it meanwhile (the window is over), the request runs
+/// again as a fresh one, as any request older than the window would.
+void replay(self_ptr self, const std::string& client, bool admin_topic,
+            const std::string& payload, const std::string& id) {
+  self->request(self->state.store, std::chrono::seconds(10), lookup_atom::value, client, id)
+    .then(
+      [self, client, admin_topic, payload, id](std::string& reply) {
+        if (reply.empty()) {
+          self->state.requests.forget(client, id);
+          on_command(self, client, admin_topic, payload);
+          return;
+        }
+        publish_reply(self, client, reply);
+        MD_LOG_DEBUG("cmd.replayed", log::kv("client", client), log::kv("req", id));
+      },
+      [self, client, id](caf::error& err) {
+        MD_LOG_ERROR("cmd.replay_failed", log::kv("client", client), log::kv("req", id),
+                     log::kv("error", caf::to_string(err)));
+        refuse(self, client, id, 500, "internal",
+               "the stored reply could not be read just now; send the same request again");
+      });
+}
+
+void on_command(self_ptr self, const std::string& client, bool admin_topic,
                 const std::string& payload) {
   auto& st = self->state;
   auto t0 = steady::now();
@@ -217,18 +244,17 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
     return;
   }
   auto seen = st.requests.check(client, req.id);
-  if (seen.v == request_log::verdict::answered) {
+  if (seen == request_log::verdict::answered) {
     ++st.counters.duplicates;
-    publish_reply(self, client, *seen.reply);
-    MD_LOG_DEBUG("cmd.replayed", log::kv("client", client), log::kv("req", req.id));
+    replay(self, client, admin_topic, payload, req.id);
     return;
   }
-  if (seen.v == request_log::verdict::in_flight) {
+  if (seen == request_log::verdict::in_flight) {
     ++st.counters.duplicates;
     return; // answered together with the first copy
   }
   auto forget = [&](int code, const char* reason, std::string message) {
-    st.requests.complete(client, req.id, {}, false, now_of(self));
+    st.requests.complete(client, req.id, false, now_of(self));
     refuse(self, client, req.id, code, reason, std::move(message));
   };
   if (st.shutting_down) {
@@ -316,7 +342,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
   for (auto& d : recovered.devices)
     st.seqs[d.client] = d.last_seq + (recovered.crashed ? crash_seq_gap : 0);
   for (auto& r : recovered.requests)
-    st.requests.restore(r.client, r.id, std::move(r.reply), r.at);
+    st.requests.restore(r.client, r.id, r.at);
   mqtt::create_options opts(MQTTVERSION_3_1_1, st.cfg.max_buffered);
   opts.set_send_while_disconnected(true, true);
   st.client = std::make_unique<mqtt::async_client>(

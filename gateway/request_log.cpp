@@ -11,20 +11,20 @@ std::string request_log::key(const std::string& client, const std::string& id) {
   return k;
 }
 
-request_log::lookup request_log::check(const std::string& client,
-                                       const std::string& id) {
+request_log::verdict request_log::check(const std::string& client,
+                                        const std::string& id) {
   auto [it, fresh] = entries_.try_emplace(key(client, id));
   if (fresh)
-    return {verdict::fresh, nullptr};
+    return verdict::fresh;
   auto& e = it->second;
   if (e.done)
-    return {verdict::answered, &e.reply};
+    return verdict::answered;
   ++e.waiting;
-  return {verdict::in_flight, nullptr};
+  return verdict::in_flight;
 }
 
 int request_log::complete(const std::string& client, const std::string& id,
-                          const std::string& reply, bool replayable, unix_ms now) {
+                          bool replayable, unix_ms now) {
   auto k = key(client, id);
   auto it = entries_.find(k);
   if (it == entries_.end())
@@ -37,18 +37,22 @@ int request_log::complete(const std::string& client, const std::string& id,
   auto& e = it->second;
   e.done = true;
   e.waiting = 0;
-  e.reply = reply;
   e.at = now;
   order_.emplace_back(now, std::move(k));
   return waiting;
 }
 
-void request_log::restore(const std::string& client, const std::string& id,
-                          std::string reply, unix_ms at) {
+void request_log::forget(const std::string& client, const std::string& id) {
+  // Its record in order_ finds no entry (or a newer one) and is skipped.
+  auto it = entries_.find(key(client, id));
+  if (it != entries_.end() && it->second.done)
+    entries_.erase(it);
+}
+
+void request_log::restore(const std::string& client, const std::string& id, unix_ms at) {
   auto k = key(client, id);
   auto& e = entries_[k];
   e.done = true;
-  e.reply = std::move(reply);
   e.at = at;
   order_.emplace_back(at, std::move(k));
 }

@@ -1,9 +1,10 @@
-// Idempotency at the edge (PROTOCOL.md §4): the replies of the last window
-// by (client, request id), so a repeated message gets the same reply and is
-// not executed again. A duplicate that arrives while the first is still in
-// flight waits for it. The durable copy is the store's request_log table
-// (written in the same transaction as the change); this is the in-memory
-// index in front of it, reloaded from the store at start.
+// Idempotency at the edge (PROTOCOL.md §4): which requests of the last
+// window (by client and request id) are answered or still in flight, so a
+// repeated message is not executed again. A duplicate that arrives while the
+// first is in flight waits for it; one of an answered request gets the reply
+// stored in the store's request_log table (written in the same transaction
+// as the change). Only the keys live here: the replies (some 750 bytes each)
+// would cost a busy node hundreds of MB over a 10-minute window.
 #pragma once
 
 #include "gateway/protocol.hpp"
@@ -19,23 +20,22 @@ class request_log {
 public:
   enum class verdict { fresh, in_flight, answered };
 
-  struct lookup {
-    verdict v = verdict::fresh;
-    const std::string* reply = nullptr; // for `answered`
-  };
-
   /// Looks up (client, id); a fresh one is marked in flight, a duplicate of
   /// one in flight is counted as waiting.
-  lookup check(const std::string& client, const std::string& id);
+  verdict check(const std::string& client, const std::string& id);
 
-  /// Records the reply of a request in flight. `replayable` false forgets the
-  /// request (so a retry runs again). Returns how many duplicates waited.
-  int complete(const std::string& client, const std::string& id,
-               const std::string& reply, bool replayable, unix_ms now);
+  /// Records that a request in flight is answered (its reply is stored).
+  /// `replayable` false forgets the request (so a retry runs again).
+  /// Returns how many duplicates waited.
+  int complete(const std::string& client, const std::string& id, bool replayable,
+               unix_ms now);
 
-  /// Loads a reply recorded before a restart.
-  void restore(const std::string& client, const std::string& id,
-               std::string reply, unix_ms at);
+  /// Forgets an answered request whose stored reply is gone (pruned), so
+  /// that its next copy runs as a fresh request.
+  void forget(const std::string& client, const std::string& id);
+
+  /// Loads a request answered before a restart.
+  void restore(const std::string& client, const std::string& id, unix_ms at);
 
   /// Forgets replies recorded before `before`.
   std::size_t prune(unix_ms before);
@@ -48,7 +48,6 @@ private:
   struct entry {
     bool done = false;
     int waiting = 0;
-    std::string reply;
     unix_ms at = 0;
   };
   static std::string key(const std::string& client, const std::string& id);

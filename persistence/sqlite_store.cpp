@@ -765,6 +765,24 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
   return result;
 }
 
+std::optional<std::string> sqlite_store::stored_reply(const std::string& client,
+                                                      const std::string& id) {
+  static const char* sql = "SELECT reply FROM request_log WHERE client = ?1 AND id = ?2";
+  sqlite3_stmt* stmt = nullptr;
+  std::optional<std::string> reply;
+  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) == SQLITE_OK
+      && sqlite3_bind_text(stmt, 1, client.data(), static_cast<int>(client.size()),
+                           SQLITE_TRANSIENT) == SQLITE_OK
+      && sqlite3_bind_text(stmt, 2, id.data(), static_cast<int>(id.size()),
+                           SQLITE_TRANSIENT) == SQLITE_OK
+      && sqlite3_step(stmt) == SQLITE_ROW) {
+    auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    reply.emplace(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+  }
+  sqlite3_finalize(stmt);
+  return reply;
+}
+
 // -- maintenance --------------------------------------------------------------
 
 std::size_t sqlite_store::prune(unix_ms requests_before, unix_ms ended_before) {

@@ -54,6 +54,12 @@ public:
   /// ended meetings older than `ended_since` are left out.
   virtual snapshot load(unix_ms requests_since, unix_ms ended_since) = 0;
 
+  /// The reply recorded for request `id` of `client`, if it is (still) kept:
+  /// what a duplicate of an answered request gets (PROTOCOL.md §4). The
+  /// node keeps only the keys in memory; the replies stay here.
+  virtual std::optional<std::string> stored_reply(const std::string& client,
+                                                  const std::string& id) = 0;
+
   /// Deletes request records older than `before`, and ended meetings (with
   /// their rows) that ended before `ended_before`. Returns rows deleted.
   virtual std::size_t prune(unix_ms requests_before, unix_ms ended_before) = 0;

@@ -204,6 +204,9 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
         MD_LOG_INFO("store.pruned", log::kv("rows", deleted));
       self->delayed_send(self, st.cfg.prune_interval, prune_atom::value);
     },
+    [=](lookup_atom, const std::string& client, const std::string& id) {
+      return self->state.db->stored_reply(client, id).value_or("");
+    },
     [=](checkpoint_atom) -> bool {
       auto& st = self->state;
       if (!commit_pending(self)) {

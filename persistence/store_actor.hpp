@@ -117,6 +117,8 @@ using store_actor = caf::typed_actor<
   // checkpoints the WAL; replies true when done, false if the pending
   // changes could not be committed (they are not acknowledged).
   caf::replies_to<checkpoint_atom>::with<bool>,
+  // The stored reply of (client, request id); empty if none is kept.
+  caf::replies_to<lookup_atom, std::string, std::string>::with<std::string>,
   // Counters for admin.stats and benchmarks.
   caf::replies_to<stats_atom>::with<store_stats>>;
 

@@ -76,6 +76,11 @@ public:
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->load(a, b);
   }
+  std::optional<std::string> stored_reply(const std::string& client,
+                                         const std::string& id) override {
+    std::lock_guard<std::mutex> guard{ctl_->mtx};
+    return inner_->stored_reply(client, id);
+  }
   std::size_t prune(unix_ms a, unix_ms b) override {
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->prune(a, b);

@@ -565,6 +565,20 @@ TYPED_TEST(store_contract, load_filters_live_ended_and_old) {
   EXPECT_TRUE(find_by(s.requests, &request_record::id, "r-new"));
 }
 
+// The node keeps only request keys in memory; a duplicate's reply is read
+// back from the store, byte for byte, until the request is pruned.
+TYPED_TEST(store_contract, stored_reply_reads_a_request_back_until_pruned) {
+  auto request = sample_request("r-1", 10);
+  ASSERT_FALSE(this->apply({this->set_of(change::put_request{request})}));
+  auto reply = this->db_->stored_reply(request.client, "r-1");
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(*reply, request.reply);
+  EXPECT_FALSE(this->db_->stored_reply(request.client, "r-2"));
+  EXPECT_FALSE(this->db_->stored_reply("GID_MEETING_DOWN@@@other", "r-1"));
+  this->db_->prune(11, 0);
+  EXPECT_FALSE(this->db_->stored_reply(request.client, "r-1"));
+}
+
 TYPED_TEST(store_contract, prune_deletes_old_requests_and_ended_meetings) {
   changeset cs;
   auto old = ended_meeting("m-old", 500, true);

@@ -3,7 +3,9 @@
 #include "config/log.hpp"
 #include "gateway/codec.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/error.hpp>
+#include <caf/settings.hpp>
 
 #include <cstdlib>
 
@@ -96,6 +98,10 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--token-scheme=" + cfg.token_scheme + ": expected channel or appkey");
   if (cfg.db_sync != "full" && cfg.db_sync != "normal")
     return bad("--db-sync=" + cfg.db_sync + ": expected full or normal");
+  auto policy = caf::get_or(cfg, "scheduler.policy", caf::atom("sharing"));
+  if (policy != caf::atom("sharing") && policy != caf::atom("stealing"))
+    return bad("--caf#scheduler.policy=" + caf::to_string(policy)
+               + ": expected sharing or stealing");
   if (cfg.db.empty())
     return bad("--db is empty: give the SQLite file to keep the node's state in");
   if (!log::valid_level(cfg.log_level))

@@ -50,6 +50,7 @@ TEST(node_process, bad_options_exit_with_one_line_naming_them) {
     {{"--app-id=x", "--node-id=a/b"}, "--node-id"},
     {{"--app-id=x", "--max-participants=1"}, "--max-participants"},
     {{"--app-id=x", "stray"}, "stray"},
+    {{"--app-id=x", "--caf#scheduler.policy=bogus"}, "scheduler.policy"},
     {{}, "--app-id"},
     {{"--app-id=x", "--config-file=/nonexistent/meetingd.conf"}, "nonexistent"},
   };

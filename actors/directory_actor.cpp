@@ -485,6 +485,8 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     auto id = m.id;
     st.meetings.emplace(id, spawn_meeting(self, std::move(m)));
   }
+  if (st.env->recovery)
+    st.env->recovery->one_done();
   // The directory owns the meetings: when it is told to stop, they stop.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
     for (auto& [id, m] : self->state.meetings)

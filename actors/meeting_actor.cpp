@@ -231,6 +231,8 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       start_delete(self);
     else
       arm_timer(self);
+    if (st.env->recovery)
+      st.env->recovery->one_done();
   }
   return {
     [self](handle_atom, meeting_request& req) -> caf::result<final_reply> {

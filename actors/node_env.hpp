@@ -9,6 +9,7 @@
 #pragma once
 
 #include "actors/meeting_state.hpp"
+#include "actors/recovery_tracker.hpp"
 
 #include <caf/actor_clock.hpp>
 #include <caf/scheduled_actor.hpp>
@@ -38,6 +39,9 @@ struct node_env {
   std::int64_t clock_offset_ms = 0;
   /// Wall time when the node started (admin.ping uptime).
   unix_ms started_at = 0;
+  /// Told by the directory and each recovered meeting when initialized
+  /// (null in tests that do not track recovery).
+  std::shared_ptr<recovery_tracker> recovery;
 
   /// The offset that maps `clock` onto the system clock now.
   static std::int64_t offset_for(const caf::actor_clock& clock) {

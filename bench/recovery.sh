@@ -6,8 +6,11 @@
 # alone writes N meetings as the node would; it also reports the store's own
 # open and load time). For each one, REPEAT times: a copy of the database,
 # meetingd started on it, and
-#   - ready_ms: from exec to the log line lmq.ready (state loaded, actors up,
-#     subscribed at the broker: the node takes commands), polled every 5 ms;
+#   - ready_ms: from exec to the log line lmq.ready (state loaded, actors
+#     spawned, subscribed at the broker: commands are taken, and queue);
+#   - recovered_ms: from exec to the log line node.recovered (the directory
+#     and every recovered meeting actor initialized: commands are answered
+#     at full speed), both polled every 5 ms; the target applies to this one;
 #   - load_ms:  what the node logs in node.started (reading the database);
 #   - the node's RSS once ready.
 # The page cache is warm (the copy was just written): this is the restart of
@@ -48,17 +51,20 @@ for n in $MEETINGS; do
     load=$(loadavg1)
     start_node "$db"
     ready_ms=$NODE_READY_MS
+    t_ready=$(date +%s%N)
+    until grep -q "node.recovered" "$NODE_LOG"; do sleep 0.005; done
+    recovered_ms=$(( ready_ms + ($(date +%s%N) - t_ready) / 1000000 ))
     load_ms=$(node_log_field load_ms)
     live=$(node_log_field meetings)
     rss=$(rss_kib "$NODE_PID")
-    say "$n meetings, run $r: ready in $ready_ms ms, load_ms $load_ms, $live meetings, RSS $rss KiB (load $load)"
+    say "$n meetings, run $r: ready in $ready_ms ms, recovered in $recovered_ms ms, load_ms $load_ms, $live meetings, RSS $rss KiB (load $load)"
     t0=$(date +%s%N)
     stop_node
     stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    rows=$(jq --argjson n "$n" --argjson r "$r" --argjson ready "$ready_ms" \
+    rows=$(jq --argjson n "$n" --argjson r "$r" --argjson ready "$ready_ms" --argjson recovered "$recovered_ms" \
       --arg load_ms "$load_ms" --arg live "$live" --argjson rss "$rss" --arg la "$load" \
       --argjson store "$store_load" --argjson stop "$stop_ms" \
-      '. + [{meetings: $n, run: $r, ready_ms: $ready, node_load_ms: ($load_ms | tonumber? // null),
+      '. + [{meetings: $n, run: $r, ready_ms: $ready, recovered_ms: $recovered, node_load_ms: ($load_ms | tonumber? // null),
              meetings_loaded: ($live | tonumber? // null), rss_kib: $rss, stop_ms: $stop,
              store_bench_load_ms: $store, load1: ($la | tonumber)}]' <<<"$rows")
     rm -f "$db" "$db-wal" "$db-shm"
@@ -68,6 +74,8 @@ done
 summary=$(jq 'group_by(.meetings) | map({meetings: .[0].meetings,
     ready_ms_median: (map(.ready_ms) | sort | .[length / 2 | floor]),
     ready_ms_min: (map(.ready_ms) | min), ready_ms_max: (map(.ready_ms) | max),
+    recovered_ms_median: (map(.recovered_ms) | sort | .[length / 2 | floor]),
+    recovered_ms_min: (map(.recovered_ms) | min), recovered_ms_max: (map(.recovered_ms) | max),
     node_load_ms_median: (map(.node_load_ms) | sort | .[length / 2 | floor]),
     store_bench_load_ms: .[0].store_bench_load_ms,
     rss_kib: (map(.rss_kib) | max), meetings_loaded: .[0].meetings_loaded,
@@ -76,8 +84,8 @@ jq -n --argjson machine "$(machine_json)" --argjson rows "$rows" --argjson summa
   --slurpfile store "$run/store.json" \
   '{bench: "recovery", machine: $machine, runs: $rows, summary: $summary,
     store_bench: $store[0],
-    figures: ($summary | map({key: "ready_ms_\(.meetings)", value: .ready_ms_median}) | from_entries),
-    targets: {ready_ms_max_100000: 2000}}' >"$RESULT_JSON"
+    figures: ($summary | map({key: "recovered_ms_\(.meetings)", value: .recovered_ms_median}) | from_entries),
+    targets: {recovered_ms_max_100000: 2000}}' >"$RESULT_JSON"
 
 {
   echo "# Recovery from SQLite ($bench_stamp)"
@@ -85,15 +93,15 @@ jq -n --argjson machine "$(machine_json)" --argjson rows "$rows" --argjson summa
   echo "Machine: $(nproc) vCPU, shared; load average at start $(jq -r .machine.loadavg_at_start "$RESULT_JSON"). Warm page cache."
   echo "Databases from \`store_bench --recovery N\` (N meetings, 2 participants each); $REPEAT restarts each, median shown."
   echo
-  echo "| meetings | exec → lmq.ready ms (median, min–max) | node load_ms | store alone load_ms | RSS ready (KiB) | load 1 min |"
-  echo "|---|---|---|---|---|---|"
-  jq -r '.summary[] | "| \(.meetings) | **\(.ready_ms_median)** (\(.ready_ms_min)–\(.ready_ms_max)) | \(.node_load_ms_median) | \(.store_bench_load_ms | floor) | \(.rss_kib) | \(.load1) |"' "$RESULT_JSON"
+  echo "| meetings | exec → node.recovered ms (median, min–max) | exec → lmq.ready ms | node load_ms | store alone load_ms | RSS at ready (KiB) | load 1 min |"
+  echo "|---|---|---|---|---|---|---|"
+  jq -r '.summary[] | "| \(.meetings) | **\(.recovered_ms_median)** (\(.recovered_ms_min)–\(.recovered_ms_max)) | \(.ready_ms_median) | \(.node_load_ms_median) | \(.store_bench_load_ms | floor) | \(.rss_kib) | \(.load1) |"' "$RESULT_JSON"
   echo
-  jq -r '.summary[] | select(.meetings == 100000) | "- 100k meetings: ready in **\(.ready_ms_median) ms** (target ≤ 2000 ms: \(if .ready_ms_median <= 2000 then "met" else "NOT met" end))"' "$RESULT_JSON"
+  jq -r '.summary[] | select(.meetings == 100000) | "- 100k meetings: recovered in **\(.recovered_ms_median) ms** (target ≤ 2000 ms: \(if .recovered_ms_median <= 2000 then "met" else "NOT met" end))"' "$RESULT_JSON"
 } >"$RESULT_MD"
 
 if command -v gnuplot >/dev/null; then
-  jq -r '.summary[] | "\(.meetings) \(.ready_ms_median) \(.node_load_ms_median) \(.store_bench_load_ms)"' "$RESULT_JSON" >"$run/r.dat"
+  jq -r '.summary[] | "\(.meetings) \(.ready_ms_median) \(.node_load_ms_median) \(.store_bench_load_ms) \(.recovered_ms_median)"' "$RESULT_JSON" >"$run/r.dat"
   gnuplot <<EOF
 set terminal pngcairo size 800,500 noenhanced
 set output "$RESULT_PNG_PREFIX.png"
@@ -103,7 +111,8 @@ set ylabel "ms"
 set logscale x
 set yrange [0:*]
 set key top left
-plot "$run/r.dat" using 1:2 with linespoints lw 2 title "exec -> lmq.ready", \
+plot "$run/r.dat" using 1:5 with linespoints lw 2 title "exec -> node.recovered", \
+     "" using 1:2 with linespoints lw 2 title "exec -> lmq.ready", \
      "" using 1:3 with linespoints lw 2 title "node load_ms", \
      "" using 1:4 with linespoints title "store_bench load_ms", \
      2000 with lines dt 2 title "target for 100k"

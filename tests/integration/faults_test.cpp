@@ -52,17 +52,6 @@ long long ms_since(steady::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto until = steady::now() + timeout;
-  while (steady::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return pred();
-}
-
 std::size_t count_of(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1))

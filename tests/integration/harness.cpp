@@ -45,6 +45,16 @@ int free_port() {
   throw std::runtime_error("no free loopback port in 20000-32000");
 }
 
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
 namespace {
 
 bool port_open(int port) {
@@ -56,17 +66,6 @@ bool port_open(int port) {
   bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
   return ok;
-}
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
 }
 
 std::string read_file(const std::string& path) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -21,8 +22,11 @@ namespace meetingd::testing {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-/// A port nobody listens on right now (bind to 0, read it, close).
+/// A loopback port nobody listens on right now, below the ephemeral range.
 int free_port();
+
+/// Polls `pred` every 20 ms until it holds or `timeout` passes; its last value.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
 /// A child process with its output in files; killed (SIGKILL) on destruction.
 class process {

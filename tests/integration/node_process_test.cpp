@@ -149,6 +149,10 @@ TEST(node_process, kill9_then_restart_keeps_acknowledged_state_and_replays_repli
   c.kill_node();
   c.start_node();
   EXPECT_NE(c.node_log().find("clean_shutdown=false"), std::string::npos);
+  // The node says when every recovered meeting is back in memory.
+  EXPECT_TRUE(eventually(
+    [&] { return c.node_log().find("node.recovered meetings=1 ") != std::string::npos; }, 5s))
+    << c.node_log();
 
   // The same request id gets the very same reply, not a second meeting.
   auto again = alice->request("meeting.create", {{"title", "survives"}, {"invitees", {"bob"}}},

@@ -52,17 +52,6 @@ void expect_window(steady::time_point at, steady::time_point lo, steady::time_po
     << what << " came " << ms(at - hi) << " ms after the start, deadline " << d.count() << " ms";
 }
 
-template <class Pred>
-bool eventually(Pred pred, milliseconds timeout) {
-  auto until = steady::now() + timeout;
-  while (steady::now() < until) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
 bool channel_exists(cluster& c, const std::string& channel) {
   return c.emulator_get("/_emulator/channels/" + channel).contains("channel");
 }

@@ -1,0 +1,21 @@
+#include "actors/recovery_tracker.hpp"
+
+#include "config/log.hpp"
+
+namespace meetingd {
+
+recovery_tracker::recovery_tracker(std::size_t actors,
+                                   std::chrono::steady_clock::time_point started)
+  : left_(actors), meetings_(actors > 0 ? actors - 1 : 0), started_(started) {
+}
+
+void recovery_tracker::one_done() {
+  if (left_.fetch_sub(1, std::memory_order_acq_rel) != 1)
+    return;
+  auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+              .count();
+  MD_LOG_INFO("node.recovered", log::kv("meetings", meetings_),
+              log::kv("ms", static_cast<std::int64_t>(ms * 1000) / 1000.0));
+}
+
+} // namespace meetingd

@@ -32,7 +32,8 @@ void ensure_library() {
   static library lib;
 }
 
-/// tcp://host:port -> host, port.
+} // namespace
+
 std::pair<std::string, int> host_port(const std::string& uri) {
   auto rest = uri;
   if (auto at = rest.find("://"); at != std::string::npos)
@@ -42,8 +43,6 @@ std::pair<std::string, int> host_port(const std::string& uri) {
     return {rest, 1883};
   return {rest.substr(0, colon), std::stoi(rest.substr(colon + 1))};
 }
-
-} // namespace
 
 session::session(session_options opts) : opts_(std::move(opts)), id_prefix_(session_prefix()) {
   ensure_library();

@@ -30,6 +30,9 @@ namespace meetingd::client {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
+/// tcp://host:port -> host, port (1883 if the URI has no port).
+std::pair<std::string, int> host_port(const std::string& uri);
+
 struct session_options {
   std::string broker = "tcp://127.0.0.1:1883";
   std::string client_id;              // e.g. GID_MEETING_DOWN@@@alice-phone

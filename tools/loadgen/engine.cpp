@@ -1,6 +1,7 @@
 #include "tools/loadgen/engine.hpp"
 
 #include "gateway/crypto.hpp"
+#include "tools/client/mqtt_session.hpp"
 
 #include <mosquitto.h>
 
@@ -40,15 +41,6 @@ std::int64_t unix_s() {
     .count();
 }
 
-std::pair<std::string, int> host_port(const std::string& uri) {
-  auto rest = uri;
-  if (auto at = rest.find("://"); at != std::string::npos)
-    rest = rest.substr(at + 3);
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos)
-    return {rest, 1883};
-  return {rest.substr(0, colon), std::stoi(rest.substr(colon + 1))};
-}
 
 template <class V, class T>
 bool erase_value(V& v, const T& x) {
@@ -207,7 +199,7 @@ private:
     mosquitto_message_callback_set(mosq_, [](mosquitto* m, void* self, const mosquitto_message* msg) {
       static_cast<echo_peer*>(self)->answer(m, msg);
     });
-    auto [host, port] = host_port(o.broker);
+    auto [host, port] = client::host_port(o.broker);
     int rc = mosquitto_connect(mosq_, host.c_str(), port, o.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
       eng_.set_fatal("echo peer: cannot connect to " + o.broker + ": " + mosquitto_strerror(rc));
@@ -555,7 +547,7 @@ private:
       mosquitto_will_set(d.m, d.presence_topic.c_str(), static_cast<int>(offline.size()),
                          offline.data(), 1, true);
     }
-    auto [host, port] = host_port(o_.broker);
+    auto [host, port] = client::host_port(o_.broker);
     int rc = mosquitto_connect(d.m, host.c_str(), port, o_.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
       fail(d, std::string{"connect: "} + mosquitto_strerror(rc));

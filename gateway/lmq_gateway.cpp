@@ -57,8 +57,11 @@ void publish_reply(self_ptr self, const std::string& client, const std::string& 
 struct connect_listener : mqtt::iaction_listener {
   caf::weak_actor_ptr target;
   void on_failure(const mqtt::token& tok) override {
-    MD_LOG_WARN("lmq.connect_failed", log::kv("rc", static_cast<int>(tok.get_reason_code())),
-                log::kv("hint", "is the broker up and are the credentials right? retrying"));
+    MD_LOG_WARN("lmq.connect_failed", log::kv("rc", tok.get_return_code()),
+                log::kv("reason_code", static_cast<int>(tok.get_reason_code())),
+                log::kv("hint", "is the broker up, are MQTT_USERNAME/MQTT_PASSWORD right, and "
+                                "for ssl:// does --broker-ca name the CA of the broker's "
+                                "certificate? retrying"));
     if (auto strong = target.lock())
       caf::anon_send(caf::actor_cast<lmq_actor>(strong), retry_atom::value);
   }

@@ -201,6 +201,8 @@ void cluster::start_broker() {
       << "user root\n"
       << "password_file " << passwd << "\n"
       << "acl_file " << MEETINGD_SOURCE_DIR << "/config/mosquitto.acl\n";
+  for (auto& line : opts_.broker_conf)
+    out << line << "\n";
   out.close();
   broker_ = std::make_unique<process>("mosquitto",
                                       std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf},

@@ -73,6 +73,7 @@ private:
 struct node_options {
   std::map<std::string, std::string> flags; // extra --name=value
   std::map<std::string, std::string> env;   // extra environment
+  std::vector<std::string> broker_conf;     // extra mosquitto.conf lines
 };
 
 /// Broker + emulator + node for one test.

@@ -31,7 +31,65 @@ int lines(const std::string& text) {
   return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the
+/// openssl command line in `dir`: ca.crt, server.crt, server.key.
+void make_tls_files(const std::string& dir) {
+  auto run = [&](const std::string& cmd) {
+    auto full = "cd " + dir + " && " + cmd + " >>openssl.log 2>&1";
+    if (std::system(full.c_str()) != 0)
+      throw std::runtime_error("openssl failed: " + cmd);
+  };
+  run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=meetingd-test-ca"
+      " -keyout ca.key -out ca.crt");
+  run("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key"
+      " -out server.csr");
+  run("printf 'subjectAltName=IP:127.0.0.1' > san.ext");
+  run("openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1"
+      " -extfile san.ext -out server.crt");
+}
+
 } // namespace
+
+// PROTOCOL.md §9: --broker=ssl://... with --broker-ca. The broker has a TLS
+// listener for the node and a plain one for the test's devices; a login
+// answered by the node proves the whole path over TLS.
+TEST(node_process, talks_to_the_broker_over_tls_checking_its_certificate) {
+  temp_dir certs;
+  make_tls_files(certs.path());
+  int tls_port = free_port();
+  node_options opts;
+  opts.broker_conf = {"listener " + std::to_string(tls_port) + " 127.0.0.1",
+                      "cafile " + certs.path() + "/ca.crt",
+                      "certfile " + certs.path() + "/server.crt",
+                      "keyfile " + certs.path() + "/server.key"};
+  opts.flags = {{"broker", "ssl://127.0.0.1:" + std::to_string(tls_port)},
+                {"broker-ca", certs.path() + "/ca.crt"}};
+  cluster c{opts};
+  c.start_node();
+  EXPECT_NE(c.node_log().find("lmq.connected broker=ssl://127.0.0.1:"), std::string::npos)
+    << c.node_log();
+  auto alice = c.logged_in("alice-phone", "alice");
+  auto created = alice->request("meeting.create", json::object());
+  EXPECT_EQ(code_of(created), 0) << created.dump();
+
+  // A second node that trusts another CA refuses this broker's certificate.
+  temp_dir other;
+  make_tls_files(other.path());
+  process wrong{"meetingd",
+                {MEETINGD_NODE_BIN, "--app-id=x", "--node-id=node-2", "--log-level=debug",
+                 "--broker=ssl://127.0.0.1:" + std::to_string(tls_port),
+                 "--broker-ca=" + other.path() + "/ca.crt", "--db=" + other.path() + "/n2.db",
+                 "--rtc-endpoint=" + c.rtc_endpoint()},
+                {{"RTC_ACCESS_KEY_ID", cluster::access_key_id},
+                 {"RTC_ACCESS_KEY_SECRET", cluster::access_key_secret},
+                 {"MQTT_USERNAME", "meetingd"},
+                 {"MQTT_PASSWORD", cluster::node_password}},
+                other.path()};
+  EXPECT_TRUE(eventually(
+    [&] { return wrong.output().find("lmq.connect_failed") != std::string::npos; }, 10s))
+    << wrong.output();
+  EXPECT_EQ(wrong.output().find("lmq.connected"), std::string::npos) << wrong.output();
+}
 
 TEST(node_process, bad_options_exit_with_one_line_naming_them) {
   struct bad {

@@ -12,7 +12,7 @@
 #     and every recovered meeting actor initialized: commands are answered
 #     at full speed), both polled every 5 ms; the target applies to this one;
 #   - load_ms:  what the node logs in node.started (reading the database);
-#   - the node's RSS once ready.
+#   - the node's RSS once recovered.
 # The page cache is warm (the copy was just written): this is the restart of
 # a node on the same machine, not a cold disk.
 #
@@ -93,7 +93,7 @@ jq -n --argjson machine "$(machine_json)" --argjson rows "$rows" --argjson summa
   echo "Machine: $(nproc) vCPU, shared; load average at start $(jq -r .machine.loadavg_at_start "$RESULT_JSON"). Warm page cache."
   echo "Databases from \`store_bench --recovery N\` (N meetings, 2 participants each); $REPEAT restarts each, median shown."
   echo
-  echo "| meetings | exec → node.recovered ms (median, min–max) | exec → lmq.ready ms | node load_ms | store alone load_ms | RSS at ready (KiB) | load 1 min |"
+  echo "| meetings | exec → node.recovered ms (median, min–max) | exec → lmq.ready ms | node load_ms | store alone load_ms | RSS once recovered (KiB) | load 1 min |"
   echo "|---|---|---|---|---|---|---|"
   jq -r '.summary[] | "| \(.meetings) | **\(.recovered_ms_median)** (\(.recovered_ms_min)–\(.recovered_ms_max)) | \(.ready_ms_median) | \(.node_load_ms_median) | \(.store_bench_load_ms | floor) | \(.rss_kib) | \(.load1) |"' "$RESULT_JSON"
   echo

@@ -37,7 +37,7 @@ reply_route route_of(const inbound_request& in, std::string user = {}) {
 void reply_with(self_ptr self, const reply_route& route, reply_promise rp,
                 proto::reply reply, changeset changes = {}) {
   commit_reply(self, self->state.links.store, route, std::move(reply),
-               std::move(changes), now_of(self), std::move(rp), [] {});
+               std::move(changes), now_of(self), std::move(rp), [] {}, [] {});
 }
 
 proto::reply ok(proto::reply_data data = {}) {
@@ -520,6 +520,12 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
         return;
       auto m = i->second;
       meetings.erase(i);
+      auto& book = self->state.book;
+      if (auto entry = book.find_meeting(id); entry && entry->creating) {
+        // Its creation was refused: the id is free again, the actor quits by itself.
+        book.forget_meeting(id);
+        return;
+      }
       self->send(m, retire_atom::value);
     },
   };

@@ -71,9 +71,12 @@ void end_outstanding(self_ptr self) {
   quit_when_done(self);
 }
 
-/// Performs what the core decided: commit, then reply (if `rp`), events,
-/// the directory update and DeleteChannel. Re-arms the timer at once: the
-/// state already changed in memory.
+/// Performs what the core decided: commit, then the directory update, the
+/// reply (if `rp`), events and DeleteChannel. The update goes out before the
+/// reply: the directory must know of the change (a meeting created, a user
+/// joined) before the caller can act on it with its next command, which
+/// reaches the directory through the gateway and could otherwise overtake
+/// it. Re-arms the timer at once: the state already changed in memory.
 void perform(self_ptr self, effects fx, const reply_route* route, reply_promise* rp) {
   auto& st = self->state;
   auto now = wall_now(self, *st.env);
@@ -81,13 +84,14 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
   auto update = notify ? std::optional<meeting_update>{update_of(st.m, std::move(fx.memberships))}
                        : std::nullopt;
   begin_outstanding(self);
-  auto after = [self, events = std::move(fx.events), update = std::move(update),
-                delete_channel = fx.delete_channel]() mutable {
+  auto before = [self, update = std::move(update)]() mutable {
+    if (update)
+      self->send(self->state.links.directory, update_atom::value, std::move(*update));
+  };
+  auto after = [self, events = std::move(fx.events), delete_channel = fx.delete_channel]() mutable {
     auto& st = self->state;
     if (!events.empty())
       self->send(st.links.directory, deliver_atom::value, std::move(events));
-    if (update)
-      self->send(st.links.directory, update_atom::value, std::move(*update));
     if (delete_channel)
       start_delete(self);
     end_outstanding(self);
@@ -97,9 +101,12 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
                            "the meeting produced no reply; this is a bug, see the node's log");
   if (rp) {
     commit_reply(self, st.links.store, *route, std::move(*fx.reply),
-                 std::move(fx.changes), now, *rp, std::move(after));
+                 std::move(fx.changes), now, *rp, std::move(before), std::move(after));
   } else {
-    commit_then(self, st.links.store, std::move(fx.changes), std::move(after));
+    commit_then(self, st.links.store, std::move(fx.changes), [before, after]() mutable {
+      before();
+      after();
+    });
   }
   arm_timer(self);
 }
@@ -176,6 +183,15 @@ void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
     });
 }
 
+/// A refused creation frees the meeting's id in the directory before the
+/// refusal is delivered: a retry with the same id, sent the moment the
+/// refusal arrives, must run again and not find the id still taken (409).
+/// Nothing is ever routed to a meeting being created, so the actor quits
+/// without waiting for `retire`.
+void give_up_creation(self_ptr self) {
+  self->send(self->state.links.directory, finished_atom::value, self->state.m.id);
+}
+
 void create(self_ptr self, const meeting_request& req, reply_promise rp) {
   auto& st = self->state;
   auto id = *req.cmd.requested_id;
@@ -185,7 +201,7 @@ void create(self_ptr self, const meeting_request& req, reply_promise rp) {
   if (auto err = check_create(req.who, req.cmd, ctx)) {
     // The actor ends once the refusal is durable and delivered.
     commit_reply(self, st.links.store, route, std::move(*err), {}, ctx.now, rp,
-                 [self] { self->quit(); });
+                 [self] { give_up_creation(self); }, [self] { self->quit(); });
     return;
   }
   auto build = [self, req, route, rp](channel_info channel) mutable {
@@ -207,6 +223,7 @@ void create(self_ptr self, const meeting_request& req, reply_promise rp) {
     .then([self, route, rp, build, id](rtc::answer& a) mutable {
       if (!a.ok()) {
         // Nothing changed: not recorded, so a retry with the same id may work.
+        give_up_creation(self);
         rp.deliver(make_final_reply(route, rtc_failure_reply(*a.error)));
         self->quit();
         return;

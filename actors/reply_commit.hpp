@@ -61,18 +61,21 @@ void commit_then(Self* self, const store_actor& store, changeset changes,
           });
 }
 
-/// Adds the request record for `reply` to `changes`, commits, then delivers
-/// the reply and runs `after` (events, notifications) in that order.
-template <class Self, class After>
+/// Adds the request record for `reply` to `changes`, commits, then runs
+/// `before` (what others must know before the caller can act on the reply:
+/// the directory's view of the meeting), delivers the reply, and runs `after`
+/// (events, follow-up work) in that order.
+template <class Self, class Before, class After>
 void commit_reply(Self* self, const store_actor& store, const reply_route& route,
                   proto::reply reply, changeset changes, unix_ms now,
-                  caf::typed_response_promise<final_reply> rp, After after) {
+                  caf::typed_response_promise<final_reply> rp, Before before, After after) {
   auto final = make_final_reply(route, std::move(reply));
   if (final.replayable)
     changes.add(change::put_request{
       request_record{route.client, route.request_id, final.wire, now}});
   commit_then(self, store, std::move(changes),
-              [rp, final = std::move(final), after]() mutable {
+              [rp, final = std::move(final), before, after]() mutable {
+                before();
                 rp.deliver(std::move(final));
                 after();
               });

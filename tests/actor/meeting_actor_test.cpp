@@ -4,8 +4,8 @@
 // place of the directory (records `deliver` and `update`).
 //
 // What is checked here and not in the core's unit tests: that the shell
-// performs the core's effects in the right order (commit, then reply, then
-// events and the directory update, then RTC calls), arms its timers for the
+// performs the core's effects in the right order (commit, then the directory
+// update, then the reply, then events, then RTC calls), arms its timers for the
 // right virtual instant, retries DeleteChannel, terminates when done, and
 // resumes a recovered meeting.
 #include "fakes.hpp"
@@ -131,6 +131,54 @@ protected:
     return m;
   }
 
+  /// An event-based actor that sends `cmd` from alice to `m` as a request
+  /// and keeps the reply: unlike the scoped actor, it is scheduled when its
+  /// reply arrives, so the test can see what was enqueued first.
+  struct requester {
+    caf::actor actor;
+    std::shared_ptr<std::vector<final_reply>> replies;
+  };
+  requester request_from_an_actor(const meeting_actor& m, const std::string& rid,
+                                  proto::command cmd) {
+    auto replies = std::make_shared<std::vector<final_reply>>();
+    meeting_request req{caller{"alice", alice_dev, false}, rid, std::move(cmd), {}};
+    auto a = sys.spawn([m, req, replies](caf::event_based_actor* self) {
+      self->request(m, caf::infinite, handle_atom::value, req)
+        .then([replies](final_reply& r) { replies->push_back(std::move(r)); });
+    });
+    // It is scheduled to start; it starts now, so that having mail waiting
+    // means its reply.
+    sched.prioritize(a);
+    sched.run_once();
+    return {track(a), replies};
+  }
+
+  /// Runs one job at a time until `who` has mail waiting.
+  template <class Handle>
+  bool run_until_scheduled(const Handle& who) {
+    while (job_position(who) == sched.jobs.size())
+      if (!sched.try_run_once())
+        return false;
+    return true;
+  }
+
+  /// Whether both have mail and `first`'s was enqueued first: the test
+  /// coordinator schedules an idle actor when its first message arrives.
+  template <class A, class B>
+  bool scheduled_before(const A& first, const B& second) {
+    return job_position(first) < job_position(second);
+  }
+
+  template <class Handle>
+  std::size_t job_position(const Handle& who) {
+    auto* ptr = caf::actor_cast<caf::abstract_actor*>(who);
+    auto& jobs = sched.jobs;
+    auto i = std::find_if(jobs.begin(), jobs.end(), [ptr](caf::resumable* job) {
+      return dynamic_cast<caf::abstract_actor*>(job) == ptr;
+    });
+    return static_cast<std::size_t>(i - jobs.begin());
+  }
+
   /// Has `user` join (reply 0).
   void join(const meeting_actor& m, const std::string& user, const std::string& rid) {
     auto r = call(m, user, rid, command(command_kind::meeting_join));
@@ -237,6 +285,53 @@ TEST_F(meeting_actor_test, create_replies_only_after_commit_then_notifies_direct
   ASSERT_TRUE(m1->invitations.count("bob"));
   EXPECT_EQ(m1->invitations.at("bob").status, invitation_status::ringing);
   EXPECT_FALSE(poll_down(m.address()));
+}
+
+// The directory must hear of a change before the caller can act on its reply:
+// the caller's next command reaches the directory through the gateway, on
+// another thread, and must not find the meeting still "being created" (404),
+// the user not yet in it, or a refused meeting's id still taken (409).
+TEST_F(meeting_actor_test, the_directory_hears_of_a_change_before_the_reply_leaves) {
+  auto m = spawn_meeting();
+  auto caller = request_from_an_actor(m, "r-1", create_command("m-1"));
+  store_ctl->hold = true;
+  run();
+  ASSERT_EQ(store_ctl->waiting.size(), 1u);
+  ASSERT_TRUE(dir_log->updates.empty());
+  store_ctl->hold = false;
+  self->send(store, flush_atom::value);
+  ASSERT_TRUE(run_until_scheduled(caller.actor)) << "the reply did not leave";
+  EXPECT_TRUE(scheduled_before(directory, caller.actor))
+    << "the reply left before the directory's update";
+  run();
+  ASSERT_EQ(caller.replies->size(), 1u);
+  EXPECT_EQ(caller.replies->front().code, 0) << caller.replies->front().wire;
+  ASSERT_EQ(dir_log->updates.size(), 1u);
+  EXPECT_EQ(dir_log->updates[0].summary.meeting, "m-1");
+}
+
+TEST_F(meeting_actor_test, a_refused_creation_frees_the_id_before_the_reply_leaves) {
+  rtc_ctl->script("create", rtc_script::down());
+  auto bad = create_command("m-2");
+  bad.max_participants = 1;
+  struct attempt {
+    std::string meeting;
+    proto::command cmd;
+    int code;
+  };
+  for (auto& a : {attempt{"m-1", create_command("m-1"), 503}, attempt{"m-2", bad, 400}}) {
+    auto m = spawn_meeting();
+    auto caller = request_from_an_actor(m, "r-" + a.meeting, a.cmd);
+    ASSERT_TRUE(run_until_scheduled(caller.actor)) << a.meeting << ": no reply";
+    EXPECT_TRUE(scheduled_before(directory, caller.actor))
+      << a.meeting << ": the refusal left before the directory heard of it";
+    run();
+    ASSERT_EQ(caller.replies->size(), 1u);
+    EXPECT_EQ(caller.replies->front().code, a.code) << caller.replies->front().wire;
+    ASSERT_FALSE(dir_log->finished.empty()) << a.meeting << ": the directory was not told";
+    EXPECT_EQ(dir_log->finished.back(), a.meeting);
+    EXPECT_TRUE(poll_down(m.address())) << a.meeting << ": the actor did not stop";
+  }
 }
 
 TEST_F(meeting_actor_test, create_refused_by_rtc_replies_502_stores_nothing_and_stops) {

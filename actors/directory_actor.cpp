@@ -46,11 +46,13 @@ proto::reply ok(proto::reply_data data = {}) {
   return r;
 }
 
+meeting_actor* active_meeting(self_ptr self, const std::string& id);
+
 void notify_meetings(self_ptr self, const std::string& user, bool online) {
   auto& st = self->state;
   for (auto& id : st.book.meetings_of(user))
-    if (auto i = st.meetings.find(id); i != st.meetings.end())
-      self->send(i->second, presence_atom::value, user, online);
+    if (auto* m = active_meeting(self, id))
+      self->send(*m, presence_atom::value, user, online);
 }
 
 /// Applies a device presence change and tells the user's meetings if the
@@ -64,12 +66,76 @@ void presence(self_ptr self, const std::string& client, bool online) {
     notify_meetings(self, change->user, change->online);
 }
 
-meeting_actor spawn_meeting(self_ptr self, std::optional<meeting> recovered) {
+meeting_actor spawn_meeting(self_ptr self, std::optional<meeting> recovered,
+                            std::shared_ptr<recovery_tracker> recovery = nullptr) {
   auto& st = self->state;
   auto m = self->spawn(meeting_actor_impl, st.env,
-                       meeting_links{st.links.store, st.links.rtc, self}, std::move(recovered));
+                       meeting_links{st.links.store, st.links.rtc, self, std::move(recovery)},
+                       std::move(recovered));
   self->monitor(m);
   return m;
+}
+
+/// Arms the wake-up for the earliest dormant deadline, unless one is armed
+/// for it or earlier.
+void arm_wake(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.dormant.next_wake();
+  if (!next || (st.wake_armed != 0 && st.wake_armed <= *next))
+    return;
+  st.wake_armed = *next;
+  auto delay = std::max<unix_ms>(0, *next - now_of(self));
+  self->delayed_send(self, std::chrono::milliseconds{delay}, wake_atom::value, *next);
+}
+
+/// Spawns the actors of the dormant meetings whose deadline has come; each
+/// fires its due timer at once.
+void wake_due(self_ptr self, unix_ms due) {
+  auto& st = self->state;
+  if (due == st.wake_armed)
+    st.wake_armed = 0;
+  for (auto& m : st.dormant.take_due(now_of(self))) {
+    auto id = m.id;
+    st.meetings.emplace(std::move(id), spawn_meeting(self, std::move(m)));
+  }
+  arm_wake(self);
+}
+
+/// The actor of meeting `id`, woken if it was dormant; null if it has none
+/// (unknown, being created and refused, or finished).
+meeting_actor* active_meeting(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (auto i = st.meetings.find(id); i != st.meetings.end())
+    return &i->second;
+  auto m = st.dormant.take(id);
+  if (!m)
+    return nullptr;
+  MD_LOG_DEBUG("meeting.woken", log::kv("meeting", id));
+  return &st.meetings.emplace(id, spawn_meeting(self, std::move(*m))).first->second;
+}
+
+/// Restores the meetings recovered from the store: those with work to do now
+/// get their actor, the others stay dormant until their earliest deadline.
+void restore_meetings(self_ptr self, std::vector<meeting> live) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  std::vector<meeting> wake_now;
+  for (auto& m : live) {
+    st.book.restore_meeting(m);
+    if (auto until = dormant_until(m, now))
+      st.dormant.add(std::move(m), *until);
+    else
+      wake_now.push_back(std::move(m));
+  }
+  // Counted before any is spawned: one could finish its start before the
+  // directory's own one_done otherwise.
+  if (st.env->recovery)
+    st.env->recovery->expect(wake_now.size());
+  for (auto& m : wake_now) {
+    auto id = m.id;
+    st.meetings.emplace(std::move(id), spawn_meeting(self, std::move(m), st.env->recovery));
+  }
+  arm_wake(self);
 }
 
 // -- auth ------------------------------------------------------------------------------
@@ -360,7 +426,6 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
   auto& st = self->state;
   auto& cmd = in.req.cmd;
   auto entry = st.book.find_meeting(cmd.meeting);
-  auto actor = st.meetings.find(cmd.meeting);
   if (!entry || entry->creating)
     return reply_here(self, route_of(in, who.user),
                       proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
@@ -374,7 +439,8 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
                                   expired ? "the meeting's channel expired; create a new meeting"
                                           : "the meeting has ended; create a new meeting"));
   }
-  if (actor == st.meetings.end() && cmd.kind == command_kind::admin_meeting_get) {
+  auto* actor = active_meeting(self, cmd.meeting);
+  if (!actor && cmd.kind == command_kind::admin_meeting_get) {
     // The meeting's actor is gone: what the directory remembers of it.
     proto::meeting_view v;
     v.meeting = entry->summary.meeting;
@@ -387,7 +453,7 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
     v.expires_at = entry->summary.expires_at;
     return reply_here(self, route_of(in, who.user), ok(std::move(v)));
   }
-  if (actor == st.meetings.end()) {
+  if (!actor) {
     bool expired = entry->end_reason == "expired";
     return reply_here(self, route_of(in, who.user),
                       proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
@@ -396,7 +462,7 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
   std::vector<user_fact> facts;
   if (cmd.kind == command_kind::call_invite)
     facts = st.book.facts(cmd.users, cmd.meeting);
-  return self->delegate(actor->second, handle_atom::value,
+  return self->delegate(*actor, handle_atom::value,
                         meeting_request{who, in.req.id, cmd, std::move(facts)});
 }
 
@@ -480,11 +546,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   }
   for (auto& m : recovered.ended_meetings)
     st.book.restore_ended(m);
-  for (auto& m : recovered.live_meetings) {
-    st.book.restore_meeting(m);
-    auto id = m.id;
-    st.meetings.emplace(id, spawn_meeting(self, std::move(m)));
-  }
+  restore_meetings(self, std::move(recovered.live_meetings));
   if (st.env->recovery)
     st.env->recovery->one_done();
   // The directory owns the meetings: when it is told to stop, they stop.
@@ -528,6 +590,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
       }
       self->send(m, retire_atom::value);
     },
+    [self](wake_atom, unix_ms due) { wake_due(self, due); },
   };
 }
 

@@ -4,10 +4,12 @@
 // spawns meeting actors for meeting.create and hands every other meeting
 // command to its meeting with the facts the meeting needs (who is busy,
 // online). It fans events out to devices and tells meetings when a user's
-// devices go offline or come back.
+// devices go offline or come back. After a restart it keeps the recovered
+// meetings dormant (state only, no actor) until one has work to do.
 #pragma once
 
 #include "actors/directory_core.hpp"
+#include "actors/dormant_meetings.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/meeting_actor.hpp"
 #include "actors/node_env.hpp"
@@ -31,6 +33,10 @@ struct directory_actor_state {
   node_env_ptr env;
   directory_links links;
   std::unordered_map<std::string, meeting_actor> meetings;
+  /// Recovered meetings without an actor until they have something to do.
+  dormant_meetings dormant;
+  /// When the armed wake_atom is due; 0: none armed.
+  unix_ms wake_armed = 0;
   static inline const char* name = "directory";
 };
 

@@ -41,6 +41,7 @@ using ready_atom = caf::atom_constant<caf::atom("ready")>;
 using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 /// A command as the LMQ gateway hands it to the directory: decoded, not a
 /// duplicate, within the client's rate.
@@ -123,7 +124,9 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<update_atom, meeting_update>,
   // A meeting (by id) has nothing left to do: the directory stops routing
   // to it, then answers `retire` (see meeting_actor.cpp, quit_when_done).
-  caf::reacts_to<finished_atom, std::string>>;
+  caf::reacts_to<finished_atom, std::string>,
+  // Its own alarm: dormant meetings whose deadline has come get their actor.
+  caf::reacts_to<wake_atom, unix_ms>>;
 
 /// The LMQ GATEWAY actor interface: owns the MQTT connection.
 using lmq_actor = caf::typed_actor<

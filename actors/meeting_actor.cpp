@@ -111,14 +111,6 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
   arm_timer(self);
 }
 
-/// Replies without any change to the meeting (the request is still recorded).
-void answer(self_ptr self, const reply_route& route, reply_promise rp,
-            proto::reply reply) {
-  effects fx;
-  fx.reply = std::move(reply);
-  perform(self, std::move(fx), &route, &rp);
-}
-
 void log_ended(self_ptr self) {
   auto& m = self->state.m;
   MD_LOG_INFO("meeting.ended", log::kv("meeting", m.id),
@@ -248,8 +240,8 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       start_delete(self);
     else
       arm_timer(self);
-    if (st.env->recovery)
-      st.env->recovery->one_done();
+    if (st.links.recovery)
+      st.links.recovery->one_done();
   }
   return {
     [self](handle_atom, meeting_request& req) -> caf::result<final_reply> {

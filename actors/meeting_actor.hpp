@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 
 namespace meetingd {
@@ -20,6 +21,8 @@ struct meeting_links {
   store_actor store;
   rtc_actor rtc;
   directory_actor directory;
+  /// Set for a meeting spawned while the node recovers: told when it is up.
+  std::shared_ptr<recovery_tracker> recovery;
 };
 
 struct meeting_actor_state {

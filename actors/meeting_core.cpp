@@ -500,7 +500,7 @@ effects on_join(meeting& m, const caller& who, const core_context& ctx) {
     return st.finish();
   }
   if (auto err = check_admission(m, who.user))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   auto inv = find_invitation(m, who.user);
   bool invited = inv && inv->status == invitation_status::ringing;
   bool was_participant = m.participants.count(who.user) > 0;
@@ -576,7 +576,7 @@ effects on_invite(meeting& m, const caller& who, const proto::command& cmd,
 effects on_ringing(meeting& m, const caller& who, const core_context& ctx) {
   auto inv = find_invitation(m, who.user);
   if (auto err = check_answerable(inv))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   step st{m, ctx};
   if (!inv->delivered) {
     inv->delivered = true;
@@ -590,9 +590,9 @@ effects on_ringing(meeting& m, const caller& who, const core_context& ctx) {
 effects on_accept(meeting& m, const caller& who, const core_context& ctx) {
   auto inv = find_invitation(m, who.user);
   if (auto err = check_answerable(inv))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   if (auto err = check_admission(m, who.user))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   step st{m, ctx};
   answer_invitation(st, *inv, invitation_status::accepted, who.client);
   st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
@@ -604,7 +604,7 @@ effects on_decline(meeting& m, const caller& who, const proto::command& cmd,
                    const core_context& ctx) {
   auto inv = find_invitation(m, who.user);
   if (auto err = check_answerable(inv))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   step st{m, ctx};
   answer_invitation(st, *inv, invitation_status::declined, who.client);
   st.emit({inv->inviter},
@@ -675,7 +675,7 @@ effects on_kick(meeting& m, const caller& who, const proto::command& cmd,
                 const core_context& ctx) {
   auto checked = check_kick(m, who, cmd);
   if (auto err = std::get_if<proto::reply>(&checked))
-    return effects{std::move(*err)};
+    return effects::refusal(std::move(*err));
   auto p = std::get<participant*>(checked);
   effects out;
   // Only someone in the channel has a terminal to remove; the rest is bookkeeping.
@@ -797,9 +797,9 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
     bool rejoining = p && p->status == participant_status::left;
     if (inv && !rejoining) {
       if (auto err = check_answerable(inv))
-        return effects{std::move(err)};
+        return effects::refusal(std::move(err));
       if (auto err = check_admission(m, who.user))
-        return effects{std::move(err)};
+        return effects::refusal(std::move(err));
       step st{m, ctx};
       answer_invitation(st, *inv, invitation_status::accepted, who.client);
       st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
@@ -910,7 +910,7 @@ effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
       || cmd.kind == command_kind::admin_meeting_get)
     return on_get(m, who, ctx);
   if (auto err = ended_reply(m))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   switch (cmd.kind) {
     case command_kind::meeting_join:
       return on_join(m, who, ctx);
@@ -976,7 +976,7 @@ effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
 effects complete_kick(meeting& m, const caller& who, const proto::command& cmd,
                       const rtc::answer& answer, const core_context& ctx) {
   if (answer.error)
-    return effects{rtc_failure_reply(*answer.error)};
+    return effects::refusal(rtc_failure_reply(*answer.error));
   auto due = fire_due_timers(m, ctx);
   return merge(std::move(due), finish_kick(m, who, cmd, ctx));
 }
@@ -987,10 +987,10 @@ effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
                     const core_context& ctx) {
   // The state may have moved on while RemoveTerminals was under way.
   if (auto err = ended_reply(m))
-    return effects{std::move(err)};
+    return effects::refusal(std::move(err));
   auto checked = check_kick(m, who, cmd);
   if (auto err = std::get_if<proto::reply>(&checked))
-    return effects{std::move(*err)};
+    return effects::refusal(std::move(*err));
   auto p = std::get<participant*>(checked);
   step st{m, ctx};
   auto by = who.admin ? who.client : who.user;

@@ -76,6 +76,13 @@ struct effects {
   std::vector<std::string> remove_terminals;
   /// The meeting ended: DeleteChannel until it is done.
   bool delete_channel = false;
+
+  /// A refusal: the reply, nothing changed.
+  static effects refusal(std::optional<proto::reply> r) {
+    effects fx;
+    fx.reply = std::move(r);
+    return fx;
+  }
 };
 
 struct core_context {

@@ -65,7 +65,7 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   report.devices = snap.devices.size();
   report.requests = snap.requests.size();
   report.clean_shutdown = snap.clean_shutdown;
-  env->recovery = std::make_shared<recovery_tracker>(snap.live_meetings.size() + 1, t0);
+  env->recovery = std::make_shared<recovery_tracker>(snap.live_meetings.size(), t0);
 
   store_settings store_cfg;
   store_cfg.request_ttl = env->request_ttl;

@@ -4,9 +4,14 @@
 
 namespace meetingd {
 
-recovery_tracker::recovery_tracker(std::size_t actors,
+recovery_tracker::recovery_tracker(std::size_t meetings,
                                    std::chrono::steady_clock::time_point started)
-  : left_(actors), meetings_(actors > 0 ? actors - 1 : 0), started_(started) {
+  : meetings_(meetings), started_(started) {
+}
+
+void recovery_tracker::expect(std::size_t actors) {
+  woken_.fetch_add(actors, std::memory_order_relaxed);
+  left_.fetch_add(actors, std::memory_order_acq_rel);
 }
 
 void recovery_tracker::one_done() {
@@ -14,7 +19,9 @@ void recovery_tracker::one_done() {
     return;
   auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
               .count();
+  auto woken = woken_.load(std::memory_order_relaxed);
   MD_LOG_INFO("node.recovered", log::kv("meetings", meetings_),
+              log::kv("active", woken), log::kv("dormant", meetings_ - woken),
               log::kv("ms", static_cast<std::int64_t>(ms * 1000) / 1000.0));
 }
 

@@ -38,7 +38,7 @@ if [ -z "${BUILD_DIR:-}" ]; then
   fi
 fi
 LOADGEN=$BUILD_DIR/tools/loadgen/loadgen
-MEETINGD=$BUILD_DIR/actors/meetingd
+MEETINGD=${MEETINGD:-$BUILD_DIR/actors/meetingd}
 EMULATOR=${EMULATOR:-$BUILD_DIR/tools/rtc_emulator/rtc-emulator}
 STORE_BENCH=$BUILD_DIR/bench/store_bench
 PRELOAD_SO=$BUILD_DIR/bench/net_preload.so

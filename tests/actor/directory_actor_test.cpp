@@ -103,6 +103,21 @@ protected:
     run();
   }
 
+  /// Stops the directory (and its meetings) and starts a new one from what
+  /// the store holds, as a restarted node does.
+  void restart() {
+    self->send_exit(dir, caf::exit_reason::user_shutdown);
+    run();
+    dir = track(sys.spawn(directory_actor_impl, node_env_ptr{env},
+                          directory_links{store, rtc, hasher, lmq}, store_ctl->load()));
+    watch(dir);
+    run();
+  }
+
+  std::size_t running_actors() {
+    return sys.registry().running();
+  }
+
   unix_ms now() const {
     return wall_now(env->clock_offset_ms);
   }
@@ -127,8 +142,9 @@ protected:
     if (r.replayable) {
       EXPECT_TRUE(rec) << "reply to " << client << "/" << rid
                        << " not in the request log: " << r.wire;
-      if (rec)
+      if (rec) {
         EXPECT_EQ(rec->reply, r.wire);
+      }
     } else {
       EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
     }
@@ -511,6 +527,83 @@ TEST_F(directory_actor_test, logout_of_the_last_device_tells_the_meeting) {
   ASSERT_EQ(changed.size(), 1u);
   EXPECT_EQ(changed[0].ev.user, "bob");
   EXPECT_FALSE(changed[0].ev.participant->online);
+}
+
+// -- dormant meetings after a restart ----------------------------------------------------
+
+TEST_F(directory_actor_test, recovered_meetings_sleep_until_a_command_wakes_them) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  ASSERT_EQ(call(a1, "r-2", create_command("m-2")).code, 0);
+  restart();
+  auto asleep = running_actors();
+  // The listing needs no meeting actor.
+  auto list = call(console, "r-list", command(command_kind::admin_meetings_list), true);
+  ASSERT_EQ(list.code, 0) << list.wire;
+  EXPECT_EQ(json::parse(list.wire)["data"]["meetings"].size(), 2u) << list.wire;
+  EXPECT_EQ(running_actors(), asleep);
+  // A command for m-1 wakes it, with its state.
+  auto get = call(b1, "r-2", command(command_kind::meeting_get, "m-1"));
+  ASSERT_EQ(get.code, 0) << get.wire;
+  EXPECT_EQ(json::parse(get.wire)["data"]["participants"].size(), 2u) << get.wire;
+  EXPECT_EQ(running_actors(), asleep + 1);
+  ASSERT_EQ(call(b1, "r-3", command(command_kind::meeting_leave, "m-1")).code, 0);
+  EXPECT_EQ(running_actors(), asleep + 1) << "woken twice";
+  auto left = lmq_ctl->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(sorted(left[0].clients), sorted({a1, a2}));
+  // A busy check sees the dormant m-2's host.
+  auto r = call(b1, "r-4", create_command("m-3", {"alice"}));
+  ASSERT_EQ(r.code, 0) << r.wire;
+  EXPECT_EQ(json::parse(r.wire)["data"]["invitations"]["alice"], "busy") << r.wire;
+}
+
+TEST_F(directory_actor_test, a_dormant_meeting_wakes_when_its_deadline_comes) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1", {"bob"})).code, 0);
+  auto rings_until = now() + env->meeting.ring_timeout.count();
+  restart();
+  lmq_ctl->clear();
+  advance(std::chrono::milliseconds{rings_until - now() - 1000});
+  EXPECT_TRUE(lmq_ctl->of(event_kind::invite_timeout).empty());
+  advance(1s);
+  auto timeouts = lmq_ctl->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u) << "the ring deadline was lost with the actor";
+  EXPECT_EQ(sorted(timeouts[0].clients), sorted({a1, a2, b1, b2}));
+  auto late = call(b1, "r-2", command(command_kind::call_accept, "m-1"));
+  EXPECT_EQ(late.code, 410) << late.wire;
+}
+
+TEST_F(directory_actor_test, a_deadline_passed_while_down_fires_at_the_restart) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1", {"bob"})).code, 0);
+  self->send_exit(dir, caf::exit_reason::user_shutdown);
+  run();
+  advance(env->meeting.ring_timeout + 5s); // the node is down
+  lmq_ctl->clear();
+  restart();
+  auto timeouts = lmq_ctl->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u) << "the passed ring deadline did not fire at once";
+  EXPECT_EQ(timeouts[0].ev.meeting, "m-1");
+}
+
+TEST_F(directory_actor_test, a_dormant_meeting_hears_its_participants_go_offline) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  restart();
+  lmq_ctl->clear();
+  presence(b1, false);
+  presence(b2, false);
+  auto changed = lmq_ctl->of(event_kind::participant);
+  ASSERT_EQ(changed.size(), 1u);
+  EXPECT_EQ(sorted(changed[0].clients), sorted({a1, a2}));
+  EXPECT_FALSE(changed[0].ev.participant->online);
+  advance(env->meeting.presence_grace);
+  auto left = lmq_ctl->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].ev.reason, "offline");
 }
 
 } // namespace

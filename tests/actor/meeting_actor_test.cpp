@@ -81,7 +81,7 @@ protected:
 
   meeting_actor spawn_meeting(std::optional<meeting> recovered = std::nullopt) {
     auto m = sys.spawn(meeting_actor_impl, node_env_ptr{env},
-                       meeting_links{store, rtc, directory}, std::move(recovered));
+                       meeting_links{store, rtc, directory, nullptr}, std::move(recovered));
     watch(m);
     return track(m);
   }
@@ -142,10 +142,15 @@ protected:
                                   proto::command cmd) {
     auto replies = std::make_shared<std::vector<final_reply>>();
     meeting_request req{caller{"alice", alice_dev, false}, rid, std::move(cmd), {}};
-    auto a = sys.spawn([m, req, replies](caf::event_based_actor* self) {
-      self->request(m, caf::infinite, handle_atom::value, req)
-        .then([replies](final_reply& r) { replies->push_back(std::move(r)); });
-    });
+    // Arguments, not captures: CAF 0.17 dereferences a null argument pack
+    // when a function actor takes none (UBSan reports it).
+    auto a = sys.spawn(
+      [](caf::event_based_actor* self, meeting_actor to, meeting_request r,
+         std::shared_ptr<std::vector<final_reply>> out) {
+        self->request(to, caf::infinite, handle_atom::value, std::move(r))
+          .then([out](final_reply& reply) { out->push_back(std::move(reply)); });
+      },
+      m, std::move(req), replies);
     // It is scheduled to start; it starts now, so that having mail waiting
     // means its reply.
     sched.prioritize(a);

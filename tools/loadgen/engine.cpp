@@ -1105,6 +1105,12 @@ private:
           joined(d.user, r.meeting);
           if (o_.mode == "populate")
             eng_.joins_ok.fetch_add(1);
+        } else if (o_.mode == "populate" && (code == 410 || code == 404)) {
+          // Populating never ends a meeting: the node lost one it had just
+          // created; retrying would wait forever.
+          eng_.set_fatal("populate: " + d.client_id + " joining " + r.meeting + " got "
+                         + std::to_string(code) + " " + reason
+                         + " right after its creation; see the node's log");
         } else if (code == 410 || code == 404) {
           end_meeting(r.meeting);
         } else if (o_.mode == "populate") {

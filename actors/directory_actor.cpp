@@ -2,6 +2,7 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/auth.hpp"
+#include "actors/directory_meetings.hpp"
 #include "actors/reply_commit.hpp"
 #include "config/log.hpp"
 #include "gateway/crypto.hpp"
@@ -17,6 +18,7 @@ namespace {
 using self_ptr = directory_actor::stateful_pointer<directory_actor_state>;
 using reply_promise = caf::typed_response_promise<final_reply>;
 using proto::command_kind;
+namespace meetings = directory_meetings;
 
 /// A stored hash that no password matches: unknown users cost the same
 /// PBKDF2 time as known ones, so timing does not tell which users exist.
@@ -46,13 +48,13 @@ proto::reply ok(proto::reply_data data = {}) {
   return r;
 }
 
-meeting_actor* active_meeting(self_ptr self, const std::string& id);
-
 void notify_meetings(self_ptr self, const std::string& user, bool online) {
   auto& st = self->state;
   for (auto& id : st.book.meetings_of(user))
-    if (auto* m = active_meeting(self, id))
-      self->send(*m, presence_atom::value, user, online);
+    meetings::with_actor(self, id, [self, user, online](const meeting_actor* m) {
+      if (m)
+        self->send(*m, presence_atom::value, user, online);
+    });
 }
 
 /// Applies a device presence change and tells the user's meetings if the
@@ -64,78 +66,6 @@ void presence(self_ptr self, const std::string& client, bool online) {
   commit_then(self, st.links.store, std::move(rows), [] {});
   if (change)
     notify_meetings(self, change->user, change->online);
-}
-
-meeting_actor spawn_meeting(self_ptr self, std::optional<meeting> recovered,
-                            std::shared_ptr<recovery_tracker> recovery = nullptr) {
-  auto& st = self->state;
-  auto m = self->spawn(meeting_actor_impl, st.env,
-                       meeting_links{st.links.store, st.links.rtc, self, std::move(recovery)},
-                       std::move(recovered));
-  self->monitor(m);
-  return m;
-}
-
-/// Arms the wake-up for the earliest dormant deadline, unless one is armed
-/// for it or earlier.
-void arm_wake(self_ptr self) {
-  auto& st = self->state;
-  auto next = st.dormant.next_wake();
-  if (!next || (st.wake_armed != 0 && st.wake_armed <= *next))
-    return;
-  st.wake_armed = *next;
-  auto delay = std::max<unix_ms>(0, *next - now_of(self));
-  self->delayed_send(self, std::chrono::milliseconds{delay}, wake_atom::value, *next);
-}
-
-/// Spawns the actors of the dormant meetings whose deadline has come; each
-/// fires its due timer at once.
-void wake_due(self_ptr self, unix_ms due) {
-  auto& st = self->state;
-  if (due == st.wake_armed)
-    st.wake_armed = 0;
-  for (auto& m : st.dormant.take_due(now_of(self))) {
-    auto id = m.id;
-    st.meetings.emplace(std::move(id), spawn_meeting(self, std::move(m)));
-  }
-  arm_wake(self);
-}
-
-/// The actor of meeting `id`, woken if it was dormant; null if it has none
-/// (unknown, being created and refused, or finished).
-meeting_actor* active_meeting(self_ptr self, const std::string& id) {
-  auto& st = self->state;
-  if (auto i = st.meetings.find(id); i != st.meetings.end())
-    return &i->second;
-  auto m = st.dormant.take(id);
-  if (!m)
-    return nullptr;
-  MD_LOG_DEBUG("meeting.woken", log::kv("meeting", id));
-  return &st.meetings.emplace(id, spawn_meeting(self, std::move(*m))).first->second;
-}
-
-/// Restores the meetings recovered from the store: those with work to do now
-/// get their actor, the others stay dormant until their earliest deadline.
-void restore_meetings(self_ptr self, std::vector<meeting> live) {
-  auto& st = self->state;
-  auto now = now_of(self);
-  std::vector<meeting> wake_now;
-  for (auto& m : live) {
-    st.book.restore_meeting(m);
-    if (auto until = dormant_until(m, now))
-      st.dormant.add(std::move(m), *until);
-    else
-      wake_now.push_back(std::move(m));
-  }
-  // Counted before any is spawned: one could finish its start before the
-  // directory's own one_done otherwise.
-  if (st.env->recovery)
-    st.env->recovery->expect(wake_now.size());
-  for (auto& m : wake_now) {
-    auto id = m.id;
-    st.meetings.emplace(std::move(id), spawn_meeting(self, std::move(m), st.env->recovery));
-  }
-  arm_wake(self);
 }
 
 // -- auth ------------------------------------------------------------------------------
@@ -307,6 +237,8 @@ void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   proto::stats_data data;
   data.meetings_active = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::active));
   data.meetings_ended = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::ended));
+  data.meetings_with_actor = static_cast<std::int64_t>(st.meetings.size());
+  data.meetings_dormant = static_cast<std::int64_t>(st.dormant.size());
   data.participants = static_cast<std::int64_t>(st.book.participant_count());
   data.devices_online = static_cast<std::int64_t>(st.book.devices_online());
   data.users = static_cast<std::int64_t>(st.book.user_count());
@@ -414,15 +346,48 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
   cmd.requested_id = id;
   cmd.meeting = id;
   st.book.reserve_meeting(id, user, now_of(self));
-  auto m = spawn_meeting(self, std::nullopt);
-  st.meetings.emplace(id, m);
+  auto m = meetings::spawn_new(self, id);
   meeting_request req{caller{user, in.client, false}, in.req.id, cmd,
                       st.book.facts(cmd.users, id)};
   return self->delegate(m, handle_atom::value, std::move(req));
 }
 
-caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
-                                    const caller& who) {
+/// Hands a command to its meeting's actor, or answers for a meeting that
+/// has none left (admin.meeting.get: what the registry remembers; else 410).
+void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promise& rp,
+              const meeting_actor* actor) {
+  auto& st = self->state;
+  auto& cmd = in.req.cmd;
+  auto entry = st.book.find_meeting(cmd.meeting);
+  if (!actor && entry && cmd.kind == command_kind::admin_meeting_get) {
+    proto::meeting_view v;
+    v.meeting = entry->summary.meeting;
+    v.title = entry->summary.title;
+    v.host = entry->summary.host;
+    v.channel = entry->summary.meeting;
+    v.status = entry->summary.status;
+    v.end_reason = entry->end_reason;
+    v.created_at = entry->summary.created_at;
+    v.expires_at = entry->summary.expires_at;
+    reply_with(self, route_of(in, who.user), rp, ok(std::move(v)));
+    return;
+  }
+  if (!actor) {
+    bool expired = entry && entry->end_reason == "expired";
+    reply_with(self, route_of(in, who.user), rp,
+               proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
+                           "the meeting has ended; create a new meeting"));
+    return;
+  }
+  std::vector<user_fact> facts;
+  if (cmd.kind == command_kind::call_invite)
+    facts = st.book.facts(cmd.users, cmd.meeting);
+  rp.delegate(*actor, handle_atom::value,
+              meeting_request{who, std::move(in.req.id), std::move(cmd), std::move(facts)});
+}
+
+/// Routes a meeting-scoped command (`in` is taken over).
+caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const caller& who) {
   auto& st = self->state;
   auto& cmd = in.req.cmd;
   auto entry = st.book.find_meeting(cmd.meeting);
@@ -439,31 +404,12 @@ caf::result<final_reply> to_meeting(self_ptr self, const inbound_request& in,
                                   expired ? "the meeting's channel expired; create a new meeting"
                                           : "the meeting has ended; create a new meeting"));
   }
-  auto* actor = active_meeting(self, cmd.meeting);
-  if (!actor && cmd.kind == command_kind::admin_meeting_get) {
-    // The meeting's actor is gone: what the directory remembers of it.
-    proto::meeting_view v;
-    v.meeting = entry->summary.meeting;
-    v.title = entry->summary.title;
-    v.host = entry->summary.host;
-    v.channel = entry->summary.meeting;
-    v.status = entry->summary.status;
-    v.end_reason = entry->end_reason;
-    v.created_at = entry->summary.created_at;
-    v.expires_at = entry->summary.expires_at;
-    return reply_here(self, route_of(in, who.user), ok(std::move(v)));
-  }
-  if (!actor) {
-    bool expired = entry->end_reason == "expired";
-    return reply_here(self, route_of(in, who.user),
-                      proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
-                                  "the meeting has ended; create a new meeting"));
-  }
-  std::vector<user_fact> facts;
-  if (cmd.kind == command_kind::call_invite)
-    facts = st.book.facts(cmd.users, cmd.meeting);
-  return self->delegate(*actor, handle_atom::value,
-                        meeting_request{who, in.req.id, cmd, std::move(facts)});
+  auto rp = self->make_response_promise<final_reply>();
+  auto id = cmd.meeting;
+  meetings::with_actor(self, id, [self, in = std::move(in), who, rp](const meeting_actor* actor) mutable {
+    route_to(self, in, who, rp, actor);
+  });
+  return rp;
 }
 
 caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
@@ -546,27 +492,15 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   }
   for (auto& m : recovered.ended_meetings)
     st.book.restore_ended(m);
-  restore_meetings(self, std::move(recovered.live_meetings));
+  meetings::restore(self, std::move(recovered.live_meetings));
   if (st.env->recovery)
     st.env->recovery->one_done();
   // The directory owns the meetings: when it is told to stop, they stop.
   self->set_exit_handler([self](const caf::exit_msg& msg) {
-    for (auto& [id, m] : self->state.meetings)
-      self->send_exit(m, msg.reason);
+    meetings::stop_all(self, msg.reason);
     self->quit(msg.reason);
   });
-  self->set_down_handler([self](const caf::down_msg& msg) {
-    auto& st = self->state;
-    for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {
-      if (i->second.address() != msg.source)
-        continue;
-      auto entry = st.book.find_meeting(i->first);
-      if (entry && entry->creating)
-        st.book.forget_meeting(i->first);
-      st.meetings.erase(i);
-      return;
-    }
-  });
+  self->set_down_handler([self](const caf::down_msg& msg) { meetings::on_down(self, msg); });
   return {
     [self](handle_atom, inbound_request& in) { return handle(self, in); },
     [self](presence_atom, const std::string& client, bool online) {
@@ -574,23 +508,9 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     },
     [self](deliver_atom, std::vector<outgoing_event>& events) { deliver(self, events); },
     [self](update_atom, meeting_update& update) { self->state.book.apply(update); },
-    [self](finished_atom, const std::string& id) {
-      // From here on the registry answers for the meeting (to_meeting).
-      auto& meetings = self->state.meetings;
-      auto i = meetings.find(id);
-      if (i == meetings.end() || i->second.address() != self->current_sender())
-        return;
-      auto m = i->second;
-      meetings.erase(i);
-      auto& book = self->state.book;
-      if (auto entry = book.find_meeting(id); entry && entry->creating) {
-        // Its creation was refused: the id is free again, the actor quits by itself.
-        book.forget_meeting(id);
-        return;
-      }
-      self->send(m, retire_atom::value);
-    },
-    [self](wake_atom, unix_ms due) { wake_due(self, due); },
+    [self](finished_atom, const std::string& id) { meetings::on_finished(self, id); },
+    [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
+    [self](sweep_atom) { meetings::on_sweep(self); },
   };
 }
 

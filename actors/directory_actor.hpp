@@ -16,8 +16,10 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include <functional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace meetingd {
 
@@ -28,15 +30,28 @@ struct directory_links {
   lmq_actor lmq; // may be unset in tests: events are then dropped
 };
 
+/// A meeting with an actor (see directory_meetings.hpp).
+struct meeting_slot {
+  meeting_actor actor;
+  /// When a command or presence change was last routed to it.
+  unix_ms last_command = 0;
+  /// It was asked to hand over its state: what arrives for it waits in `held`.
+  bool passivating = false;
+};
+
 struct directory_actor_state {
   directory_core book;
   node_env_ptr env;
   directory_links links;
-  std::unordered_map<std::string, meeting_actor> meetings;
-  /// Recovered meetings without an actor until they have something to do.
+  std::unordered_map<std::string, meeting_slot> meetings;
+  /// Meetings without an actor until they have something to do.
   dormant_meetings dormant;
   /// When the armed wake_atom is due; 0: none armed.
   unix_ms wake_armed = 0;
+  /// What arrived for meetings while they were handing over their state.
+  std::unordered_map<std::string, std::vector<std::function<void()>>> held;
+  /// Actors stopped since memory was last returned to the system.
+  std::size_t passivated_since_trim = 0;
   static inline const char* name = "directory";
 };
 

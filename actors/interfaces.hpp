@@ -21,6 +21,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ using connect_atom = caf::atom_constant<caf::atom("connect")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 /// A command as the LMQ gateway hands it to the directory: decoded, not a
 /// duplicate, within the client's rate.
@@ -72,6 +75,12 @@ struct meeting_request {
   std::vector<user_fact> facts;
 };
 
+/// A meeting's answer to `passivate`: its state if it had nothing in flight
+/// (it stops right after answering), none if it must keep its actor.
+struct passivation {
+  std::optional<meeting> state;
+};
+
 /// Counters of the LMQ gateway, for admin.stats.
 struct gateway_stats {
   std::uint64_t commands = 0;
@@ -91,6 +100,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::inbound_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::final_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::passivation)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::gateway_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::proto::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::outgoing_event>)
@@ -109,7 +119,10 @@ using meeting_actor = caf::typed_actor<
   // Try DeleteChannel again (after an ended meeting's earlier attempt failed).
   caf::reacts_to<retry_atom>,
   // The directory sends no more requests: quit once the owed replies are out.
-  caf::reacts_to<retire_atom>>;
+  caf::reacts_to<retire_atom>,
+  // The directory found the meeting quiet: hand over the state and stop, if
+  // nothing is in flight.
+  caf::replies_to<passivate_atom>::with<passivation>>;
 
 /// The DIRECTORY actor interface: users, device bindings, the meeting
 /// registry and who is in which meeting.
@@ -126,7 +139,9 @@ using directory_actor = caf::typed_actor<
   // to it, then answers `retire` (see meeting_actor.cpp, quit_when_done).
   caf::reacts_to<finished_atom, std::string>,
   // Its own alarm: dormant meetings whose deadline has come get their actor.
-  caf::reacts_to<wake_atom, unix_ms>>;
+  caf::reacts_to<wake_atom, unix_ms>,
+  // Its own round: quiet meetings give up their actors (--passivate-after).
+  caf::reacts_to<sweep_atom>>;
 
 /// The LMQ GATEWAY actor interface: owns the MQTT connection.
 using lmq_actor = caf::typed_actor<

@@ -263,6 +263,18 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       perform(self, presence_changed(st.m, user, online, context_of(self)), nullptr,
               nullptr);
     },
+    [self](passivate_atom) -> passivation {
+      // Safe to stop only when no reply, commit or RTC call is in flight:
+      // the directory holds everything for this meeting until it hears back,
+      // and the pending tick is replaced by the directory's wake-up.
+      auto& st = self->state;
+      if (!st.exists || st.m.status != meeting_status::active || st.outstanding != 0
+          || st.deleting || st.finish_reported)
+        return {};
+      passivation out{std::move(st.m)};
+      self->quit();
+      return out;
+    },
     [self](tick_atom, unix_ms due) {
       auto& st = self->state;
       if (due != st.armed)

@@ -29,6 +29,8 @@ node_config::node_config() {
     .add(db, "db", "SQLite database file (created if missing)")
     .add(db_sync, "db-sync", "full: commits survive power loss; normal: survive process death")
     .add(ended_retention, "ended-retention", "how long ended meetings are kept and answer 410")
+    .add(passivate_after, "passivate-after",
+         "a meeting without commands this long gives up its actor until needed (0: never)")
     .add(token_scheme, "token-scheme", "join token scheme: channel (CreateChannel) or appkey")
     .add(token_ttl, "token-ttl", "appkey scheme: token lifetime (at most 24h)")
     .add(token_renew_before, "token-renew-before", "event.token_expiring this long before expiry")
@@ -110,6 +112,8 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--token-ttl: must be more than 0 and at most 24h");
   if (cfg.token_renew_before.count() < 0)
     return bad("--token-renew-before: must not be negative");
+  if (cfg.passivate_after.count() < 0)
+    return bad("--passivate-after: must not be negative (0 keeps every meeting's actor)");
   for (auto [name, value] : {std::pair{"--channel-ttl", cfg.channel_ttl},
                              std::pair{"--idle-timeout", cfg.idle_timeout},
                              std::pair{"--ring-timeout", cfg.ring_timeout},
@@ -148,6 +152,7 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   env.ticket_secret = keys.ticket_secret;
   env.pbkdf2_iterations = cfg.pbkdf2_iterations;
   env.ended_retention = ms(cfg.ended_retention);
+  env.passivate_after = ms(cfg.passivate_after);
   auto& m = env.meeting;
   m.app_id = cfg.app_id;
   m.scheme = *scheme;

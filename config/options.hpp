@@ -38,6 +38,7 @@ public:
   std::string db = "var/meetingd.db";
   std::string db_sync = "full";
   caf::timespan ended_retention = std::chrono::hours(24 * 7);
+  caf::timespan passivate_after = std::chrono::minutes(1);
   // tokens
   std::string token_scheme = "channel";
   caf::timespan token_ttl = std::chrono::hours(24);

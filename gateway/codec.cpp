@@ -576,6 +576,8 @@ struct data_encoder {
     j["meetings"] = ojson::object();
     j["meetings"]["active"] = x.meetings_active;
     j["meetings"]["ended"] = x.meetings_ended;
+    j["meetings"]["with_actor"] = x.meetings_with_actor;
+    j["meetings"]["dormant"] = x.meetings_dormant;
     j["participants"] = x.participants;
     j["ringing_invitations"] = x.ringing_invitations;
     j["devices_online"] = x.devices_online;
@@ -861,6 +863,8 @@ proto::reply_data decode_data(const ojson& d, field_reader& r) {
     if (auto m = r.obj(d, "meetings")) {
       r.i64(*m, "active", x.meetings_active);
       r.i64(*m, "ended", x.meetings_ended);
+      r.i64(*m, "with_actor", x.meetings_with_actor);
+      r.i64(*m, "dormant", x.meetings_dormant);
     }
     r.i64(d, "participants", x.participants);
     r.i64(d, "ringing_invitations", x.ringing_invitations);

@@ -230,6 +230,8 @@ struct ping_data {
 struct stats_data {
   std::int64_t meetings_active = 0;
   std::int64_t meetings_ended = 0;
+  std::int64_t meetings_with_actor = 0; // of the active: with a meeting actor now
+  std::int64_t meetings_dormant = 0;    // of the active: state only (quiet or just recovered)
   std::int64_t participants = 0;
   std::int64_t ringing_invitations = 0;
   std::int64_t devices_online = 0;

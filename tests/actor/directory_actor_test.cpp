@@ -606,4 +606,107 @@ TEST_F(directory_actor_test, a_dormant_meeting_hears_its_participants_go_offline
   EXPECT_EQ(left[0].ev.reason, "offline");
 }
 
+// -- quiet meetings give up their actors (--passivate-after) ------------------------------
+
+class passivation_test : public directory_actor_test {
+protected:
+  passivation_test() {
+    env->passivate_after = 10s;
+  }
+  /// Long enough for the sweep (every 5 s) to find a meeting quiet for 10 s.
+  static constexpr auto quiet = 16s;
+
+  /// Runs the directory alone for one message.
+  void step_directory() {
+    ASSERT_TRUE(sched.prioritize(dir));
+    sched.run_once();
+  }
+};
+
+TEST_F(passivation_test, a_quiet_meeting_gives_up_its_actor_and_wakes_on_the_next_command) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  auto awake = running_actors();
+  advance(5s);
+  EXPECT_EQ(running_actors(), awake) << "put to sleep before it was quiet long enough";
+  advance(quiet - 5s);
+  EXPECT_EQ(running_actors(), awake - 1) << "the quiet meeting kept its actor";
+  auto get = call(b1, "r-2", command(command_kind::meeting_get, "m-1"));
+  ASSERT_EQ(get.code, 0) << get.wire;
+  EXPECT_EQ(json::parse(get.wire)["data"]["participants"].size(), 2u) << get.wire;
+  EXPECT_EQ(running_actors(), awake);
+  // Asleep again, then a presence change wakes it and the grace runs.
+  advance(quiet);
+  EXPECT_EQ(running_actors(), awake - 1);
+  lmq_ctl->clear();
+  presence(b1, false);
+  presence(b2, false);
+  EXPECT_EQ(running_actors(), awake);
+  ASSERT_EQ(lmq_ctl->of(event_kind::participant).size(), 1u);
+  advance(env->meeting.presence_grace);
+  auto left = lmq_ctl->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].ev.reason, "offline");
+}
+
+TEST_F(passivation_test, a_sleeping_meetings_deadline_still_fires) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1", {"bob"})).code, 0);
+  auto awake = running_actors();
+  lmq_ctl->clear();
+  advance(quiet);
+  EXPECT_EQ(running_actors(), awake - 1);
+  advance(env->meeting.ring_timeout - quiet);
+  auto timeouts = lmq_ctl->of(event_kind::invite_timeout);
+  ASSERT_EQ(timeouts.size(), 1u) << "the ring deadline was lost with the actor";
+  EXPECT_EQ(sorted(timeouts[0].clients), sorted({a1, a2, b1, b2}));
+}
+
+TEST_F(passivation_test, a_command_arriving_during_the_hand_over_waits_and_is_answered) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
+  lmq_ctl->clear();
+  // The sweep asks the meeting for its state...
+  sched.advance_time(quiet);
+  step_directory();
+  // ... and before the meeting answers, bob leaves.
+  send(b1, "r-2", command(command_kind::meeting_leave, "m-1"));
+  step_directory();
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 0) << r.wire;
+  auto left = lmq_ctl->of(event_kind::left);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].ev.user, "bob");
+  auto get = call(a1, "r-3", command(command_kind::meeting_get, "m-1"));
+  ASSERT_EQ(get.code, 0) << get.wire;
+  auto parts = json::parse(get.wire)["data"]["participants"];
+  ASSERT_EQ(parts.size(), 2u) << get.wire;
+  for (auto& p : parts)
+    if (p["user"] == "bob")
+      EXPECT_EQ(p["state"], "left") << get.wire;
+}
+
+TEST_F(passivation_test, a_meeting_with_work_in_flight_keeps_its_actor) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  auto awake = running_actors();
+  advance(quiet - 6s);
+  // bob's join is waiting on the store when the sweep comes.
+  store_ctl->hold = true;
+  send(b1, "r-1", command(command_kind::meeting_join, "m-1"));
+  run();
+  advance(6s);
+  EXPECT_EQ(running_actors(), awake) << "passivated with a commit in flight";
+  store_ctl->hold = false;
+  self->send(store, flush_atom::value);
+  run();
+  EXPECT_EQ(expect_reply().code, 0);
+  // Quiet from now on: it sleeps after another period.
+  advance(quiet);
+  EXPECT_EQ(running_actors(), awake - 1);
+}
+
 } // namespace

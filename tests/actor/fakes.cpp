@@ -184,6 +184,7 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
         self->send(caf::actor_cast<meeting_actor>(self->current_sender()), retire_atom::value);
     },
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
+    [](sweep_atom) {},
   };
 }
 

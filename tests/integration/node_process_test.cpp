@@ -107,6 +107,7 @@ TEST(node_process, bad_options_exit_with_one_line_naming_them) {
     {{"--app-id=x", "--broker=localhost"}, "--broker"},
     {{"--app-id=x", "--node-id=a/b"}, "--node-id"},
     {{"--app-id=x", "--max-participants=1"}, "--max-participants"},
+    {{"--app-id=x", "--passivate-after=-5s"}, "--passivate-after"},
     {{"--app-id=x", "stray"}, "stray"},
     {{"--app-id=x", "--caf#scheduler.policy=bogus"}, "scheduler.policy"},
     {{}, "--app-id"},
@@ -235,6 +236,59 @@ TEST(node_process, kill9_then_restart_keeps_acknowledged_state_and_replays_repli
   auto console = c.console();
   auto list = console->request("admin.meetings.list", json::object());
   EXPECT_EQ(list["data"]["meetings"].size(), 1u);
+}
+
+// A meeting without commands for --passivate-after gives up its actor; its
+// state waits in the directory (admin.stats counts it dormant) and the next
+// command wakes it as it was. A restarted node keeps every meeting dormant
+// until it is needed.
+TEST(node_process, quiet_meetings_sleep_and_wake_as_they_were_also_after_kill9) {
+  cluster c{node_options{{{"passivate-after", "1s"}}, {}}};
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  auto bob = c.logged_in("bob-phone", "bob");
+  auto console = c.console();
+  auto created = alice->request("meeting.create", {{"title", "sleepy"}});
+  ASSERT_EQ(code_of(created), 0) << created.dump();
+  std::string meeting = created["data"]["meeting"];
+  ASSERT_EQ(code_of(bob->request("meeting.join", {{"meeting", meeting}})), 0);
+  json counts;
+  auto asleep = [&] {
+    counts = console->request("admin.stats", json::object())["data"]["meetings"];
+    return counts["dormant"] == 1 && counts["with_actor"] == 0 && counts["active"] == 1;
+  };
+  ASSERT_TRUE(eventually(asleep, 10s)) << counts.dump() << c.node_log();
+
+  auto mute = alice->request("moderate.mute", {{"meeting", meeting}, {"user", "bob"}});
+  ASSERT_EQ(code_of(mute), 0) << mute.dump();
+  ASSERT_TRUE(bob->wait_event("event.mute_request"));
+  counts = console->request("admin.stats", json::object())["data"]["meetings"];
+  EXPECT_EQ(counts["with_actor"], 1) << counts.dump();
+  ASSERT_TRUE(eventually(asleep, 10s)) << counts.dump();
+
+  c.kill_node();
+  c.start_node();
+  EXPECT_TRUE(eventually(
+    [&] {
+      return c.node_log().find("node.recovered meetings=1 active=0 dormant=1 ")
+             != std::string::npos;
+    },
+    5s))
+    << c.node_log();
+  auto got = alice->request("meeting.get", {{"meeting", meeting}});
+  ASSERT_EQ(code_of(got), 0) << got.dump();
+  EXPECT_EQ(got["data"]["title"], "sleepy");
+  int joined = 0;
+  for (auto& p : got["data"]["participants"]) {
+    joined += p["state"] == "joined";
+    if (p["user"] == "bob")
+      EXPECT_EQ(p["audio_muted"], true) << got.dump();
+  }
+  EXPECT_EQ(joined, 2) << got.dump();
+  ASSERT_EQ(code_of(bob->request("meeting.leave", {{"meeting", meeting}})), 0);
+  auto left = alice->wait_event("event.left");
+  ASSERT_TRUE(left);
+  EXPECT_EQ((*left)["data"]["user"], "bob");
 }
 
 TEST(node_process, commands_sent_while_the_node_is_down_are_answered_after_restart) {

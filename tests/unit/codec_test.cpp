@@ -905,6 +905,8 @@ std::vector<proto::reply_data> sample_data() {
     proto::stats_data x;
     x.meetings_active = 3;
     x.meetings_ended = 40;
+    x.meetings_with_actor = 1;
+    x.meetings_dormant = 2;
     x.participants = 7;
     x.ringing_invitations = 2;
     x.devices_online = 11;
@@ -991,6 +993,8 @@ TEST(codec_roundtrip, reply_fields_survive) {
   const auto& st = std::get<proto::stats_data>(back->data);
   EXPECT_EQ(st.latency_p99_ms, 1.0 / 3.0);
   EXPECT_EQ(st.commands_total, 123456789012);
+  EXPECT_EQ(st.meetings_with_actor, 1);
+  EXPECT_EQ(st.meetings_dormant, 2);
   EXPECT_TRUE(st.rtc_circuit_open);
 }
 

@@ -187,7 +187,7 @@ TEST(meetctl_render, ping) {
 }
 
 TEST(meetctl_render, stats_block) {
-  json d = {{"meetings", {{"active", 2}, {"ended", 5}}},
+  json d = {{"meetings", {{"active", 2}, {"with_actor", 1}, {"dormant", 1}, {"ended", 5}}},
             {"participants", 3},
             {"ringing_invitations", 1},
             {"devices_online", 4},
@@ -196,7 +196,7 @@ TEST(meetctl_render, stats_block) {
             {"rtc", {{"calls", 10}, {"failures", 1}, {"retries", 2}, {"circuit_open", false}}},
             {"store", {{"commits", 40}, {"changes_per_commit", 1.5}}}};
   EXPECT_EQ(render_stats(d),
-            "meetings        2 active, 5 ended\n"
+            "meetings        2 active (1 with an actor, 1 dormant), 5 ended\n"
             "participants    3\n"
             "ringing         1 invitation\n"
             "devices online  4\n"
@@ -213,7 +213,9 @@ TEST(meetctl_render, stats_block) {
 
 TEST(meetctl_render, stats_with_fields_missing_or_odd) {
   auto s = render_stats({{"participants", "many"}});
-  EXPECT_NE(s.find("meetings        - active, - ended"), std::string::npos) << s;
+  EXPECT_NE(s.find("meetings        - active (- with an actor, - dormant), - ended"),
+            std::string::npos)
+    << s;
   EXPECT_NE(s.find("participants    ?"), std::string::npos) << s;
   EXPECT_NO_THROW(render_stats(json::array()));
   EXPECT_NO_THROW(render_stats(nullptr));

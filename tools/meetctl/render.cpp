@@ -399,7 +399,8 @@ std::string render_stats(const json& d) {
                         ? plural(ringing, "invitation", "invitations")
                         : text(d, "ringing_invitations");
   return render_block({
-    {"meetings", count(m, "active") + " active, " + count(m, "ended") + " ended"},
+    {"meetings", count(m, "active") + " active (" + count(m, "with_actor") + " with an actor, "
+                   + count(m, "dormant") + " dormant), " + count(m, "ended") + " ended"},
     {"participants", count(d, "participants")},
     {"ringing", ringing_text},
     {"devices online", count(d, "devices_online")},

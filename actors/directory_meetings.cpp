@@ -1,0 +1,221 @@
+// The directory's meeting actors (see directory_meetings.hpp).
+#include "actors/directory_meetings.hpp"
+
+#include "config/log.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace meetingd::directory_meetings {
+
+namespace {
+
+unix_ms now_of(self_ptr self) {
+  return wall_now(self, *self->state.env);
+}
+
+meeting_actor spawn(self_ptr self, std::optional<meeting> state,
+                    std::shared_ptr<recovery_tracker> recovery = nullptr) {
+  auto& st = self->state;
+  auto m = self->spawn(meeting_actor_impl, st.env,
+                       meeting_links{st.links.store, st.links.rtc, self, std::move(recovery)},
+                       std::move(state));
+  self->monitor(m);
+  return m;
+}
+
+meeting_slot& add_slot(self_ptr self, const std::string& id, meeting_actor actor) {
+  auto& slot = self->state.meetings[id];
+  slot = meeting_slot{std::move(actor), now_of(self), false};
+  return slot;
+}
+
+/// Arms the wake-up for the earliest dormant deadline, unless one is armed
+/// for it or earlier.
+void arm_wake(self_ptr self) {
+  auto& st = self->state;
+  auto next = st.dormant.next_wake();
+  if (!next || (st.wake_armed != 0 && st.wake_armed <= *next))
+    return;
+  st.wake_armed = *next;
+  auto delay = std::max<unix_ms>(0, *next - now_of(self));
+  self->delayed_send(self, std::chrono::milliseconds{delay}, wake_atom::value, *next);
+}
+
+/// Puts `m` to sleep until its earliest deadline, or gives it an actor at
+/// once if that deadline has come already.
+void sleep_or_wake(self_ptr self, meeting m) {
+  auto& st = self->state;
+  if (auto until = dormant_until(m, now_of(self))) {
+    st.dormant.add(std::move(m), *until);
+    arm_wake(self);
+  } else {
+    auto id = m.id;
+    add_slot(self, id, spawn(self, std::move(m)));
+  }
+}
+
+void arm_sweep(self_ptr self) {
+  auto after = self->state.env->passivate_after;
+  if (after.count() <= 0)
+    return;
+  // Twice per period: a meeting sleeps between 1 and 1.5 periods after its
+  // last command.
+  auto every = std::max(after / 2, std::chrono::milliseconds{500});
+  self->delayed_send(self, every, sweep_atom::value);
+}
+
+/// The meeting answered `passivate` (or is gone): it sleeps or keeps its
+/// actor, then what arrived for it meanwhile is routed afresh, in order.
+void settle(self_ptr self, const std::string& id, std::optional<meeting> state) {
+  auto& st = self->state;
+  std::vector<std::function<void()>> waiting;
+  if (auto h = st.held.find(id); h != st.held.end()) {
+    waiting = std::move(h->second);
+    st.held.erase(h);
+  }
+  auto slot = st.meetings.find(id);
+  if (state) {
+    if (slot != st.meetings.end()) {
+      self->demonitor(slot->second.actor.address());
+      st.meetings.erase(slot);
+    }
+    ++st.passivated_since_trim;
+    MD_LOG_DEBUG("meeting.passivated", log::kv("meeting", id));
+    sleep_or_wake(self, std::move(*state));
+  } else if (slot != st.meetings.end()) {
+    // Busy (or ended): asked again after another quiet period.
+    slot->second.passivating = false;
+    slot->second.last_command = now_of(self);
+  }
+  for (auto& again : waiting)
+    again();
+}
+
+void ask_to_passivate(self_ptr self, const std::string& id, meeting_slot& slot) {
+  slot.passivating = true;
+  self->request(slot.actor, caf::infinite, passivate_atom::value)
+    .then([self, id](passivation& p) { settle(self, id, std::move(p.state)); },
+          [self, id](caf::error&) { settle(self, id, std::nullopt); });
+}
+
+/// Memory freed by stopped actors stays resident until glibc is asked to
+/// give back what lies in the middle of its heap; a node that put many
+/// meetings to sleep should shrink.
+void return_memory(self_ptr self) {
+  auto& st = self->state;
+  if (st.passivated_since_trim < 1000)
+    return;
+  st.passivated_since_trim = 0;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+} // namespace
+
+void restore(self_ptr self, std::vector<meeting> live) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  std::vector<meeting> wake_now;
+  for (auto& m : live) {
+    st.book.restore_meeting(m);
+    if (auto until = dormant_until(m, now))
+      st.dormant.add(std::move(m), *until);
+    else
+      wake_now.push_back(std::move(m));
+  }
+  // Counted before any is spawned: one could finish its start before the
+  // directory's own one_done otherwise.
+  if (st.env->recovery)
+    st.env->recovery->expect(wake_now.size());
+  for (auto& m : wake_now) {
+    auto id = m.id;
+    add_slot(self, id, spawn(self, std::move(m), st.env->recovery));
+  }
+  arm_wake(self);
+  arm_sweep(self);
+}
+
+meeting_actor spawn_new(self_ptr self, const std::string& id) {
+  return add_slot(self, id, spawn(self, std::nullopt)).actor;
+}
+
+meeting_slot* find_or_wake(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (auto i = st.meetings.find(id); i != st.meetings.end())
+    return &i->second;
+  auto m = st.dormant.take(id);
+  if (!m)
+    return nullptr;
+  MD_LOG_DEBUG("meeting.woken", log::kv("meeting", id));
+  return &add_slot(self, id, spawn(self, std::move(*m)));
+}
+
+void hold(self_ptr self, const std::string& id, std::function<void()> again) {
+  self->state.held[id].push_back(std::move(again));
+}
+
+void on_wake(self_ptr self, unix_ms due) {
+  auto& st = self->state;
+  if (due == st.wake_armed)
+    st.wake_armed = 0;
+  for (auto& m : st.dormant.take_due(now_of(self))) {
+    auto id = m.id;
+    add_slot(self, id, spawn(self, std::move(m)));
+  }
+  arm_wake(self);
+}
+
+void on_sweep(self_ptr self) {
+  auto& st = self->state;
+  auto quiet_since = now_of(self) - st.env->passivate_after.count();
+  for (auto& [id, slot] : st.meetings)
+    if (!slot.passivating && slot.last_command <= quiet_since)
+      ask_to_passivate(self, id, slot);
+  return_memory(self);
+  arm_sweep(self);
+}
+
+void on_finished(self_ptr self, const std::string& id) {
+  // From here on the registry answers for the meeting (to_meeting).
+  auto& st = self->state;
+  auto i = st.meetings.find(id);
+  if (i == st.meetings.end() || i->second.actor.address() != self->current_sender())
+    return;
+  auto actor = i->second.actor;
+  st.meetings.erase(i);
+  self->demonitor(actor.address());
+  if (auto entry = st.book.find_meeting(id); entry && entry->creating) {
+    // Its creation was refused: the id is free again, the actor quits by itself.
+    st.book.forget_meeting(id);
+    return;
+  }
+  self->send(actor, retire_atom::value);
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {
+    if (i->second.actor.address() != msg.source)
+      continue;
+    auto entry = st.book.find_meeting(i->first);
+    if (entry && entry->creating)
+      st.book.forget_meeting(i->first);
+    MD_LOG_WARN("meeting.actor_down", log::kv("meeting", i->first),
+                log::kv("reason", caf::to_string(msg.reason)));
+    st.meetings.erase(i);
+    return;
+  }
+}
+
+void stop_all(self_ptr self, const caf::error& reason) {
+  for (auto& [id, slot] : self->state.meetings)
+    self->send_exit(slot.actor, reason);
+}
+
+} // namespace meetingd::directory_meetings

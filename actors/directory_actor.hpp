@@ -50,6 +50,8 @@ struct directory_actor_state {
   unix_ms wake_armed = 0;
   /// What arrived for meetings while they were handing over their state.
   std::unordered_map<std::string, std::vector<std::function<void()>>> held;
+  /// Passivate requests in flight.
+  std::size_t asking = 0;
   /// Actors stopped since memory was last returned to the system.
   std::size_t passivated_since_trim = 0;
   static inline const char* name = "directory";

@@ -69,6 +69,19 @@ void arm_sweep(self_ptr self) {
   self->delayed_send(self, every, sweep_atom::value);
 }
 
+/// Memory freed by stopped actors stays resident until glibc is asked to
+/// give back what lies in the middle of its heap; a node that put many
+/// meetings to sleep should shrink. Once per sweep, when its last answer is in.
+void return_memory(self_ptr self) {
+  auto& st = self->state;
+  if (st.passivated_since_trim < 256)
+    return;
+  st.passivated_since_trim = 0;
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
 /// The meeting answered `passivate` (or is gone): it sleeps or keeps its
 /// actor, then what arrived for it meanwhile is routed afresh, in order.
 void settle(self_ptr self, const std::string& id, std::optional<meeting> state) {
@@ -94,26 +107,16 @@ void settle(self_ptr self, const std::string& id, std::optional<meeting> state) 
   }
   for (auto& again : waiting)
     again();
+  if (--st.asking == 0)
+    return_memory(self);
 }
 
 void ask_to_passivate(self_ptr self, const std::string& id, meeting_slot& slot) {
   slot.passivating = true;
+  ++self->state.asking;
   self->request(slot.actor, caf::infinite, passivate_atom::value)
     .then([self, id](passivation& p) { settle(self, id, std::move(p.state)); },
           [self, id](caf::error&) { settle(self, id, std::nullopt); });
-}
-
-/// Memory freed by stopped actors stays resident until glibc is asked to
-/// give back what lies in the middle of its heap; a node that put many
-/// meetings to sleep should shrink.
-void return_memory(self_ptr self) {
-  auto& st = self->state;
-  if (st.passivated_since_trim < 1000)
-    return;
-  st.passivated_since_trim = 0;
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
 }
 
 } // namespace
@@ -177,7 +180,6 @@ void on_sweep(self_ptr self) {
   for (auto& [id, slot] : st.meetings)
     if (!slot.passivating && slot.last_command <= quiet_since)
       ask_to_passivate(self, id, slot);
-  return_memory(self);
   arm_sweep(self);
 }
 

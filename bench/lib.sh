@@ -17,6 +17,7 @@
 #   NODE_ARGS   extra meetingd options for every node started (e.g.
 #               --caf#scheduler.policy=sharing)
 #   EMULATOR    the rtc-emulator binary (default: BUILD_DIR's)
+#   NODE_PRELOAD libraries preloaded into meetingd (e.g. another malloc)
 #   NODE_NODELAY 1: run meetingd with bench/net_preload.so setting TCP_NODELAY
 #               on its sockets (Paho does not). Default 0: the node as built.
 #   EMULATOR_BACKLOG N (default 4096): run the emulator with
@@ -41,6 +42,7 @@ LOADGEN=$BUILD_DIR/tools/loadgen/loadgen
 MEETINGD=${MEETINGD:-$BUILD_DIR/actors/meetingd}
 EMULATOR=${EMULATOR:-$BUILD_DIR/tools/rtc_emulator/rtc-emulator}
 STORE_BENCH=$BUILD_DIR/bench/store_bench
+MEETCTL=$BUILD_DIR/tools/meetctl/meetctl
 PRELOAD_SO=$BUILD_DIR/bench/net_preload.so
 BROKER_NODELAY=${BROKER_NODELAY:-1}
 NODE_NODELAY=${NODE_NODELAY:-0}
@@ -53,7 +55,7 @@ for bin in "$LOADGEN" "$MEETINGD" "$EMULATOR"; do
   if [ ! -x "$bin" ]; then
     echo "bench: $bin is missing; build with:" >&2
     echo "  cmake -S $bench_root -B $bench_root/build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
-    echo "  ninja -C $bench_root/build-bench loadgen meetingd rtc-emulator store_bench" >&2
+    echo "  ninja -C $bench_root/build-bench loadgen meetingd rtc-emulator store_bench net_preload meetctl" >&2
     exit 1
   fi
 done
@@ -215,10 +217,10 @@ start_node() {
   local db=$1; shift
   NODE_LOG=$bench_run/meetingd-$(date +%s%N).log
   local t0 t1
-  local preload=
+  local preload=${NODE_PRELOAD:-}
   if [ "$NODE_NODELAY" = 1 ]; then
     [ -f "$PRELOAD_SO" ] || { echo "bench: $PRELOAD_SO is missing (ninja net_preload)" >&2; exit 1; }
-    preload=$PRELOAD_SO
+    preload="$preload${preload:+ }$PRELOAD_SO"
   fi
   t0=$(date +%s%N)
   LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
@@ -267,6 +269,11 @@ node_failures_json() {
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+# node_stats: the running node's admin.stats data as JSON (meetctl).
+node_stats() {
+  "$MEETCTL" --broker="tcp://127.0.0.1:$MQTT_PORT" --id="$BENCH_CONSOLE" --json stats
+}
 
 # cpu_ticks <pid>: utime + stime in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

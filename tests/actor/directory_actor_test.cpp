@@ -684,9 +684,11 @@ TEST_F(passivation_test, a_command_arriving_during_the_hand_over_waits_and_is_an
   ASSERT_EQ(get.code, 0) << get.wire;
   auto parts = json::parse(get.wire)["data"]["participants"];
   ASSERT_EQ(parts.size(), 2u) << get.wire;
-  for (auto& p : parts)
-    if (p["user"] == "bob")
+  for (auto& p : parts) {
+    if (p["user"] == "bob") {
       EXPECT_EQ(p["state"], "left") << get.wire;
+    }
+  }
 }
 
 TEST_F(passivation_test, a_meeting_with_work_in_flight_keeps_its_actor) {

@@ -281,8 +281,9 @@ TEST(node_process, quiet_meetings_sleep_and_wake_as_they_were_also_after_kill9) 
   int joined = 0;
   for (auto& p : got["data"]["participants"]) {
     joined += p["state"] == "joined";
-    if (p["user"] == "bob")
+    if (p["user"] == "bob") {
       EXPECT_EQ(p["audio_muted"], true) << got.dump();
+    }
   }
   EXPECT_EQ(joined, 2) << got.dump();
   ASSERT_EQ(code_of(bob->request("meeting.leave", {{"meeting", meeting}})), 0);

@@ -507,7 +507,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
       presence(self, client, online);
     },
     [self](deliver_atom, std::vector<outgoing_event>& events) { deliver(self, events); },
-    [self](update_atom, meeting_update& update) { self->state.book.apply(update); },
+    [self](update_atom, meeting_update& update) { self->state.book.apply(std::move(update)); },
     [self](finished_atom, const std::string& id) { meetings::on_finished(self, id); },
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
     [self](sweep_atom) { meetings::on_sweep(self); },

@@ -183,17 +183,17 @@ void directory_core::forget_meeting(const std::string& id) {
   meetings_.erase(i);
 }
 
-void directory_core::apply(const meeting_update& update) {
-  auto& id = update.summary.meeting;
-  auto& e = meetings_[id];
+void directory_core::apply(meeting_update update) {
+  auto& e = meetings_[update.summary.meeting];
+  auto& id = e.summary.meeting;
   e.creating = false;
-  e.summary = update.summary;
+  e.summary = std::move(update.summary);
   e.ended_at = update.ended_at;
-  e.end_reason = update.end_reason;
+  e.end_reason = std::move(update.end_reason);
   e.ringing = update.ringing;
   for (auto& change : update.memberships) {
     if (change.joined) {
-      meetings_by_user_[change.user].insert(id);
+      meetings_by_user_.try_emplace(std::move(change.user)).first->second.insert(id);
     } else if (auto i = meetings_by_user_.find(change.user);
                i != meetings_by_user_.end()) {
       i->second.erase(id);
@@ -206,9 +206,14 @@ void directory_core::apply(const meeting_update& update) {
 void directory_core::restore_meeting(const meeting& m) {
   std::vector<membership_change> members;
   if (m.status == meeting_status::active)
-    for (auto& user : joined_users(m))
-      members.push_back({user, true});
+    for (auto& [user, p] : m.participants)
+      if (p.status == participant_status::joined)
+        members.push_back({user, true});
   apply(update_of(m, std::move(members)));
+}
+
+void directory_core::expect_meetings(std::size_t n) {
+  meetings_by_user_.reserve(meetings_by_user_.size() + 2 * n);
 }
 
 void directory_core::restore_ended(const meeting_record& m) {

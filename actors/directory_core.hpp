@@ -85,9 +85,11 @@ public:
   /// Drops a reservation whose creation failed.
   void forget_meeting(const std::string& id);
   /// Applies a meeting's committed summary and membership changes.
-  void apply(const meeting_update& update);
+  void apply(meeting_update update);
   /// Loads a meeting's summary and members at recovery.
   void restore_meeting(const meeting& m);
+  /// About `n` meetings are about to be restored: sizes the indexes once.
+  void expect_meetings(std::size_t n);
   void restore_ended(const meeting_record& m);
   /// Meetings the user is a participant of.
   std::vector<std::string> meetings_of(const std::string& user) const;

@@ -123,15 +123,10 @@ void ask_to_passivate(self_ptr self, const std::string& id, meeting_slot& slot) 
 
 void restore(self_ptr self, std::vector<meeting> live) {
   auto& st = self->state;
-  auto now = now_of(self);
-  std::vector<meeting> wake_now;
-  for (auto& m : live) {
+  st.book.expect_meetings(live.size());
+  for (auto& m : live)
     st.book.restore_meeting(m);
-    if (auto until = dormant_until(m, now))
-      st.dormant.add(std::move(m), *until);
-    else
-      wake_now.push_back(std::move(m));
-  }
+  auto wake_now = st.dormant.adopt(std::move(live), now_of(self));
   // Counted before any is spawned: one could finish its start before the
   // directory's own one_done otherwise.
   if (st.env->recovery)

@@ -79,3 +79,51 @@ TEST(dormant_meetings, only_active_meetings_with_a_future_deadline_may_sleep) {
   EXPECT_FALSE(dormant_until(m, 5000)) << "an ended meeting still owes DeleteChannel";
   EXPECT_FALSE(dormant_until(active_meeting("m-2", 0), 5000)) << "no deadline: no wake-up";
 }
+
+TEST(dormant_meetings, the_recovered_block_sleeps_in_place_and_wakes_like_the_others) {
+  dormant_meetings d;
+  std::vector<meeting> recovered;
+  recovered.push_back(active_meeting("m-c", 3000));
+  recovered.push_back(active_meeting("m-a", 1000));
+  auto ended = active_meeting("m-e", 9000);
+  ended.status = meeting_status::ended;
+  recovered.push_back(ended);
+  recovered.push_back(active_meeting("m-past", 400));
+  recovered.push_back(active_meeting("m-b", 2000));
+  recovered.back().title = "kept";
+  auto awake = d.adopt(std::move(recovered), 500);
+  EXPECT_EQ(ids(awake), (std::vector<std::string>{"m-e", "m-past"}));
+  EXPECT_EQ(d.size(), 3u);
+  EXPECT_TRUE(d.contains("m-b"));
+  EXPECT_FALSE(d.contains("m-e"));
+  EXPECT_EQ(d.next_wake(), 1000);
+  // One put to sleep later joins the same order.
+  d.add(active_meeting("m-later", 0), 1500);
+  EXPECT_EQ(d.size(), 4u);
+  auto b = d.take("m-b");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->title, "kept");
+  EXPECT_FALSE(d.contains("m-b"));
+  EXPECT_FALSE(d.take("m-b"));
+  EXPECT_EQ(ids(d.take_due(1500)), (std::vector<std::string>{"m-a", "m-later"}));
+  EXPECT_EQ(d.next_wake(), 3000) << "m-b was taken: its wake time is gone";
+  // Put back to sleep after being taken: it wakes once, at its new time.
+  d.add(*b, 2500);
+  EXPECT_EQ(ids(d.take_due(2600)), std::vector<std::string>{"m-b"});
+  EXPECT_EQ(ids(d.take_due(5000)), std::vector<std::string>{"m-c"});
+  EXPECT_EQ(d.size(), 0u);
+  EXPECT_FALSE(d.next_wake());
+  EXPECT_FALSE(d.take("m-c"));
+}
+
+TEST(dormant_meetings, a_recovered_meeting_added_again_is_not_kept_twice) {
+  dormant_meetings d;
+  std::vector<meeting> recovered;
+  recovered.push_back(active_meeting("m-1", 1000));
+  recovered.push_back(active_meeting("m-2", 2000));
+  d.adopt(std::move(recovered), 0);
+  d.add(active_meeting("m-1", 5000), 5000);
+  EXPECT_EQ(d.size(), 2u);
+  EXPECT_EQ(ids(d.take_due(2000)), std::vector<std::string>{"m-2"});
+  EXPECT_EQ(ids(d.take_due(5000)), std::vector<std::string>{"m-1"});
+}

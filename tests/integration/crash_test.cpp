@@ -1099,7 +1099,11 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
   std::fflush(stdout);
   std::mt19937_64 rng{seed};
 
+  // Meetings quiet for 300 ms give up their actors: the load wakes them and
+  // puts them back to sleep all the time, and every restart starts with
+  // dormant ones.
   cluster c{node_options{{{"rate-limit", "0"},
+                          {"passivate-after", "300ms"},
                           {"ring-timeout", "1h"},
                           {"idle-timeout", "1h"},
                           {"presence-grace", "1h"}},

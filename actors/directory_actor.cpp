@@ -373,10 +373,8 @@ void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promi
     return;
   }
   if (!actor) {
-    bool expired = entry && entry->end_reason == "expired";
     reply_with(self, route_of(in, who.user), rp,
-               proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
-                           "the meeting has ended; create a new meeting"));
+               ended_meeting_reply(entry ? entry->end_reason : std::string{}));
     return;
   }
   std::vector<user_fact> facts;
@@ -398,11 +396,7 @@ caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const ca
                  || cmd.kind == command_kind::admin_meeting_get;
   if (entry->summary.status == meeting_status::ended && !reading) {
     // Answered here, so nothing is sent to a meeting actor about to finish.
-    bool expired = entry->end_reason == "expired";
-    return reply_here(self, route_of(in, who.user),
-                      proto::fail({}, 410, expired ? "meeting_expired" : "meeting_ended",
-                                  expired ? "the meeting's channel expired; create a new meeting"
-                                          : "the meeting has ended; create a new meeting"));
+    return reply_here(self, route_of(in, who.user), ended_meeting_reply(entry->end_reason));
   }
   auto rp = self->make_response_promise<final_reply>();
   auto id = cmd.meeting;

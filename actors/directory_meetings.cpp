@@ -34,6 +34,13 @@ meeting_slot& add_slot(self_ptr self, const std::string& id, meeting_actor actor
   return slot;
 }
 
+/// Gives a meeting with state (recovered or dormant) its actor.
+meeting_slot& give_actor(self_ptr self, meeting m,
+                         std::shared_ptr<recovery_tracker> recovery = nullptr) {
+  auto id = m.id;
+  return add_slot(self, id, spawn(self, std::move(m), std::move(recovery)));
+}
+
 /// Arms the wake-up for the earliest dormant deadline, unless one is armed
 /// for it or earlier.
 void arm_wake(self_ptr self) {
@@ -54,8 +61,7 @@ void sleep_or_wake(self_ptr self, meeting m) {
     st.dormant.add(std::move(m), *until);
     arm_wake(self);
   } else {
-    auto id = m.id;
-    add_slot(self, id, spawn(self, std::move(m)));
+    give_actor(self, std::move(m));
   }
 }
 
@@ -131,10 +137,8 @@ void restore(self_ptr self, std::vector<meeting> live) {
   // directory's own one_done otherwise.
   if (st.env->recovery)
     st.env->recovery->expect(wake_now.size());
-  for (auto& m : wake_now) {
-    auto id = m.id;
-    add_slot(self, id, spawn(self, std::move(m), st.env->recovery));
-  }
+  for (auto& m : wake_now)
+    give_actor(self, std::move(m), st.env->recovery);
   arm_wake(self);
   arm_sweep(self);
 }
@@ -151,7 +155,7 @@ meeting_slot* find_or_wake(self_ptr self, const std::string& id) {
   if (!m)
     return nullptr;
   MD_LOG_DEBUG("meeting.woken", log::kv("meeting", id));
-  return &add_slot(self, id, spawn(self, std::move(*m)));
+  return &give_actor(self, std::move(*m));
 }
 
 void hold(self_ptr self, const std::string& id, std::function<void()> again) {
@@ -162,10 +166,8 @@ void on_wake(self_ptr self, unix_ms due) {
   auto& st = self->state;
   if (due == st.wake_armed)
     st.wake_armed = 0;
-  for (auto& m : st.dormant.take_due(now_of(self))) {
-    auto id = m.id;
-    add_slot(self, id, spawn(self, std::move(m)));
-  }
+  for (auto& m : st.dormant.take_due(now_of(self)))
+    give_actor(self, std::move(m));
   arm_wake(self);
 }
 

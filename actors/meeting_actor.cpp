@@ -266,10 +266,10 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
     [self](passivate_atom) -> passivation {
       // Safe to stop only when no reply, commit or RTC call is in flight:
       // the directory holds everything for this meeting until it hears back,
-      // and the pending tick is replaced by the directory's wake-up.
+      // and the pending tick is replaced by the directory's wake-up. An ended
+      // meeting (deleting its channel, finishing) keeps its actor.
       auto& st = self->state;
-      if (!st.exists || st.m.status != meeting_status::active || st.outstanding != 0
-          || st.deleting || st.finish_reported)
+      if (!st.exists || st.m.status != meeting_status::active || st.outstanding != 0)
         return {};
       passivation out{std::move(st.m)};
       self->quit();

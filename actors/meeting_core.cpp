@@ -211,11 +211,7 @@ const user_fact* fact_for(const std::vector<user_fact>& facts,
 std::optional<proto::reply> ended_reply(const meeting& m) {
   if (m.status != meeting_status::ended)
     return std::nullopt;
-  if (m.end_reason == "expired")
-    return proto::fail(std::nullopt, 410, "meeting_expired",
-                       "the meeting's channel expired; create a new meeting");
-  return proto::fail(std::nullopt, 410, "meeting_ended",
-                     "the meeting has ended; create a new meeting");
+  return ended_meeting_reply(m.end_reason);
 }
 
 effects not_participant() {
@@ -1158,6 +1154,14 @@ std::vector<std::string> joined_users(const meeting& m) {
     if (p.status == participant_status::joined)
       result.push_back(id);
   return result;
+}
+
+proto::reply ended_meeting_reply(std::string_view end_reason) {
+  if (end_reason == "expired")
+    return proto::fail(std::nullopt, 410, "meeting_expired",
+                       "the meeting's channel expired; create a new meeting");
+  return proto::fail(std::nullopt, 410, "meeting_ended",
+                     "the meeting has ended; create a new meeting");
 }
 
 proto::reply rtc_failure_reply(const rtc::failure& f) {

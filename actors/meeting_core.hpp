@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace meetingd {
@@ -149,6 +150,10 @@ std::string host_of(const meeting& m);
 
 /// Users currently in the meeting (status joined).
 std::vector<std::string> joined_users(const meeting& m);
+
+/// The 410 for a command to a meeting that ended with `end_reason`:
+/// meeting_expired if its channel expired, else meeting_ended.
+proto::reply ended_meeting_reply(std::string_view end_reason);
 
 /// The reply for a failed RTC call: 502 rtc_error:<code> when the service
 /// refused, 503 rtc_unavailable when it could not be reached.

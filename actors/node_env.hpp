@@ -42,8 +42,9 @@ struct node_env {
   std::int64_t clock_offset_ms = 0;
   /// Wall time when the node started (admin.ping uptime).
   unix_ms started_at = 0;
-  /// Told by the directory and each recovered meeting when initialized
-  /// (null in tests that do not track recovery).
+  /// Told by the directory when it is initialized; the directory hands it to
+  /// the meetings it gives an actor at once (null in tests that do not track
+  /// recovery).
   std::shared_ptr<recovery_tracker> recovery;
 
   /// The offset that maps `clock` onto the system clock now.

@@ -39,9 +39,7 @@ DB_SYNC=${DB_SYNC:-normal}
 PASSIVATE_AFTER=${PASSIVATE_AFTER:-5s}
 result_paths memory
 
-for bin in "$MEETCTL"; do
-  [ -x "$bin" ] || { echo "bench: $bin is missing (ninja -C $BUILD_DIR meetctl)" >&2; exit 1; }
-done
+[ -x "$MEETCTL" ] || { echo "bench: $MEETCTL is missing (ninja -C $BUILD_DIR meetctl)" >&2; exit 1; }
 run=$bench_run
 
 start_broker
@@ -73,7 +71,7 @@ awk '/^VmRSS:/ {print \$2}' /proc/$NODE_PID/status > $run/rss1
 awk '/^VmHWM:/ {print \$2}' /proc/$NODE_PID/status > $run/hwm1
 t0=\$(date +%s%N)
 for i in \$(seq 1 600); do
-  [ "\$(MQTT_PORT=$MQTT_PORT BENCH_CONSOLE=$BENCH_CONSOLE $MEETCTL --broker=tcp://127.0.0.1:$MQTT_PORT --id=$BENCH_CONSOLE --json stats | jq .meetings.with_actor)" = 0 ] && break
+  [ "\$($MEETCTL --broker=tcp://127.0.0.1:$MQTT_PORT --id=$BENCH_CONSOLE --json stats | jq .meetings.with_actor)" = 0 ] && break
   sleep 0.5
 done
 echo \$(( (\$(date +%s%N) - t0) / 1000000 )) > $run/asleep_ms

@@ -94,11 +94,12 @@ protected:
     start();
   }
 
-  void start(bool with_lmq = true) {
+  /// Starts the directory over `recovered` (a fresh node: nothing).
+  void start(bool with_lmq = true, snapshot recovered = {}) {
     dir = track(sys.spawn(directory_actor_impl, node_env_ptr{env},
                           directory_links{store, rtc, hasher,
                                           with_lmq ? lmq : lmq_actor{}},
-                          snapshot{}));
+                          std::move(recovered)));
     watch(dir);
     run();
   }
@@ -108,10 +109,7 @@ protected:
   void restart() {
     self->send_exit(dir, caf::exit_reason::user_shutdown);
     run();
-    dir = track(sys.spawn(directory_actor_impl, node_env_ptr{env},
-                          directory_links{store, rtc, hasher, lmq}, store_ctl->load()));
-    watch(dir);
-    run();
+    start(true, store_ctl->load());
   }
 
   std::size_t running_actors() {

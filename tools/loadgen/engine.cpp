@@ -41,7 +41,6 @@ std::int64_t unix_s() {
     .count();
 }
 
-
 template <class V, class T>
 bool erase_value(V& v, const T& x) {
   auto i = std::find(v.begin(), v.end(), x);

@@ -1,6 +1,7 @@
 // meetingd: the process. Parses the options (one clear line and a non-zero
 // exit for a bad one), opens the database, starts the node, and waits for
 // SIGTERM or SIGINT to stop it in order (PROTOCOL.md §9).
+#include "actors/huge_page_heap.hpp"
 #include "actors/node.hpp"
 #include "config/log.hpp"
 #include "config/options.hpp"
@@ -13,6 +14,7 @@
 using namespace meetingd;
 
 int main(int argc, char** argv) {
+  restart_with_huge_page_heap(argv);
   node_config cfg;
   if (auto err = cfg.parse(argc, argv)) {
     std::cerr << "meetingd: " << describe_parse_error(cfg, err) << "\n";
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
                 log::kv("ended", report.ended_meetings), log::kv("users", report.users),
                 log::kv("devices", report.devices), log::kv("requests", report.requests),
                 log::kv("clean_shutdown", report.clean_shutdown),
-                log::kv("load_ms", report.load_ms));
+                log::kv("load_ms", report.load_ms),
+                log::kv("heap", heap_on_huge_pages() ? "huge_pages" : "default"));
     int sig = 0;
     sigwait(&stop_signals, &sig);
     MD_LOG_INFO("node.stopping", log::kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));

@@ -5,9 +5,13 @@
 #   1. node, flat out: DEVICES devices, INFLIGHT outstanding commands each,
 #      the command mix MIX, durability on (--db-sync=full);
 #   2. node at half of the rate measured in 1 (open loop): p99 latency;
+#      The node's own p50/p99 (gateway in to reply out, admin.stats) is read
+#      at the end of this run: what the node adds, apart from the broker;
 #   3. echo, flat out: a fresh broker, no node; each device publishes to
 #      bench/echo/<client> and a loopback peer answers on bench/reply/<client>,
 #      with the request and reply sizes measured in 1 (QoS 1 both ways);
+#      then the echo at half its maximum, and at the node's half rate (the
+#      latency floor of this machine's broker path at the rate of 2);
 #   4. (SWEEP="50 200 500") 1 and 3 again for each number of devices.
 #
 # Writes bench/results/throughput-<date>.{json,md} and -throughput.png,
@@ -81,7 +85,11 @@ run_loadgen "$run/node-half.json" --mode=node --devices="$DEVICES" --inflight=16
   --threads="$THREADS" --mix="$MIX" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
   --label="node at half its maximum rate" >"$run/node-half.txt"
 cat "$run/node-half.txt" >&2
-jq --argjson failures "$(node_failures_json)" '.node_log = $failures' "$run/node-half.json" \
+# The node's own latency window (its last 10000 commands: the end of this run).
+inside=$("$MEETCTL" --broker="tcp://127.0.0.1:$MQTT_PORT" --id="$BENCH_CONSOLE" --json stats \
+  | jq -c '.commands | {p50_ms, p99_ms}') || inside=null
+jq --argjson failures "$(node_failures_json)" --argjson inside "$inside" \
+  '.node_log = $failures | .inside_node = $inside' "$run/node-half.json" \
   >"$run/node-half.tmp" && mv "$run/node-half.tmp" "$run/node-half.json"
 stop_all
 
@@ -99,6 +107,13 @@ MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
   --payload-bytes="$req" --reply-bytes="$rep" --label="echo at half its maximum rate" \
   >"$run/echo-half.txt"
 cat "$run/echo-half.txt" >&2
+say "echo at the node's half rate: $half messages/s (load $(loadavg1))"
+MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  run_loadgen "$run/echo-node-rate.json" --mode=echo --devices="$DEVICES" --inflight=16 \
+  --threads="$THREADS" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
+  --payload-bytes="$req" --reply-bytes="$rep" --label="echo at the node's half rate" \
+  >"$run/echo-node-rate.txt"
+cat "$run/echo-node-rate.txt" >&2
 stop_broker
 
 # -- 4: the sweep -------------------------------------------------------------------------
@@ -119,9 +134,11 @@ done
 jq -n --argjson machine "$(machine_json)" \
   --slurpfile nf "$run/node-flat.json" --slurpfile nh "$run/node-half.json" \
   --slurpfile ef "$run/echo-flat.json" --slurpfile eh "$run/echo-half.json" \
+  --slurpfile en "$run/echo-node-rate.json" \
   --argjson sweep "$sweep_json" \
   '{bench: "throughput", machine: $machine,
     node_flat_out: $nf[0], node_half_rate: $nh[0], echo_flat_out: $ef[0], echo_half_rate: $eh[0],
+    echo_at_node_half_rate: $en[0],
     sweep: $sweep,
     figures: {
       node_commands_per_s: $nf[0].total.throughput,
@@ -129,6 +146,10 @@ jq -n --argjson machine "$(machine_json)" \
       ratio: ($nf[0].total.throughput / $ef[0].total.throughput),
       node_p99_ms_at_half: $nh[0].total.latency_ms.p99,
       echo_p99_ms_at_half: $eh[0].total.latency_ms.p99,
+      echo_p99_ms_at_node_half_rate: $en[0].total.latency_ms.p99,
+      node_inside_p99_ms_at_half: $nh[0].inside_node.p99_ms,
+      node_events_per_s: $nf[0].events_per_s,
+      ratio_by_messages: ((2 * $nf[0].total.throughput + $nf[0].events_per_s) / (2 * $ef[0].total.throughput)),
       half_rate_target: $nh[0].config.rate,
       half_rate_achieved: $nh[0].total.throughput},
     targets: {ratio_min: 0.5, p99_ms_max_at_half: 5}}' >"$RESULT_JSON"
@@ -145,12 +166,14 @@ p99h=$(f '.figures.node_p99_ms_at_half')
   echo
   echo "| run | msgs or cmds/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | load 1 min | CPU % node / broker / loadgen |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for k in node_flat_out node_half_rate echo_flat_out echo_half_rate; do
+  for k in node_flat_out node_half_rate echo_flat_out echo_half_rate echo_at_node_half_rate; do
     jq -r --arg k "$k" '.[$k] as $r | "| \($k) | \($r.total.throughput | floor) | \($r.total.latency_ms.p50) | \($r.total.latency_ms.p90) | \($r.total.latency_ms.p99) | \($r.total.latency_ms.p999) | \($r.total.failed) | \($r.host.loadavg_measure_start[0]) → \($r.host.loadavg_end[0]) | \($r.cpu_percent.node // "-") / \($r.cpu_percent.broker // "-") / \($r.cpu_percent.loadgen // 0 | floor) |"' "$RESULT_JSON"
   done
   echo
   echo "- command throughput / broker echo rate: **$(printf '%.2f' "$ratio")** (target ≥ 0.5: $(verdict "$ratio" '>=' 0.5))"
   echo "- p99 at half of meetingd's maximum ($(f '.figures.half_rate_target | floor')/s): **$p99h ms** (target ≤ 5 ms: $(verdict "$p99h" '<=' 5))"
+  echo "  - the broker path alone at that rate (echo_at_node_half_rate): p99 $(f '.figures.echo_p99_ms_at_node_half_rate') ms; inside the node (gateway in to reply out, admin.stats, last 10000 commands): p50 $(f '.node_half_rate.inside_node.p50_ms // "?"') ms, p99 $(f '.figures.node_inside_p99_ms_at_half // "?"') ms"
+  echo "- counting messages instead of commands (a command is a request and a reply; the node also pushed $(f '.figures.node_events_per_s | floor') events/s; an echo is a request and a reply): $(printf '%.2f' "$(f '.figures.ratio_by_messages')")"
   echo "- broker TCP_NODELAY: $(f '.machine.broker_tcp_nodelay'); node TCP_NODELAY shim: $(f '.machine.node_tcp_nodelay_preload'); emulator TCP_NODELAY shim: $(f '.machine.emulator_tcp_nodelay_preload'), backlog $(f '.machine.emulator_backlog_preload'); extra node options: \`$(f '.machine.node_args')\`"
   echo "- node 500s (cmd.failed) in the flat-out run: $(f '.node_flat_out.node_log.internal_errors'), at half rate: $(f '.node_half_rate.node_log.internal_errors')"
   echo

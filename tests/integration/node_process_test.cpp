@@ -131,6 +131,30 @@ TEST(node_process, secrets_come_from_the_environment) {
   EXPECT_NE(out2.find("RTC_APP_KEY"), std::string::npos) << out2;
 }
 
+TEST(node_process, runs_its_heap_on_huge_pages_unless_told_not_to) {
+  std::ifstream thp{"/sys/kernel/mm/transparent_hugepage/enabled"};
+  std::string modes;
+  std::getline(thp, modes);
+  bool offered = !modes.empty() && modes.find("[never]") == std::string::npos;
+  {
+    cluster c;
+    c.start_node();
+    // The restarted image is the same process: the harness's PID logs.
+    EXPECT_NE(c.node_log().find(offered ? "heap=huge_pages" : "heap=default"),
+              std::string::npos)
+      << c.node_log();
+    EXPECT_EQ(c.stop_node(), 0);
+  }
+  {
+    node_options opts;
+    opts.env["MEETINGD_HUGE_PAGE_HEAP"] = "0";
+    cluster c{opts};
+    c.start_node();
+    EXPECT_NE(c.node_log().find("heap=default"), std::string::npos) << c.node_log();
+    EXPECT_EQ(c.stop_node(), 0);
+  }
+}
+
 TEST(node_process, config_file_sets_options_and_the_command_line_wins) {
   temp_dir dir;
   auto conf = dir.path() + "/meetingd.conf";

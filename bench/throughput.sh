@@ -99,21 +99,19 @@ rep=$(jq '.total.bytes_in_mean | floor' "$run/node-flat.json")
 echo_flat "$DEVICES" "$DURATION" "$req" "$rep" "$run/echo-flat.json"
 echo_rate=$(jq '.total.throughput' "$run/echo-flat.json")
 echo_half=$(awk -v r="$echo_rate" 'BEGIN { printf "%d", r / 2 }')
+# echo_at_rate <rate> <out> <label>: the broker alone, open loop at <rate>.
+echo_at_rate() {
+  local rate=$1 out=$2 label=$3
+  say "$label: $rate messages/s (load $(loadavg1))"
+  MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+    run_loadgen "$out" --mode=echo --devices="$DEVICES" --inflight=16 \
+    --threads="$THREADS" --rate="$rate" --duration="$DURATION" --warmup="$WARMUP" \
+    --payload-bytes="$req" --reply-bytes="$rep" --label="$label" >"$out.txt"
+  cat "$out.txt" >&2
+}
 start_broker
-say "echo at half its maximum: $echo_half messages/s (load $(loadavg1))"
-MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
-  run_loadgen "$run/echo-half.json" --mode=echo --devices="$DEVICES" --inflight=16 \
-  --threads="$THREADS" --rate="$echo_half" --duration="$DURATION" --warmup="$WARMUP" \
-  --payload-bytes="$req" --reply-bytes="$rep" --label="echo at half its maximum rate" \
-  >"$run/echo-half.txt"
-cat "$run/echo-half.txt" >&2
-say "echo at the node's half rate: $half messages/s (load $(loadavg1))"
-MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
-  run_loadgen "$run/echo-node-rate.json" --mode=echo --devices="$DEVICES" --inflight=16 \
-  --threads="$THREADS" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
-  --payload-bytes="$req" --reply-bytes="$rep" --label="echo at the node's half rate" \
-  >"$run/echo-node-rate.txt"
-cat "$run/echo-node-rate.txt" >&2
+echo_at_rate "$echo_half" "$run/echo-half.json" "echo at half its maximum rate"
+echo_at_rate "$half" "$run/echo-node-rate.json" "echo at the node's half rate"
 stop_broker
 
 # -- 4: the sweep -------------------------------------------------------------------------

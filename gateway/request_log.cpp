@@ -1,13 +1,22 @@
 #include "gateway/request_log.hpp"
 
+#include "gateway/crypto.hpp"
+
+#include <cstring>
+
 namespace meetingd {
 
-std::string request_log::key(const std::string& client, const std::string& id) {
-  std::string k;
-  k.reserve(client.size() + id.size() + 1);
-  k += client;
-  k += '\n'; // cannot occur in a client id or a request id
-  k += id;
+request_log::key_type request_log::key(const std::string& client,
+                                       const std::string& id) {
+  std::string joined;
+  joined.reserve(client.size() + id.size() + 1);
+  joined += client;
+  joined += '\n'; // cannot occur in a client id or a request id
+  joined += id;
+  auto digest = crypto::sha256(joined);
+  key_type k;
+  std::memcpy(&k.high, digest.data(), sizeof k.high);
+  std::memcpy(&k.low, digest.data() + sizeof k.high, sizeof k.low);
   return k;
 }
 
@@ -38,7 +47,7 @@ int request_log::complete(const std::string& client, const std::string& id,
   e.done = true;
   e.waiting = 0;
   e.at = now;
-  order_.emplace_back(now, std::move(k));
+  order_.emplace_back(now, k);
   return waiting;
 }
 
@@ -54,7 +63,7 @@ void request_log::restore(const std::string& client, const std::string& id, unix
   auto& e = entries_[k];
   e.done = true;
   e.at = at;
-  order_.emplace_back(at, std::move(k));
+  order_.emplace_back(at, k);
 }
 
 std::size_t request_log::prune(unix_ms before) {

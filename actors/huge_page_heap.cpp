@@ -43,7 +43,14 @@ void restart_with_huge_page_heap(char** argv) {
                         : std::string{tunable};
   if (::setenv("GLIBC_TUNABLES", value.c_str(), 1) != 0)
     return;
-  ::execv("/proc/self/exe", argv);
+  // The binary's real path, not /proc/self/exe: the kernel names the process
+  // after the file it runs, and ps, pidof and pkill should see "meetingd".
+  std::string self(4096, '\0');
+  auto n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (n > 0) {
+    self.resize(static_cast<std::size_t>(n));
+    ::execv(self.c_str(), argv);
+  }
   // Still here: carry on with the ordinary heap, and do not pretend otherwise.
   if (tunables != nullptr)
     ::setenv("GLIBC_TUNABLES", tunables, 1);

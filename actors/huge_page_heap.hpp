@@ -9,8 +9,8 @@
 //
 // Nothing happens if the tunable is already set (the restarted image, or an
 // operator's own choice), if MEETINGD_HUGE_PAGE_HEAP=0, or if the kernel
-// has transparent huge pages turned off. The PID, open files and the rest of
-// the environment stay the same.
+// has transparent huge pages turned off. The PID, the process name, open
+// files and the rest of the environment stay the same.
 #pragma once
 
 namespace meetingd {

@@ -2,6 +2,7 @@
 #include "persistence/sqlite_store.hpp"
 
 #include "config/log.hpp"
+#include "persistence/row_owner_finder.hpp"
 #include "persistence/schema.hpp"
 
 #include <sqlite3.h>
@@ -622,45 +623,28 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
   // OR: an OR over two index ranges makes SQLite de-duplicate every row
   // through a temporary b-tree, which doubles the cost of recovery.
   const std::string live = "NOT (m.status = 'ended' AND m.channel_deleted = 1)";
-  // Rows of participants and invitations come in the order of the meetings
-  // query (both walk the same index), so a cursor finds their meeting
-  // without a lookup; the hash map is the fallback.
-  std::unordered_map<std::string, std::size_t> by_id;
   auto& live_meetings = result.live_meetings;
-  auto meeting_index = [&](std::string_view id, std::size_t& cursor) -> meeting* {
-    for (auto i : {cursor, cursor + 1})
-      if (i < live_meetings.size() && live_meetings[i].id == id) {
-        cursor = i;
-        return &live_meetings[i];
-      }
-    auto i = by_id.find(std::string{id});
-    if (i == by_id.end())
-      return nullptr;
-    cursor = i->second;
-    return &live_meetings[cursor];
-  };
+  row_owner_finder<meeting> owners{
+    live_meetings, [](const meeting& m) { return std::string_view{m.id}; }};
   doing = "counting meetings";
   std::size_t expected = 0;
   query("SELECT count(*) FROM meetings m WHERE " + live, no_params,
         [&](reader& r) { expected = static_cast<std::size_t>(r.integer()); });
   live_meetings.reserve(expected);
-  by_id.reserve(expected);
   doing = "loading meetings";
   query("SELECT " + joined(meeting_cols, "m.") + " FROM meetings m WHERE "
           + live,
         no_params, [&](reader& r) {
           meeting m;
           read_meeting(r, m);
-          by_id.emplace(m.id, live_meetings.size());
           live_meetings.push_back(std::move(m));
         });
   doing = "loading participants";
-  std::size_t cursor = 0;
   query("SELECT " + joined(participant_cols, "p.")
           + " FROM participants p JOIN meetings m ON m.id = p.meeting WHERE "
           + live,
         no_params, [&](reader& r) {
-          auto* m = meeting_index(r.view(), cursor);
+          auto* m = owners.find(r.view());
           if (m == nullptr)
             return;
           participant p;
@@ -687,12 +671,12 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           rows.emplace_hint(rows.end(), std::move(key), std::move(p));
         });
   doing = "loading invitations";
-  cursor = 0;
+  owners.restart();
   query("SELECT " + joined(invitation_cols, "i.")
           + " FROM invitations i JOIN meetings m ON m.id = i.meeting WHERE "
           + live,
         no_params, [&](reader& r) {
-          auto* m = meeting_index(r.view(), cursor);
+          auto* m = owners.find(r.view());
           if (m == nullptr)
             return;
           invitation inv;

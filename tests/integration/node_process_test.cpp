@@ -139,10 +139,15 @@ TEST(node_process, runs_its_heap_on_huge_pages_unless_told_not_to) {
   {
     cluster c;
     c.start_node();
-    // The restarted image is the same process: the harness's PID logs.
+    // The restarted image is the same process: the harness's PID logs,
+    // under the name that ps, pidof and pkill look for.
     EXPECT_NE(c.node_log().find(offered ? "heap=huge_pages" : "heap=default"),
               std::string::npos)
       << c.node_log();
+    std::ifstream comm{"/proc/" + std::to_string(c.node()->pid()) + "/comm"};
+    std::string name;
+    std::getline(comm, name);
+    EXPECT_EQ(name, "meetingd");
     EXPECT_EQ(c.stop_node(), 0);
   }
   {

@@ -565,6 +565,36 @@ TYPED_TEST(store_contract, load_filters_live_ended_and_old) {
   EXPECT_TRUE(find_by(s.requests, &request_record::id, "r-new"));
 }
 
+// Recovery reads participants and invitations in one pass each and finds
+// their meeting by walking forward: meetings without rows (and ended ones
+// between live ones) must not throw rows onto the wrong meeting.
+TYPED_TEST(store_contract, each_row_loads_into_its_own_meeting) {
+  changeset cs;
+  const int meetings = 40;
+  for (int i = 0; i < meetings; ++i) {
+    auto id = "m-" + std::to_string(i);
+    auto m = i % 7 == 3 ? ended_meeting(id, 5, true) : sample_meeting(id);
+    cs.add(change::put_meeting{m});
+    for (int p = 0; p < i % 3; ++p) // 0, 1 or 2 participants
+      cs.add(change::put_participant{id, sample_participant(id + "-p" + std::to_string(p),
+                                                            role::member)});
+    if (i % 4 == 1) // invitations for a few only
+      cs.add(change::put_invitation{id, sample_invitation(id + "-i")});
+  }
+  ASSERT_FALSE(this->apply({cs}));
+  auto s = this->load_all();
+  EXPECT_EQ(s.live_meetings.size(), static_cast<std::size_t>(meetings - 6));
+  for (auto& m : s.live_meetings) {
+    auto i = std::stoi(m.id.substr(2));
+    EXPECT_EQ(m.participants.size(), static_cast<std::size_t>(i % 3)) << m.id;
+    for (auto& [user, p] : m.participants)
+      EXPECT_EQ(user.rfind(m.id + "-p", 0), 0u) << m.id << " got " << user;
+    EXPECT_EQ(m.invitations.size(), i % 4 == 1 ? 1u : 0u) << m.id;
+    for (auto& [invitee, inv] : m.invitations)
+      EXPECT_EQ(invitee, m.id + "-i") << m.id;
+  }
+}
+
 // The node keeps only request keys in memory; a duplicate's reply is read
 // back from the store, byte for byte, until the request is pruned.
 TYPED_TEST(store_contract, stored_reply_reads_a_request_back_until_pruned) {

@@ -3,9 +3,11 @@
 // at exec.
 //
 // Why: recovering 100k meetings allocates ~200 MB in small pieces, and on
-// 4 KiB pages half of the load's time went to page faults inside malloc;
-// with 2 MiB pages the restart took 1.2-1.6 s instead of 1.7-1.9 s
-// (docs/benchmarks.md, "Recovery").
+// 4 KiB pages half of the restart's samples were malloc growing the heap and
+// faulting it in. With 2 MiB pages the restart took 1.83 s instead of 2.41 s
+// (median of five; 1.41 s against 1.72 s once the store stopped building a
+// map per meeting); at 10k meetings the restart of the image costs about
+// 60 ms more than it saves (docs/benchmarks.md, "Recovery").
 //
 // Nothing happens if the tunable is already set (the restarted image, or an
 // operator's own choice), if MEETINGD_HUGE_PAGE_HEAP=0, or if the kernel

@@ -117,6 +117,17 @@ void settle(self_ptr self, const std::string& id, std::optional<meeting> state) 
     return_memory(self);
 }
 
+/// A meeting whose actor is gone while its creation was still pending was
+/// refused: its id is free again. True if so.
+bool free_refused_id(self_ptr self, const std::string& id) {
+  auto& book = self->state.book;
+  auto entry = book.find_meeting(id);
+  if (!entry || !entry->creating)
+    return false;
+  book.forget_meeting(id);
+  return true;
+}
+
 void ask_to_passivate(self_ptr self, const std::string& id, meeting_slot& slot) {
   slot.passivating = true;
   ++self->state.asking;
@@ -189,11 +200,8 @@ void on_finished(self_ptr self, const std::string& id) {
   auto actor = i->second.actor;
   st.meetings.erase(i);
   self->demonitor(actor.address());
-  if (auto entry = st.book.find_meeting(id); entry && entry->creating) {
-    // Its creation was refused: the id is free again, the actor quits by itself.
-    st.book.forget_meeting(id);
-    return;
-  }
+  if (free_refused_id(self, id))
+    return; // the actor of a refused creation quits by itself
   self->send(actor, retire_atom::value);
 }
 
@@ -202,9 +210,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {
     if (i->second.actor.address() != msg.source)
       continue;
-    auto entry = st.book.find_meeting(i->first);
-    if (entry && entry->creating)
-      st.book.forget_meeting(i->first);
+    free_refused_id(self, i->first);
     MD_LOG_WARN("meeting.actor_down", log::kv("meeting", i->first),
                 log::kv("reason", caf::to_string(msg.reason)));
     st.meetings.erase(i);

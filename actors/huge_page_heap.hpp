@@ -20,7 +20,8 @@ namespace meetingd {
 /// Returns only if the process goes on as it is (exec failed or not needed).
 void restart_with_huge_page_heap(char** argv);
 
-/// Whether this process runs with glibc's huge-page heap tunable.
+/// Whether this process runs with glibc's huge-page heap tunable (any
+/// glibc.malloc.hugetlb setting but 0).
 bool heap_on_huge_pages();
 
 } // namespace meetingd

@@ -5,6 +5,7 @@
 
 #include "gateway/crypto.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -84,7 +85,17 @@ std::string hash_password(std::string_view password, int iterations) {
   return out;
 }
 
-bool verify_password(std::string_view password, std::string_view stored) {
+namespace {
+
+/// The fields of a stored hash, checked: iterations in range, a salt, a key
+/// of the right length.
+struct parsed_hash {
+  int iterations = 0;
+  std::string salt;
+  std::string key;
+};
+
+std::optional<parsed_hash> parse_hash(std::string_view stored) {
   std::vector<std::string_view> fields;
   while (true) {
     auto pos = stored.find('$');
@@ -94,18 +105,41 @@ bool verify_password(std::string_view password, std::string_view stored) {
     stored.remove_prefix(pos + 1);
   }
   if (fields.size() != 4 || fields[0] != scheme)
-    return false;
+    return std::nullopt;
   // max_iterations has 8 digits.
   auto iterations = parse_decimal(fields[1], 8);
   if (!iterations || *iterations < min_iterations || *iterations > max_iterations)
-    return false;
+    return std::nullopt;
   auto salt = crypto::base64_decode(fields[2]);
   auto key = crypto::base64_decode(fields[3]);
   if (!salt || salt->empty() || salt->size() > max_salt_len || !key || key->size() != key_len)
+    return std::nullopt;
+  return parsed_hash{static_cast<int>(*iterations), std::move(*salt), std::move(*key)};
+}
+
+} // namespace
+
+bool verify_password(std::string_view password, std::string_view stored) {
+  auto hash = parse_hash(stored);
+  if (!hash)
     return false;
-  auto candidate =
-    crypto::pbkdf2_sha256(password, *salt, static_cast<int>(*iterations), key_len);
-  return crypto::constant_time_equal(candidate, *key);
+  auto candidate = crypto::pbkdf2_sha256(password, hash->salt, hash->iterations, key_len);
+  return crypto::constant_time_equal(candidate, hash->key);
+}
+
+std::optional<int> hash_iterations(std::string_view stored) {
+  auto hash = parse_hash(stored);
+  if (!hash)
+    return std::nullopt;
+  return hash->iterations;
+}
+
+bool verify_against_nothing(std::string_view password, int iterations) {
+  static const std::string salt(salt_len, 's');
+  iterations = std::clamp(iterations, min_iterations, max_iterations);
+  // OpenSSL's PBKDF2 is opaque to the compiler: the work is done.
+  crypto::pbkdf2_sha256(password, salt, iterations, key_len);
+  return false;
 }
 
 std::string make_ticket(std::string_view user, std::int64_t expiry_unix_s,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,15 @@ std::string hash_password(std::string_view password, int iterations);
 // iterations not plain decimal or out of range, bad Base64, an empty salt or a
 // key that is not 32 bytes. The key comparison is constant time.
 bool verify_password(std::string_view password, std::string_view stored);
+
+// The iterations a hash_password() string was made with; nullopt for any
+// string verify_password would refuse outright.
+std::optional<int> hash_iterations(std::string_view stored);
+
+// Spends the time of checking a password hashed with `iterations`, and
+// fails: what a login for an unknown user costs, so that the time of the
+// answer does not tell which users exist.
+bool verify_against_nothing(std::string_view password, int iterations);
 
 // `<user>.<expiry>.<lower-hex HMAC-SHA256(secret, "<user>.<expiry>")>`. Throws
 // std::invalid_argument if user is not a valid user id (1..64 of

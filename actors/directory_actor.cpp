@@ -2,8 +2,9 @@
 #include "actors/directory_actor.hpp"
 
 #include "actors/auth.hpp"
+#include "actors/directory_login.hpp"
 #include "actors/directory_meetings.hpp"
-#include "actors/reply_commit.hpp"
+#include "actors/directory_replies.hpp"
 #include "config/log.hpp"
 #include "gateway/crypto.hpp"
 
@@ -15,47 +16,13 @@ namespace meetingd {
 
 namespace {
 
-using self_ptr = directory_actor::stateful_pointer<directory_actor_state>;
-using reply_promise = caf::typed_response_promise<final_reply>;
+using namespace directory_replies;
 using proto::command_kind;
 namespace meetings = directory_meetings;
 
-/// A stored hash that no password matches: unknown users cost the same
-/// PBKDF2 time as known ones, so timing does not tell which users exist.
-const std::string& decoy_hash() {
-  static const std::string hash = auth::hash_password(crypto::random_hex(16), 1000);
-  return hash;
-}
-
-unix_ms now_of(self_ptr self) {
-  return wall_now(self, *self->state.env);
-}
-
-reply_route route_of(const inbound_request& in, std::string user = {}) {
-  return reply_route{in.client, in.req.id, std::move(user), in.req.cmd.meeting};
-}
-
-/// Commits `changes` with the reply and delivers it.
-void reply_with(self_ptr self, const reply_route& route, reply_promise rp,
-                proto::reply reply, changeset changes = {}) {
-  commit_reply(self, self->state.links.store, route, std::move(reply),
-               std::move(changes), now_of(self), std::move(rp), [] {}, [] {});
-}
-
-proto::reply ok(proto::reply_data data = {}) {
-  proto::reply r;
-  r.data = std::move(data);
-  return r;
-}
-
-void notify_meetings(self_ptr self, const std::string& user, bool online) {
-  auto& st = self->state;
-  for (auto& id : st.book.meetings_of(user))
-    meetings::with_actor(self, id, [self, user, online](const meeting_actor* m) {
-      if (m)
-        self->send(*m, presence_atom::value, user, online);
-    });
-}
+/// How often the directory forgets what no longer matters (decayed login
+/// failures, creates older than a minute, old removals).
+constexpr auto prune_interval = std::chrono::minutes(1);
 
 /// Applies a device presence change and tells the user's meetings if the
 /// user as a whole went offline or came back.
@@ -68,169 +35,7 @@ void presence(self_ptr self, const std::string& client, bool online) {
     notify_meetings(self, change->user, change->online);
 }
 
-// -- auth ------------------------------------------------------------------------------
-
-void bind_and_reply(self_ptr self, const inbound_request& in, reply_promise rp,
-                    const user_record& user) {
-  auto& st = self->state;
-  auto& client = in.client;
-  auto previous = st.book.user_of(client);
-  std::string previous_user = previous ? *previous : std::string{};
-  auto rows = st.book.bind(client, user.id, now_of(self));
-  reply_with(self, route_of(in, user.id), std::move(rp),
-             ok(proto::login_data{user.id, user.display_name}), std::move(rows));
-  MD_LOG_INFO("auth.login", log::kv("user", user.id), log::kv("client", client),
-              log::kv("req", in.req.id));
-  if (!previous_user.empty() && previous_user != user.id && !st.book.user_online(previous_user))
-    notify_meetings(self, previous_user, false);
-  notify_meetings(self, user.id, true);
-}
-
-void login_with_ticket(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
-  auto& cmd = in.req.cmd;
-  auto now = now_of(self);
-  auto check = auth::check_ticket(*cmd.ticket, st.env->ticket_secret, to_unix_s(now));
-  auto route = route_of(in, cmd.user);
-  if (check.status == auth::ticket_status::expired && check.user == cmd.user) {
-    reply_with(self, route, rp,
-               proto::fail({}, 401, "ticket_expired",
-                           "the login ticket has expired; get a new one from your account service"));
-    return;
-  }
-  if (check.status != auth::ticket_status::ok || check.user != cmd.user) {
-    st.book.login_failed(in.client, now);
-    MD_LOG_WARN("auth.bad_ticket", log::kv("user", cmd.user), log::kv("client", in.client),
-                log::kv("req", in.req.id));
-    reply_with(self, route, rp,
-               proto::fail({}, 401, "bad_credentials", "the login ticket is not valid"));
-    return;
-  }
-  st.book.login_succeeded(in.client);
-  changeset rows;
-  auto user = st.book.find_user(cmd.user);
-  user_record created;
-  if (!user) {
-    // A ticket vouches for the user: the customer's account system knows them.
-    created.id = cmd.user;
-    created.display_name = cmd.user;
-    created.created_at = now;
-    rows = st.book.add_user(created);
-    user = &created;
-  }
-  auto record = *user;
-  auto bind_rows = st.book.bind(in.client, record.id, now);
-  rows.append(std::move(bind_rows));
-  reply_with(self, route, rp, ok(proto::login_data{record.id, record.display_name}),
-             std::move(rows));
-  MD_LOG_INFO("auth.login", log::kv("user", record.id), log::kv("client", in.client),
-              log::kv("req", in.req.id), log::kv("with", "ticket"));
-  notify_meetings(self, record.id, true);
-}
-
-void login(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
-  auto& cmd = in.req.cmd;
-  if (auto wait = st.book.login_wait(in.client, now_of(self))) {
-    rp.deliver(make_final_reply(
-      route_of(in, cmd.user),
-      proto::fail({}, 429, "rate_limited",
-                  "too many failed logins from this client; try again in "
-                    + std::to_string((wait->count() + 999) / 1000) + " s")));
-    return;
-  }
-  if (cmd.ticket) {
-    login_with_ticket(self, in, std::move(rp));
-    return;
-  }
-  auto user = st.book.find_user(cmd.user);
-  auto stored = user && !user->password_hash.empty() ? user->password_hash : decoy_hash();
-  self->request(st.links.hasher, caf::infinite, verify_atom::value, *cmd.password, stored)
-    .then([self, in, rp](bool matches) mutable {
-      auto& st = self->state;
-      auto user = st.book.find_user(in.req.cmd.user);
-      if (!matches || !user || user->password_hash.empty()) {
-        st.book.login_failed(in.client, now_of(self));
-        MD_LOG_WARN("auth.bad_password", log::kv("user", in.req.cmd.user),
-                    log::kv("client", in.client), log::kv("req", in.req.id));
-        reply_with(self, route_of(in, in.req.cmd.user), rp,
-                   proto::fail({}, 401, "bad_credentials",
-                               "unknown user or wrong password"));
-        return;
-      }
-      st.book.login_succeeded(in.client);
-      bind_and_reply(self, in, rp, *user);
-    });
-}
-
-void logout(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
-  auto bound = st.book.user_of(in.client);
-  if (!bound) {
-    reply_with(self, route_of(in), rp,
-               proto::fail({}, 401, "not_logged_in", "this device is not logged in"));
-    return;
-  }
-  auto user = *bound;
-  bool was_online = st.book.user_online(user);
-  auto rows = st.book.unbind(in.client);
-  reply_with(self, route_of(in, user), rp, ok(), std::move(rows));
-  MD_LOG_INFO("auth.logout", log::kv("user", user), log::kv("client", in.client),
-              log::kv("req", in.req.id));
-  if (was_online && !st.book.user_online(user))
-    notify_meetings(self, user, false);
-}
-
 // -- admin -------------------------------------------------------------------------------
-
-void add_user(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
-  auto& cmd = in.req.cmd;
-  if (st.book.find_user(cmd.user)) {
-    reply_with(self, route_of(in, cmd.user), rp,
-               proto::fail({}, 409, "user_exists",
-                           cmd.user + " exists already; remove it first to replace it"));
-    return;
-  }
-  self->request(st.links.hasher, caf::infinite, hash_atom::value, *cmd.password,
-                st.env->pbkdf2_iterations)
-    .then([self, in, rp](std::string& hash) mutable {
-      auto& st = self->state;
-      auto& cmd = in.req.cmd;
-      if (st.book.find_user(cmd.user)) {
-        reply_with(self, route_of(in, cmd.user), rp,
-                   proto::fail({}, 409, "user_exists", cmd.user + " exists already"));
-        return;
-      }
-      user_record u;
-      u.id = cmd.user;
-      u.display_name = cmd.display_name.value_or(cmd.user);
-      u.password_hash = std::move(hash);
-      u.created_at = now_of(self);
-      auto rows = st.book.add_user(u);
-      reply_with(self, route_of(in, u.id), rp,
-                 ok(proto::login_data{u.id, u.display_name}), std::move(rows));
-      MD_LOG_INFO("admin.user_added", log::kv("user", u.id), log::kv("by", in.client),
-                  log::kv("req", in.req.id));
-    });
-}
-
-void remove_user(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
-  auto& cmd = in.req.cmd;
-  if (!st.book.find_user(cmd.user)) {
-    reply_with(self, route_of(in, cmd.user), rp,
-               proto::fail({}, 404, "user_not_found", "no user " + cmd.user));
-    return;
-  }
-  bool was_online = st.book.user_online(cmd.user);
-  auto rows = st.book.remove_user(cmd.user);
-  reply_with(self, route_of(in, cmd.user), rp, ok(), std::move(rows));
-  MD_LOG_INFO("admin.user_removed", log::kv("user", cmd.user), log::kv("by", in.client),
-              log::kv("req", in.req.id));
-  if (was_online)
-    notify_meetings(self, cmd.user, false);
-}
 
 void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& st = self->state;
@@ -299,10 +104,10 @@ void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
       reply_with(self, route_of(in), rp, ok(st.book.list_meetings(cmd)));
       return;
     case command_kind::admin_user_add:
-      add_user(self, in, rp);
+      directory_login::add_user(self, in, rp);
       return;
     case command_kind::admin_user_remove:
-      remove_user(self, in, rp);
+      directory_login::remove_user(self, in, rp);
       return;
     case command_kind::admin_users_list:
       reply_with(self, route_of(in), rp, ok(st.book.list_users(cmd.limit, cmd.after)));
@@ -333,6 +138,11 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
                                         const std::string& user) {
   auto& st = self->state;
   auto cmd = in.req.cmd;
+  if (auto refusal = st.book.may_create(user, cmd.users.size(), now_of(self))) {
+    MD_LOG_WARN("limit.reached", log::kv("user", user), log::kv("client", in.client),
+                log::kv("req", in.req.id), log::kv("reason", refusal->reason));
+    return reply_here(self, route_of(in, user), std::move(*refusal));
+  }
   auto id = cmd.requested_id.value_or("");
   if (id.empty()) {
     do
@@ -346,6 +156,7 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
   cmd.requested_id = id;
   cmd.meeting = id;
   st.book.reserve_meeting(id, user, now_of(self));
+  st.book.count_create(user, now_of(self));
   auto m = meetings::spawn_new(self, id);
   meeting_request req{caller{user, in.client, false}, in.req.id, cmd,
                       st.book.facts(cmd.users, id)};
@@ -378,8 +189,13 @@ void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promi
     return;
   }
   std::vector<user_fact> facts;
-  if (cmd.kind == command_kind::call_invite)
+  if (cmd.kind == command_kind::call_invite) {
+    if (auto refusal = st.book.may_invite(cmd.users.size())) {
+      reply_with(self, route_of(in, who.user), rp, std::move(*refusal));
+      return;
+    }
     facts = st.book.facts(cmd.users, cmd.meeting);
+  }
   rp.delegate(*actor, handle_atom::value,
               meeting_request{who, std::move(in.req.id), std::move(cmd), std::move(facts)});
 }
@@ -427,25 +243,30 @@ caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
   if (proto::is_admin_command(cmd.kind)) {
     MD_LOG_WARN("admin.refused", log::kv("client", in.client),
                 log::kv("type", proto::to_string(cmd.kind)), log::kv("req", in.req.id));
-    return reply_here(self, route_of(in),
+    auto rp = promise();
+    reply_to_stranger(rp, route_of(in),
                       proto::fail({}, 403, "not_admin",
                                   "admin commands are taken only on the admin topic from ids in --admins"));
+    return rp;
   }
   if (cmd.kind == command_kind::auth_login) {
     auto rp = promise();
-    login(self, in, rp);
+    directory_login::login(self, in, rp);
     return rp;
   }
   auto bound = st.book.user_of(in.client);
-  if (!bound)
-    return reply_here(self, route_of(in),
+  if (!bound) {
+    auto rp = promise();
+    reply_to_stranger(rp, route_of(in),
                       proto::fail({}, 401, "not_logged_in", "log in first with auth.login"));
+    return rp;
+  }
   auto user = *bound;
   // Any command proves the device is there.
   presence(self, in.client, true);
   if (cmd.kind == command_kind::auth_logout) {
     auto rp = promise();
-    logout(self, in, rp);
+    directory_login::logout(self, in, rp);
     return rp;
   }
   if (cmd.kind == command_kind::meeting_create)
@@ -469,7 +290,31 @@ void deliver(self_ptr self, std::vector<outgoing_event>& events) {
   }
 }
 
+/// Forgets what no longer matters, with its rows; re-arms itself.
+void prune_books(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  auto rows = st.book.prune_logins(now);
+  rows.append(st.book.prune_removed(now - st.env->ticket_max_age.count()));
+  st.book.prune_creates(now);
+  commit_then(self, st.links.store, std::move(rows), [] {});
+  self->delayed_send(self, prune_interval, prune_atom::value);
+}
+
 } // namespace
+
+namespace directory_replies {
+
+void notify_meetings(self_ptr self, const std::string& user, bool online) {
+  auto& st = self->state;
+  for (auto& id : st.book.meetings_of(user))
+    meetings::with_actor(self, id, [self, user, online](const meeting_actor* m) {
+      if (m)
+        self->send(*m, presence_atom::value, user, online);
+    });
+}
+
+} // namespace directory_replies
 
 directory_actor::behavior_type
 directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> self,
@@ -477,8 +322,13 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   auto& st = self->state;
   st.env = std::move(env);
   st.links = std::move(links);
+  st.book = directory_core{st.env->login_throttle, st.env->limits};
   for (auto& u : recovered.users)
     st.book.add_user(std::move(u));
+  for (auto& f : recovered.login_failures)
+    st.book.restore_login_failures(f);
+  for (auto& r : recovered.removed_users)
+    st.book.restore_removed(r);
   for (auto& d : recovered.devices) {
     changeset ignored;
     st.book.bind(d.client, d.user, d.bound_at);
@@ -495,6 +345,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     self->quit(msg.reason);
   });
   self->set_down_handler([self](const caf::down_msg& msg) { meetings::on_down(self, msg); });
+  self->delayed_send(self, prune_interval, prune_atom::value);
   return {
     [self](handle_atom, inbound_request& in) { return handle(self, in); },
     [self](presence_atom, const std::string& client, bool online) {
@@ -505,6 +356,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     [self](finished_atom, const std::string& id) { meetings::on_finished(self, id); },
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
     [self](sweep_atom) { meetings::on_sweep(self); },
+    [self](prune_atom) { prune_books(self); },
   };
 }
 
@@ -513,7 +365,9 @@ hasher_actor::behavior_type hasher_impl(hasher_actor::pointer, int) {
     [](hash_atom, const std::string& password, int iterations) {
       return auth::hash_password(password, iterations);
     },
-    [](verify_atom, const std::string& password, const std::string& stored) {
+    [](verify_atom, const std::string& password, const std::string& stored, int iterations) {
+      if (stored.empty())
+        return auth::verify_against_nothing(password, iterations);
       return auth::verify_password(password, stored);
     },
   };

@@ -52,6 +52,8 @@ struct directory_actor_state {
   std::unordered_map<std::string, std::vector<std::function<void()>>> held;
   /// Passivate requests in flight.
   std::size_t asking = 0;
+  /// Password hashes and checks asked of the hasher pool and not answered.
+  std::size_t hashing = 0;
   /// Actors stopped since memory was last returned to the system.
   std::size_t passivated_since_trim = 0;
   static inline const char* name = "directory";

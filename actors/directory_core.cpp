@@ -16,8 +16,8 @@ int page_size(std::optional<int> limit) {
 
 } // namespace
 
-directory_core::directory_core(login_throttle_settings throttle)
-  : throttle_(throttle) {
+directory_core::directory_core(login_throttle_settings throttle, abuse_limits limits)
+  : limits_(limits), account_logins_(throttle), client_logins_(throttle) {
 }
 
 // -- users ------------------------------------------------------------------------
@@ -33,19 +33,56 @@ std::size_t directory_core::user_count() const {
 
 changeset directory_core::add_user(user_record u) {
   changeset out;
+  if (removed_.erase(u.id) > 0)
+    out.add(change::delete_removed_user{u.id});
   out.add(change::put_user{u});
   users_[u.id] = std::move(u);
   return out;
 }
 
-changeset directory_core::remove_user(const std::string& id) {
+changeset directory_core::update_user(user_record u) {
+  changeset out;
+  out.add(change::put_user{u});
+  users_[u.id] = std::move(u);
+  return out;
+}
+
+changeset directory_core::remove_user(const std::string& id, unix_ms now) {
   changeset out;
   if (users_.erase(id) == 0)
     return out;
   out.add(change::delete_user{id});
+  removed_[id] = now;
+  out.add(change::put_removed_user{{id, now}});
+  if (account_logins_.succeeded(id))
+    out.add(change::delete_login_failures{id});
   if (auto i = devices_by_user_.find(id); i != devices_by_user_.end()) {
     for (auto& client : std::set<std::string>{i->second})
       out.append(unbind(client));
+  }
+  return out;
+}
+
+std::optional<unix_ms> directory_core::removed_at(const std::string& user) const {
+  auto i = removed_.find(user);
+  if (i == removed_.end())
+    return std::nullopt;
+  return i->second;
+}
+
+void directory_core::restore_removed(const removed_user_record& r) {
+  removed_[r.user] = r.removed_at;
+}
+
+changeset directory_core::prune_removed(unix_ms before) {
+  changeset out;
+  for (auto i = removed_.begin(); i != removed_.end();) {
+    if (i->second < before) {
+      out.add(change::delete_removed_user{i->first});
+      i = removed_.erase(i);
+    } else {
+      ++i;
+    }
   }
   return out;
 }
@@ -79,8 +116,13 @@ const std::string* directory_core::user_of(const std::string& client) const {
 changeset directory_core::bind(const std::string& client, const std::string& user,
                                unix_ms now) {
   changeset out;
-  if (auto i = devices_.find(client); i != devices_.end() && i->second.user != user)
-    devices_by_user_[i->second.user].erase(client);
+  if (auto i = devices_.find(client); i != devices_.end() && i->second.user != user) {
+    auto& before = devices_by_user_[i->second.user];
+    before.erase(client);
+    if (before.empty())
+      devices_by_user_.erase(i->second.user);
+    out.add(change::delete_requests_of{client});
+  }
   auto& d = devices_[client];
   d.client = client;
   d.user = user;
@@ -103,7 +145,34 @@ changeset directory_core::unbind(const std::string& client) {
     devices_by_user_.erase(i->second.user);
   devices_.erase(i);
   out.add(change::delete_device{client});
+  out.add(change::delete_requests_of{client});
   return out;
+}
+
+device_room directory_core::room_for_device(const std::string& user,
+                                            const std::string& client) const {
+  device_room room;
+  if (limits_.devices_per_user <= 0)
+    return room;
+  auto i = devices_by_user_.find(user);
+  if (i == devices_by_user_.end() || i->second.count(client) > 0
+      || static_cast<int>(i->second.size()) < limits_.devices_per_user)
+    return room;
+  const device_record* quietest = nullptr;
+  for (auto& other : i->second) {
+    auto& d = devices_.at(other);
+    if (!d.online && (!quietest || d.last_seen_at < quietest->last_seen_at))
+      quietest = &d;
+  }
+  if (quietest) {
+    room.evict = quietest->client;
+    return room;
+  }
+  room.refusal = proto::fail(
+    {}, 429, "limit:devices",
+    user + " has " + std::to_string(limits_.devices_per_user)
+      + " devices logged in and online (--max-devices-per-user); log one out first");
+  return room;
 }
 
 std::optional<directory_core::presence_change>
@@ -169,6 +238,8 @@ void directory_core::reserve_meeting(const std::string& id,
                                      const std::string& creator, unix_ms now) {
   auto& e = meetings_[id];
   e.creating = true;
+  e.creator = creator;
+  ++created_active_[creator];
   e.summary.meeting = id;
   e.summary.host = creator;
   e.summary.created_at = to_unix_s(now);
@@ -180,14 +251,26 @@ void directory_core::forget_meeting(const std::string& id) {
     return;
   for (auto& [user, ids] : meetings_by_user_)
     ids.erase(id);
+  if (i->second.summary.status == meeting_status::active)
+    uncount_created(i->second.creator);
   meetings_.erase(i);
 }
 
+void directory_core::uncount_created(const std::string& creator) {
+  auto i = created_active_.find(creator);
+  if (i != created_active_.end() && --i->second <= 0)
+    created_active_.erase(i);
+}
+
 void directory_core::apply(meeting_update update) {
-  auto& e = meetings_[update.summary.meeting];
+  auto [at, added] = meetings_.try_emplace(update.summary.meeting);
+  auto& e = at->second;
   auto& id = e.summary.meeting;
+  bool was_active = !added && e.summary.status == meeting_status::active;
   e.creating = false;
   e.summary = std::move(update.summary);
+  if (was_active && e.summary.status == meeting_status::ended)
+    uncount_created(e.creator);
   e.ended_at = update.ended_at;
   e.end_reason = std::move(update.end_reason);
   e.ringing = update.ringing;
@@ -210,6 +293,9 @@ void directory_core::restore_meeting(const meeting& m) {
       if (p.status == participant_status::joined)
         members.push_back({user, true});
   apply(update_of(m, std::move(members)));
+  meetings_[m.id].creator = m.creator;
+  if (m.status == meeting_status::active)
+    ++created_active_[m.creator];
 }
 
 void directory_core::expect_meetings(std::size_t n) {
@@ -218,6 +304,7 @@ void directory_core::expect_meetings(std::size_t n) {
 
 void directory_core::restore_ended(const meeting_record& m) {
   auto& e = meetings_[m.id];
+  e.creator = m.creator;
   e.summary.meeting = m.id;
   e.summary.title = m.title;
   e.summary.host = m.host.empty() ? m.creator : m.host;
@@ -310,34 +397,119 @@ void directory_core::prune_ended(unix_ms before) {
   }
 }
 
+// -- what one user may cost ----------------------------------------------------------
+
+std::optional<proto::reply> directory_core::may_create(const std::string& user,
+                                                       std::size_t invitees,
+                                                       unix_ms now) const {
+  if (auto refusal = may_invite(invitees))
+    return refusal;
+  if (limits_.meetings_per_user > 0 && meetings_created_by(user) >= limits_.meetings_per_user)
+    return proto::fail({}, 429, "limit:meetings",
+                       user + " has " + std::to_string(limits_.meetings_per_user)
+                         + " active meetings (--max-meetings-per-user); end one first");
+  if (limits_.creates_per_minute <= 0)
+    return std::nullopt;
+  auto i = recent_creates_.find(user);
+  if (i == recent_creates_.end())
+    return std::nullopt;
+  auto minute_ago = now - 60'000;
+  auto recent = std::count_if(i->second.begin(), i->second.end(),
+                              [&](unix_ms t) { return t > minute_ago; });
+  if (recent < limits_.creates_per_minute)
+    return std::nullopt;
+  // The oldest create within the minute leaves the window first.
+  auto oldest = *std::find_if(i->second.begin(), i->second.end(),
+                              [&](unix_ms t) { return t > minute_ago; });
+  return proto::fail_retry_after(
+    {}, 429, "limit:creates",
+    user + " created " + std::to_string(limits_.creates_per_minute)
+      + " meetings in the last minute (--max-creates-per-minute); try again later",
+    oldest + 60'000 - now);
+}
+
+std::optional<proto::reply> directory_core::may_invite(std::size_t invitees) const {
+  if (limits_.invitees_per_call <= 0
+      || invitees <= static_cast<std::size_t>(limits_.invitees_per_call))
+    return std::nullopt;
+  return proto::fail({}, 429, "limit:invitees",
+                     "one call may ring at most " + std::to_string(limits_.invitees_per_call)
+                       + " users (--max-invitees); invite the others in a second call.invite");
+}
+
+void directory_core::count_create(const std::string& user, unix_ms now) {
+  if (limits_.creates_per_minute <= 0)
+    return;
+  auto& times = recent_creates_[user];
+  times.push_back(now);
+  // Only the last `creates_per_minute` matter.
+  while (times.size() > static_cast<std::size_t>(limits_.creates_per_minute))
+    times.pop_front();
+}
+
+int directory_core::meetings_created_by(const std::string& user) const {
+  auto i = created_active_.find(user);
+  return i == created_active_.end() ? 0 : i->second;
+}
+
+void directory_core::prune_creates(unix_ms now) {
+  for (auto i = recent_creates_.begin(); i != recent_creates_.end();) {
+    if (i->second.back() <= now - 60'000)
+      i = recent_creates_.erase(i);
+    else
+      ++i;
+  }
+}
+
 // -- bad logins -------------------------------------------------------------------------
 
 std::optional<std::chrono::milliseconds>
-directory_core::login_wait(const std::string& client, unix_ms now) const {
-  auto i = failures_.find(client);
-  if (i == failures_.end() || i->second.count < throttle_.free_failures)
-    return std::nullopt;
-  if (now - i->second.last > throttle_.forget_after.count())
-    return std::nullopt;
-  auto excess = std::min(i->second.count - throttle_.free_failures, 20);
-  auto delay = std::min<std::int64_t>(throttle_.first_delay.count() << excess,
-                                      throttle_.max_delay.count());
-  auto ready = i->second.last + delay;
-  if (now >= ready)
-    return std::nullopt;
-  return std::chrono::milliseconds{static_cast<std::chrono::milliseconds::rep>(ready - now)};
+directory_core::login_wait(const std::string& client, const std::string& account,
+                           unix_ms now) const {
+  auto by_client = client_logins_.wait(client, now);
+  auto bound = user_of(client);
+  if (bound && *bound == account)
+    return by_client;
+  auto by_account = account_logins_.wait(account, now);
+  if (!by_client)
+    return by_account;
+  if (!by_account)
+    return by_client;
+  return std::max(*by_client, *by_account);
 }
 
-void directory_core::login_failed(const std::string& client, unix_ms now) {
-  auto& f = failures_[client];
-  if (now - f.last > throttle_.forget_after.count())
-    f.count = 0;
-  ++f.count;
-  f.last = now;
+changeset directory_core::login_failed(const std::string& client, const std::string& account,
+                                       unix_ms now) {
+  changeset out;
+  client_logins_.failed(client, now);
+  auto row = account_logins_.failed(account, now);
+  // Only real accounts are kept across a restart: made-up names must not
+  // grow the database.
+  if (find_user(account))
+    out.add(change::put_login_failures{std::move(row)});
+  return out;
 }
 
-void directory_core::login_succeeded(const std::string& client) {
-  failures_.erase(client);
+changeset directory_core::login_succeeded(const std::string& client,
+                                          const std::string& account) {
+  changeset out;
+  client_logins_.succeeded(client);
+  if (account_logins_.succeeded(account))
+    out.add(change::delete_login_failures{account});
+  return out;
+}
+
+void directory_core::restore_login_failures(const login_failures_record& r) {
+  account_logins_.restore(r);
+}
+
+changeset directory_core::prune_logins(unix_ms now) {
+  changeset out;
+  client_logins_.prune(now);
+  for (auto& account : account_logins_.prune(now))
+    if (find_user(account))
+      out.add(change::delete_login_failures{account});
+  return out;
 }
 
 } // namespace meetingd

@@ -25,4 +25,32 @@ struct device_record {
   unix_ms last_seen_at = 0;    // last uplink or presence message
 };
 
+/// How much one user may cost the service (docs/security.md, "Limits").
+/// 0 turns a limit off.
+struct abuse_limits {
+  /// Active meetings one user has created: each is a billed RTC channel.
+  int meetings_per_user = 5;
+  /// meeting.create per user per minute.
+  int creates_per_minute = 10;
+  /// Users one meeting.create or call.invite may ring.
+  int invitees_per_call = 32;
+  /// Devices bound to one user at a time.
+  int devices_per_user = 10;
+};
+
+/// Failed logins of one account since its last success (docs/security.md,
+/// "Logins"): kept across restarts so a restart does not reset the throttle.
+struct login_failures_record {
+  std::string account; // the user id that was tried
+  int failures = 0;
+  unix_ms last_failed_at = 0;
+};
+
+/// A user removed by admin.user.remove: a login ticket that may have been
+/// issued before `removed_at` must not bring the user back.
+struct removed_user_record {
+  std::string user;
+  unix_ms removed_at = 0;
+};
+
 } // namespace meetingd

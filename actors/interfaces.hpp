@@ -141,7 +141,10 @@ using directory_actor = caf::typed_actor<
   // Its own alarm: dormant meetings whose deadline has come get their actor.
   caf::reacts_to<wake_atom, unix_ms>,
   // Its own round: quiet meetings give up their actors (--passivate-after).
-  caf::reacts_to<sweep_atom>>;
+  caf::reacts_to<sweep_atom>,
+  // Its own round: decayed login failures, old creates and removals are
+  // forgotten (with their rows).
+  caf::reacts_to<prune_atom>>;
 
 /// The LMQ GATEWAY actor interface: owns the MQTT connection.
 using lmq_actor = caf::typed_actor<
@@ -166,10 +169,11 @@ using lmq_actor = caf::typed_actor<
 
 /// The password HASHER: PBKDF2 is slow on purpose, so it runs apart from
 /// the directory (a pool of detached workers in the node).
-///   (hash_atom, password, iterations) -> stored hash string
-///   (verify_atom, password, stored hash) -> bool
 using hasher_actor = caf::typed_actor<
+  // Hashes a password with this many iterations: the string to store.
   caf::replies_to<hash_atom, std::string, int>::with<std::string>,
-  caf::replies_to<verify_atom, std::string, std::string>::with<bool>>;
+  // Checks a password against a stored hash; an empty one (an unknown user)
+  // costs a check at the given iterations and fails.
+  caf::replies_to<verify_atom, std::string, std::string, int>::with<bool>>;
 
 } // namespace meetingd

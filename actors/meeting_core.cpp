@@ -144,6 +144,7 @@ proto::event user_event(event_kind kind, const std::string& user,
 proto::participant_view participant_view_of(const participant& p) {
   proto::participant_view v;
   v.user = p.user;
+  v.rtc_userid = p.rtc_user;
   v.r = p.r;
   v.status = p.status;
   v.online = p.online && !p.network_lost;
@@ -314,7 +315,7 @@ proto::credentials admit(step& st, const std::string& user) {
   auto& p = it->second;
   if (is_new) {
     p.user = user;
-    p.rtc_user = user;
+    p.rtc_user = rtc::rtc_user_id(user);
     p.r = role::member;
     p.order = m.next_order++;
     st.touch_meeting();
@@ -882,7 +883,7 @@ effects create_meeting(meeting& m, const std::string& id,
   st.touch_meeting();
   auto& host = m.participants[who.user];
   host.user = who.user;
-  host.rtc_user = who.user;
+  host.rtc_user = rtc::rtc_user_id(who.user);
   host.r = role::host;
   host.order = m.next_order++;
   auto creds = admit(st, who.user);
@@ -1184,7 +1185,10 @@ proto::credentials make_credentials(const meeting& m, const std::string& user,
   c.appid = s.app_id;
   c.channel = m.channel.id;
   c.meeting = m.id;
-  c.userid = m.participants.count(user) ? m.participants.at(user).rtc_user : user;
+  // A participant keeps the id it first had (rows from before ids were
+  // derived keep theirs); an invitee gets the id it will have.
+  auto p = m.participants.find(user);
+  c.userid = p != m.participants.end() ? p->second.rtc_user : rtc::rtc_user_id(user);
   c.gslb = s.gslb;
   c.session = session;
   if (m.scheme == token_scheme::channel) {

@@ -29,8 +29,8 @@ hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
     [self, pick](hash_atom a, std::string& password, int iterations) {
       return self->delegate(pick(), a, std::move(password), iterations);
     },
-    [self, pick](verify_atom a, std::string& password, std::string& stored) {
-      return self->delegate(pick(), a, std::move(password), std::move(stored));
+    [self, pick](verify_atom a, std::string& password, std::string& stored, int iterations) {
+      return self->delegate(pick(), a, std::move(password), std::move(stored), iterations);
     },
   };
 }

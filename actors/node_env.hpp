@@ -8,6 +8,8 @@
 // advances it by 48 hours moves every meeting's wall clock by 48 hours too.
 #pragma once
 
+#include "actors/directory_state.hpp"
+#include "actors/login_rules.hpp"
 #include "actors/meeting_state.hpp"
 #include "actors/recovery_tracker.hpp"
 
@@ -29,8 +31,19 @@ struct node_env {
   std::vector<std::string> admins;
   /// LOGIN_TICKET_SECRET; empty disables ticket logins.
   std::string ticket_secret;
-  /// PBKDF2 iterations for new password hashes.
-  int pbkdf2_iterations = 100000;
+  /// PBKDF2 iterations for new password hashes (OWASP's advice for
+  /// PBKDF2-HMAC-SHA256; older hashes are upgraded at their next login).
+  int pbkdf2_iterations = 600000;
+  /// Password checks waiting for a hasher at most; more get 503 at once.
+  std::size_t max_hashing = 16;
+  /// A password check not done by then gets 503.
+  std::chrono::milliseconds hash_timeout = std::chrono::seconds(10);
+  /// The longest a login ticket may live (docs/security.md, "Login tickets").
+  std::chrono::milliseconds ticket_max_age = std::chrono::hours(24);
+  /// How much one user may cost the service.
+  abuse_limits limits;
+  /// The throttle on failed logins.
+  login_throttle_settings login_throttle;
   /// How long ended meetings answer 410 rather than 404.
   std::chrono::milliseconds ended_retention = std::chrono::hours(24 * 7);
   /// A meeting without commands this long gives up its actor (its state

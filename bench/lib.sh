@@ -227,7 +227,7 @@ start_node() {
     "$MEETINGD" --broker="tcp://127.0.0.1:$MQTT_PORT" \
     --rtc-endpoint="http://127.0.0.1:$RTC_PORT" --db="$db" --app-id=g10dhbxp \
     --node-id=bench-node --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \
-    --rate-limit=0 --log-level=info "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
+    --rate-limit=0 --max-meetings-per-user=0 --max-creates-per-minute=0 --log-level=info "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
   NODE_PID=$!
   bench_pids+=("$NODE_PID")
   local deadline=$((SECONDS + ${NODE_START_TIMEOUT:-120}))

@@ -44,6 +44,15 @@ node_config::node_config() {
     .add(rate_limit, "rate-limit", "commands per second per client before 429 (0: no limit)")
     .add(pbkdf2_iterations, "pbkdf2-iterations", "PBKDF2-SHA256 iterations of new password hashes")
     .add(hashers, "hashers", "threads hashing and checking passwords")
+    .add(ticket_max_age, "ticket-max-age",
+         "longest lifetime of a login ticket; longer ones are refused")
+    .add(max_meetings_per_user, "max-meetings-per-user",
+         "active meetings one user may have created (0: no limit)")
+    .add(max_creates_per_minute, "max-creates-per-minute",
+         "meeting.create per user per minute (0: no limit)")
+    .add(max_invitees, "max-invitees", "users one create or invite may ring (0: no limit)")
+    .add(max_devices_per_user, "max-devices-per-user",
+         "devices logged in as one user at a time (0: no limit)")
     .add(log_level, "log-level", "trace, debug, info, warn, error or off");
   // CAF's default, work stealing, keeps idle workers polling and sleeping
   // 50 us at a time: on two cores that costs the node a third of its
@@ -132,6 +141,15 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--pbkdf2-iterations: expected 1000..10000000");
   if (cfg.hashers < 1 || cfg.hashers > 64)
     return bad("--hashers: expected 1..64");
+  if (!positive(cfg.ticket_max_age))
+    return bad("--ticket-max-age: must be a positive duration such as 5min or 24h");
+  for (auto [name, value] : {std::pair{"--max-meetings-per-user", cfg.max_meetings_per_user},
+                             std::pair{"--max-creates-per-minute", cfg.max_creates_per_minute},
+                             std::pair{"--max-invitees", cfg.max_invitees},
+                             std::pair{"--max-devices-per-user", cfg.max_devices_per_user}})
+    if (value < 0)
+      return bad(std::string{name} + "=" + std::to_string(value)
+                 + ": must not be negative (0 turns the limit off)");
   for (auto& a : cfg.admins)
     if (a.empty() || a.find_first_of("/+#") != std::string::npos)
       return bad("--admins: '" + a + "' is not a client id");
@@ -151,6 +169,13 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   env.admins = cfg.admins;
   env.ticket_secret = keys.ticket_secret;
   env.pbkdf2_iterations = cfg.pbkdf2_iterations;
+  // A few checks may wait per hasher; beyond that a login gets 503 at once.
+  env.max_hashing = static_cast<std::size_t>(cfg.hashers) * 8;
+  env.ticket_max_age = ms(cfg.ticket_max_age);
+  env.limits.meetings_per_user = cfg.max_meetings_per_user;
+  env.limits.creates_per_minute = cfg.max_creates_per_minute;
+  env.limits.invitees_per_call = cfg.max_invitees;
+  env.limits.devices_per_user = cfg.max_devices_per_user;
   env.ended_retention = ms(cfg.ended_retention);
   env.passivate_after = ms(cfg.passivate_after);
   auto& m = env.meeting;

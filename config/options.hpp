@@ -53,8 +53,13 @@ public:
   // limits
   int max_participants = 16;
   int rate_limit = 50;
-  int pbkdf2_iterations = 100000;
+  int pbkdf2_iterations = 600000;
   int hashers = 2;
+  caf::timespan ticket_max_age = std::chrono::hours(24);
+  int max_meetings_per_user = 5;
+  int max_creates_per_minute = 10;
+  int max_invitees = 32;
+  int max_devices_per_user = 10;
   // operations
   std::string log_level = "info";
 

@@ -473,6 +473,7 @@ ojson to_json(const proto::credentials& x) {
 ojson to_json(const proto::participant_view& x) {
   ojson j = ojson::object();
   j["user"] = x.user;
+  j["rtc_userid"] = x.rtc_userid;
   j["role"] = to_string(x.r);
   j["state"] = to_string(x.status);
   j["online"] = x.online;
@@ -761,6 +762,8 @@ struct field_reader {
   proto::participant_view participant(const ojson& o) {
     proto::participant_view p;
     str(o, "user", p.user);
+    if (member(o, "rtc_userid"))
+      str(o, "rtc_userid", p.rtc_userid);
     enumeration(o, "role", parse_role, p.r);
     enumeration(o, "state", parse_participant_status, p.status);
     boolean(o, "online", p.online);
@@ -1020,6 +1023,8 @@ std::string encode_reply(const proto::reply& x) {
     ojson e = ojson::object();
     e["reason"] = x.reason;
     e["message"] = x.message;
+    if (x.retry_after_ms)
+      e["retry_after_ms"] = *x.retry_after_ms;
     j["error"] = std::move(e);
   }
   return dump(j);
@@ -1118,6 +1123,11 @@ std::optional<proto::reply> decode_reply(std::string_view payload) {
     if (auto e = fr.obj(j, "error")) {
       fr.str(*e, "reason", r.reason);
       fr.str(*e, "message", r.message);
+      if (member(*e, "retry_after_ms")) {
+        std::int64_t ms = 0;
+        fr.i64(*e, "retry_after_ms", ms);
+        r.retry_after_ms = ms;
+      }
     }
   } else if (auto d = fr.obj(j, "data")) {
     r.data = decode_data(*d, fr);

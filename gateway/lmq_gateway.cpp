@@ -13,6 +13,8 @@
 
 #include <mqtt/async_client.h>
 
+#include <cmath>
+
 namespace meetingd {
 
 namespace {
@@ -195,8 +197,11 @@ void finish(self_ptr self, const std::string& client, const std::string& id,
 /// Answers at the edge, without the directory: malformed, not allowed,
 /// over the rate, shutting down.
 void refuse(self_ptr self, const std::string& client, std::optional<std::string> id,
-            int code, std::string reason, std::string message) {
-  auto wire = codec::encode_reply(proto::fail(id, code, reason, std::move(message)));
+            int code, std::string reason, std::string message,
+            std::optional<std::int64_t> retry_after_ms = std::nullopt) {
+  auto reply = proto::fail(id, code, reason, std::move(message));
+  reply.retry_after_ms = retry_after_ms;
+  auto wire = codec::encode_reply(reply);
   publish_reply(self, client, wire);
   MD_LOG_WARN("cmd.refused", log::kv("client", client), log::kv("req", id.value_or("")),
               log::kv("code", code), log::kv("reason", reason));
@@ -256,19 +261,23 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
     ++st.counters.duplicates;
     return; // answered together with the first copy
   }
-  auto forget = [&](int code, const char* reason, std::string message) {
+  auto forget = [&](int code, const char* reason, std::string message,
+                    std::int64_t retry_after_ms) {
     st.requests.complete(client, req.id, false, now_of(self));
-    refuse(self, client, req.id, code, reason, std::move(message));
+    refuse(self, client, req.id, code, reason, std::move(message), retry_after_ms);
   };
   if (st.shutting_down) {
-    forget(503, "shutting_down", "the node is shutting down; try again in a moment");
+    forget(503, "shutting_down", "the node is shutting down; try again in a moment", 1000);
     return;
   }
   if (!st.limiter.allow(client, now_of(self))) {
     ++st.counters.rate_limited;
-    forget(429, "rate_limited", "this client sends commands faster than "
-                                  + std::to_string(static_cast<int>(st.cfg.rate_limit))
-                                  + "/s; slow down and retry");
+    // One more command fits once a token has come back.
+    auto retry_ms = static_cast<std::int64_t>(std::ceil(1000.0 / st.cfg.rate_limit));
+    forget(429, "rate_limited",
+           "this client sends commands faster than "
+             + std::to_string(static_cast<int>(st.cfg.rate_limit)) + "/s; slow down and retry",
+           retry_ms);
     return;
   }
   ++st.in_flight;

@@ -150,5 +150,12 @@ reply fail(std::optional<std::string> id, int code, std::string reason,
   return r;
 }
 
+reply fail_retry_after(std::optional<std::string> id, int code, std::string reason,
+                       std::string message, std::int64_t retry_after_ms) {
+  auto r = fail(std::move(id), code, std::move(reason), std::move(message));
+  r.retry_after_ms = retry_after_ms;
+  return r;
+}
+
 } // namespace proto
 } // namespace meetingd

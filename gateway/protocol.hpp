@@ -155,6 +155,7 @@ struct credentials {
 
 struct participant_view {
   std::string user;
+  std::string rtc_userid; // the id the RTC SDK reports this user by
   role r = role::member;
   participant_status status = participant_status::joined;
   bool online = true;
@@ -286,12 +287,18 @@ struct reply {
   int code = 0;
   std::string reason;  // error replies: "not_host", "missing_field:args.meeting"
   std::string message; // error replies: what happened and what to do
+  /// 429 and 503 replies: when a retry may succeed, in milliseconds.
+  std::optional<std::int64_t> retry_after_ms;
   reply_data data;
 };
 
 /// An error reply.
 reply fail(std::optional<std::string> id, int code, std::string reason,
            std::string message);
+
+/// An error reply that says when to try again (429, 503).
+reply fail_retry_after(std::optional<std::string> id, int code, std::string reason,
+                       std::string message, std::int64_t retry_after_ms);
 
 // -- events -------------------------------------------------------------------
 

@@ -35,4 +35,8 @@ std::string appkey_token(std::string_view app_id, std::string_view app_key,
   return crypto::sha256_hex(input);
 }
 
+std::string rtc_user_id(std::string_view user) {
+  return crypto::sha256_hex(user).substr(0, rtc_user_id_length);
+}
+
 } // namespace meetingd::rtc

@@ -3,6 +3,7 @@
 // --token-scheme; the secret inputs (channel key, app key) never leave the node.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,5 +24,14 @@ std::string channel_token(std::string_view channel_id, std::string_view channel_
 std::string appkey_token(std::string_view app_id, std::string_view app_key,
                          std::string_view channel_id, std::string_view user_id,
                          std::string_view nonce, std::int64_t timestamp);
+
+// The RTC user id of an app user: the first 32 lower-hex digits of
+// SHA-256(user id). Every RTC user id has the same length, so the token
+// inputs, concatenated without separators, cannot be cut differently: user
+// `bobx` with session `s` cannot pass for user `bob` with session `xs`.
+// Stable for a user, so rejoins keep it; device developers map the ids in
+// the SDK's events back to users with the same formula (docs/protocol.md).
+inline constexpr std::size_t rtc_user_id_length = 32;
+std::string rtc_user_id(std::string_view user);
 
 } // namespace meetingd::rtc

@@ -59,6 +59,24 @@ struct put_device_seq {
 struct put_request {
   request_record row;
 };
+/// Forgets every stored reply of a device (it logged out, or its user was
+/// removed): a duplicate must not hand the old answer to whoever holds the
+/// device id next.
+struct delete_requests_of {
+  std::string client;
+};
+struct put_login_failures {
+  login_failures_record row;
+};
+struct delete_login_failures {
+  std::string account;
+};
+struct put_removed_user {
+  removed_user_record row;
+};
+struct delete_removed_user {
+  std::string user;
+};
 
 } // namespace change
 
@@ -67,7 +85,9 @@ using any_change
                  change::put_invitation, change::delete_meeting,
                  change::put_user, change::delete_user, change::put_device,
                  change::delete_device, change::put_device_seq,
-                 change::put_request>;
+                 change::put_request, change::delete_requests_of,
+                 change::put_login_failures, change::delete_login_failures,
+                 change::put_removed_user, change::delete_removed_user>;
 
 struct changeset {
   std::vector<any_change> changes;

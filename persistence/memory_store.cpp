@@ -8,14 +8,14 @@ namespace meetingd {
 
 namespace {
 
-/// All keys (meeting, *) of a table keyed by (meeting, user).
+/// All rows (first, *) of a table keyed by pairs: (meeting, user), (client, id).
 template <class Table>
-auto rows_of(Table& table, const std::string& meeting) {
-  auto first = table.lower_bound({meeting, std::string{}});
-  auto last = first;
-  while (last != table.end() && last->first.first == meeting)
-    ++last;
-  return std::make_pair(first, last);
+auto rows_of(Table& table, const std::string& first) {
+  auto from = table.lower_bound({first, std::string{}});
+  auto to = from;
+  while (to != table.end() && to->first.first == first)
+    ++to;
+  return std::make_pair(from, to);
 }
 
 } // namespace
@@ -35,6 +35,18 @@ void memory_store::remember(Table& table, const typename Table::key_type& key) {
   }
 }
 
+template <class Table>
+void memory_store::erase_rows(Table& table, const std::string& first) {
+  auto [from, to] = rows_of(table, first);
+  std::vector<pair_key> keys;
+  for (auto i = from; i != to; ++i)
+    keys.push_back(i->first);
+  for (auto& k : keys) {
+    remember(table, k);
+    table.erase(k);
+  }
+}
+
 void memory_store::apply_one(const any_change& change) {
   std::visit(
     [this](const auto& c) {
@@ -51,18 +63,8 @@ void memory_store::apply_one(const any_change& change) {
         remember(invitations_, key);
         invitations_.insert_or_assign(key, c.row);
       } else if constexpr (std::is_same_v<T, change::delete_meeting>) {
-        auto erase_rows = [&](auto& table) {
-          auto [first, last] = rows_of(table, c.meeting);
-          std::vector<pair_key> keys;
-          for (auto i = first; i != last; ++i)
-            keys.push_back(i->first);
-          for (auto& k : keys) {
-            remember(table, k);
-            table.erase(k);
-          }
-        };
-        erase_rows(participants_);
-        erase_rows(invitations_);
+        erase_rows(participants_, c.meeting);
+        erase_rows(invitations_, c.meeting);
         remember(meetings_, c.meeting);
         meetings_.erase(c.meeting);
       } else if constexpr (std::is_same_v<T, change::put_user>) {
@@ -85,11 +87,25 @@ void memory_store::apply_one(const any_change& change) {
           remember(devices_, c.client);
           i->second.last_seq = std::max(i->second.last_seq, c.last_seq);
         }
-      } else {
-        static_assert(std::is_same_v<T, change::put_request>);
+      } else if constexpr (std::is_same_v<T, change::put_request>) {
         pair_key key{c.row.client, c.row.id};
         remember(requests_, key);
         requests_.insert_or_assign(key, c.row);
+      } else if constexpr (std::is_same_v<T, change::delete_requests_of>) {
+        erase_rows(requests_, c.client);
+      } else if constexpr (std::is_same_v<T, change::put_login_failures>) {
+        remember(login_failures_, c.row.account);
+        login_failures_.insert_or_assign(c.row.account, c.row);
+      } else if constexpr (std::is_same_v<T, change::delete_login_failures>) {
+        remember(login_failures_, c.account);
+        login_failures_.erase(c.account);
+      } else if constexpr (std::is_same_v<T, change::put_removed_user>) {
+        remember(removed_users_, c.row.user);
+        removed_users_.insert_or_assign(c.row.user, c.row);
+      } else {
+        static_assert(std::is_same_v<T, change::delete_removed_user>);
+        remember(removed_users_, c.user);
+        removed_users_.erase(c.user);
       }
     },
     change);
@@ -152,6 +168,10 @@ snapshot memory_store::load(unix_ms requests_since, unix_ms ended_since) {
   for (auto& [key, row] : requests_)
     if (row.at >= requests_since)
       result.requests.push_back(row);
+  for (auto& [account, row] : login_failures_)
+    result.login_failures.push_back(row);
+  for (auto& [user, row] : removed_users_)
+    result.removed_users.push_back(row);
   result.clean_shutdown = clean_shutdown_;
   return result;
 }

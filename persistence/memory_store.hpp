@@ -34,6 +34,9 @@ private:
   /// Records the current value of `key` in `table` for rollback.
   template <class Table>
   void remember(Table& table, const typename Table::key_type& key);
+  /// Erases the rows (first, *) of a pair-keyed table, recording each.
+  template <class Table>
+  void erase_rows(Table& table, const std::string& first);
 
   // The tables, keyed as in SQLite.
   std::map<std::string, meeting_record> meetings_;
@@ -42,6 +45,8 @@ private:
   std::map<std::string, user_record> users_;
   std::map<std::string, device_record> devices_;
   std::map<pair_key, request_record> requests_;   // (client, id)
+  std::map<std::string, login_failures_record> login_failures_;
+  std::map<std::string, removed_user_record> removed_users_;
   bool clean_shutdown_ = true;
 
   // Undo actions of the batch being applied, newest last.

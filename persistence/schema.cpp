@@ -248,11 +248,40 @@ UPDATE meetings SET host = coalesce(
     ORDER BY p.status = 'joined' DESC, p.join_order LIMIT 1), creator);
 )sql";
 
+// Version 4: what the login rules must remember across a restart
+// (docs/security.md, "Logins"): failed logins per account, and users removed
+// recently enough that an old login ticket could bring them back; with a
+// readable view of each for sqlite3.
+std::string v4_login_guards() {
+  std::string s = R"sql(
+CREATE TABLE login_failures (
+  account        TEXT PRIMARY KEY NOT NULL,  -- the user id that was tried
+  failures       INTEGER NOT NULL DEFAULT 0, -- since the last successful login
+  last_failed_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE TABLE removed_users (
+  user       TEXT PRIMARY KEY NOT NULL,
+  removed_at INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+
+CREATE VIEW throttled_logins AS
+SELECT account, failures,
+)sql";
+  s += "       " + iso("last_failed_at") + " AS last_failed_at\n";
+  s += "FROM login_failures ORDER BY last_failed_at DESC;\n";
+  s += "CREATE VIEW recently_removed_users AS\nSELECT user,\n";
+  s += "       " + iso("removed_at") + " AS removed_at\n";
+  s += "FROM removed_users ORDER BY removed_at DESC;\n";
+  return s;
+}
+
 std::vector<migration> make_migrations() {
   return {
     {1, "tables and indexes", v1_tables},
     {2, "operator views", v2_views()},
     {3, "the meeting's last host", v3_meeting_host},
+    {4, "failed logins and removed users", v4_login_guards()},
   };
 }
 

@@ -135,6 +135,8 @@ const std::vector<const char*> user_cols{"id", "display_name",
 const std::vector<const char*> device_cols{
   "client", "user", "bound_at", "last_seq", "online", "last_seen_at"};
 const std::vector<const char*> request_cols{"client", "id", "reply", "at"};
+const std::vector<const char*> login_failure_cols{"account", "failures", "last_failed_at"};
+const std::vector<const char*> removed_user_cols{"user", "removed_at"};
 
 std::string statement_sql(sqlite_store::statement which) {
   switch (which) {
@@ -164,6 +166,16 @@ std::string statement_sql(sqlite_store::statement which) {
       return "UPDATE devices SET last_seq = MAX(last_seq, ?2) WHERE client = ?1";
     case sqlite_store::put_request:
       return upsert("request_log", request_cols, {"client", "id"});
+    case sqlite_store::delete_requests_of:
+      return "DELETE FROM request_log WHERE client = ?1";
+    case sqlite_store::put_login_failures:
+      return upsert("login_failures", login_failure_cols, {"account"});
+    case sqlite_store::delete_login_failures:
+      return "DELETE FROM login_failures WHERE account = ?1";
+    case sqlite_store::put_removed_user:
+      return upsert("removed_users", removed_user_cols, {"user"});
+    case sqlite_store::delete_removed_user:
+      return "DELETE FROM removed_users WHERE user = ?1";
     case sqlite_store::statement_count:
       break;
   }
@@ -546,12 +558,27 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
           return run(put_device_seq, [&](binder& b) {
             b.text(c.client).integer(static_cast<std::int64_t>(c.last_seq));
           });
-        } else {
-          static_assert(std::is_same_v<T, change::put_request>);
+        } else if constexpr (std::is_same_v<T, change::put_request>) {
           auto& r = c.row;
           return run(put_request, [&](binder& b) {
             b.text(r.client).text(r.id).text(r.reply).integer(r.at);
           });
+        } else if constexpr (std::is_same_v<T, change::delete_requests_of>) {
+          return run(delete_requests_of, [&](binder& b) { b.text(c.client); });
+        } else if constexpr (std::is_same_v<T, change::put_login_failures>) {
+          auto& f = c.row;
+          return run(put_login_failures, [&](binder& b) {
+            b.text(f.account).integer(f.failures).integer(f.last_failed_at);
+          });
+        } else if constexpr (std::is_same_v<T, change::delete_login_failures>) {
+          return run(delete_login_failures, [&](binder& b) { b.text(c.account); });
+        } else if constexpr (std::is_same_v<T, change::put_removed_user>) {
+          return run(put_removed_user, [&](binder& b) {
+            b.text(c.row.user).integer(c.row.removed_at);
+          });
+        } else {
+          static_assert(std::is_same_v<T, change::delete_removed_user>);
+          return run(delete_removed_user, [&](binder& b) { b.text(c.user); });
         }
       },
       change);
@@ -735,6 +762,23 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           q.reply = r.text();
           q.at = r.integer();
           result.requests.push_back(std::move(q));
+        });
+  doing = "loading failed logins";
+  query("SELECT " + joined(login_failure_cols) + " FROM login_failures", no_params,
+        [&](reader& r) {
+          login_failures_record f;
+          f.account = r.text();
+          f.failures = static_cast<int>(r.integer());
+          f.last_failed_at = r.integer();
+          result.login_failures.push_back(std::move(f));
+        });
+  doing = "loading removed users";
+  query("SELECT " + joined(removed_user_cols) + " FROM removed_users", no_params,
+        [&](reader& r) {
+          removed_user_record u;
+          u.user = r.text();
+          u.removed_at = r.integer();
+          result.removed_users.push_back(std::move(u));
         });
   doing = "loading node_meta";
   query("SELECT value FROM node_meta WHERE key = 'clean_shutdown'", no_params,

@@ -60,6 +60,11 @@ public:
     delete_device,
     put_device_seq,
     put_request,
+    delete_requests_of,
+    put_login_failures,
+    delete_login_failures,
+    put_removed_user,
+    delete_removed_user,
     statement_count,
   };
 

@@ -34,6 +34,10 @@ struct snapshot {
   std::vector<device_record> devices;
   /// Replies of the last idempotency window, for replay of duplicates.
   std::vector<request_record> requests;
+  /// Accounts with failed logins since their last success.
+  std::vector<login_failures_record> login_failures;
+  /// Users removed recently enough that an old ticket could bring them back.
+  std::vector<removed_user_record> removed_users;
   /// False if the previous run did not shut down cleanly (crash, kill -9).
   bool clean_shutdown = true;
   /// Set if the state could not be read (corrupt file, unreadable row): the

@@ -7,6 +7,7 @@
 
 #include "actors/auth.hpp"
 #include "actors/directory_actor.hpp"
+#include "gateway/rtc_token.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
@@ -249,6 +250,7 @@ TEST_F(directory_actor_test, wrong_password_and_unknown_user_are_401) {
 
 TEST_F(directory_actor_test, repeated_bad_logins_are_rate_limited) {
   add_user("alice", "pw-alice");
+  add_user("bob", "pw-bob");
   for (int i = 0; i < 5; ++i) {
     auto r = call(a1, "bad-" + std::to_string(i), login_command("alice", "nope"));
     EXPECT_EQ(r.code, 401) << i;
@@ -257,16 +259,186 @@ TEST_F(directory_actor_test, repeated_bad_logins_are_rate_limited) {
   EXPECT_EQ(limited.code, 429);
   EXPECT_EQ(limited.reason, "rate_limited");
   EXPECT_FALSE(limited.replayable);
-  // Even the right password waits...
+  EXPECT_EQ(json::parse(limited.wire)["error"]["retry_after_ms"], 1000);
+  // Even the right password waits, on this client and on any other: the
+  // account is slowed down, wherever the guesses come from...
   auto right = call(a1, "good-1", login_command("alice", "pw-alice"));
   EXPECT_EQ(right.code, 429);
-  // ... but only on this client.
   auto other = call(a2, "good-1", login_command("alice", "pw-alice"));
-  EXPECT_EQ(other.code, 0) << other.wire;
-  // After the wait, the right password works.
+  EXPECT_EQ(other.code, 429);
+  // ... while another account is not.
+  auto bob = call(b1, "good-1", login_command("bob", "pw-bob"));
+  EXPECT_EQ(bob.code, 0) << bob.wire;
+  // After the wait, the right password works, and resets the count.
   advance(1s);
   auto later = call(a1, "good-2", login_command("alice", "pw-alice"));
   EXPECT_EQ(later.code, 0) << later.wire;
+  auto again = call(a2, "good-2", login_command("alice", "nope"));
+  EXPECT_EQ(again.code, 401) << "counting started again";
+}
+
+// A password guessed from many client ids: each id is fresh, the account
+// is not (today's hole: 40 ids got 40 x 401 and the real login still worked).
+TEST_F(directory_actor_test, guesses_from_many_client_ids_slow_the_account_not_another) {
+  add_user("alice", "pw-alice");
+  add_user("bob", "pw-bob");
+  int refused = 0, limited = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto bot = "GID_MEETING_DOWN@@@bot-" + std::to_string(i);
+    auto r = call(bot, "guess", login_command("alice", "guess-" + std::to_string(i)));
+    (r.code == 401 ? refused : limited) += 1;
+    if (r.code == 429)
+      EXPECT_EQ(r.reason, "rate_limited");
+  }
+  EXPECT_EQ(refused, 5) << "five free failures for the account";
+  EXPECT_EQ(limited, 35);
+  auto real = call(c1, "r-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(real.code, 429) << "the guesses held the account back, not only their clients";
+  auto bob = call(b1, "r-1", login_command("bob", "pw-bob"));
+  EXPECT_EQ(bob.code, 0) << bob.wire;
+}
+
+TEST_F(directory_actor_test, a_device_logged_in_as_the_account_is_not_held_back_by_guesses) {
+  add_user("alice", "pw-alice");
+  login(a1, "alice");
+  for (int i = 0; i < 10; ++i)
+    call("GID_MEETING_DOWN@@@bot-" + std::to_string(i), "guess", login_command("alice", "x"));
+  EXPECT_EQ(call(c1, "r-1", login_command("alice", "pw-alice")).code, 429);
+  auto own = call(a1, "r-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(own.code, 0) << "alice's own phone logs in again: " << own.wire;
+}
+
+TEST_F(directory_actor_test, failed_logins_are_remembered_across_a_restart) {
+  add_user("alice", "pw-alice");
+  for (int i = 0; i < 6; ++i)
+    call("GID_MEETING_DOWN@@@bot-" + std::to_string(i), "guess", login_command("alice", "x"));
+  restart();
+  auto r = call(c1, "r-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(r.code, 429) << "a restart does not reset the throttle";
+  // Decayed failures are forgotten, with their rows.
+  advance(16min);
+  EXPECT_TRUE(store_ctl->load().login_failures.empty());
+  EXPECT_EQ(call(c1, "r-2", login_command("alice", "pw-alice")).code, 0);
+}
+
+TEST_F(directory_actor_test, replies_to_strangers_are_answered_but_never_stored) {
+  add_user("alice", "pw-alice");
+  auto before = store_ctl->committed.size();
+  for (int i = 0; i < 20; ++i) {
+    auto stranger = "GID_MEETING_DOWN@@@stranger-" + std::to_string(i);
+    EXPECT_EQ(call(stranger, "r-1", create_command("m-x")).code, 401);
+    EXPECT_EQ(call(stranger, "r-2", login_command("nobody-" + std::to_string(i), "pw")).code,
+              401);
+    EXPECT_EQ(call(stranger, "r-3", command(command_kind::admin_ping)).code, 403);
+  }
+  EXPECT_EQ(store_ctl->committed.size(), before)
+    << "fresh client ids must not grow the database or force a sync each";
+}
+
+TEST_F(directory_actor_test, logout_and_removal_forget_the_devices_stored_replies) {
+  add_user("alice", "pw-alice");
+  login(a1, "alice");
+  login(a2, "alice");
+  ASSERT_EQ(call(a1, "c-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(a2, "g-1", command(command_kind::meeting_get, "m-1")).code, 0);
+  ASSERT_TRUE(store_ctl->request(a1, "c-1"));
+  ASSERT_EQ(call(a1, "out-1", command(command_kind::auth_logout)).code, 0);
+  EXPECT_FALSE(store_ctl->request(a1, "c-1"))
+    << "a duplicate after logout must not get the credentials back";
+  EXPECT_TRUE(store_ctl->request(a1, "out-1")) << "the logout's own reply is kept";
+  auto rm = command(command_kind::admin_user_remove);
+  rm.user = "alice";
+  ASSERT_EQ(call(console, "rm-1", rm, true).code, 0);
+  EXPECT_FALSE(store_ctl->request(a2, "g-1"));
+}
+
+TEST_F(directory_actor_test, an_old_password_hash_is_upgraded_at_the_next_login) {
+  add_user("alice", "pw-alice");
+  ASSERT_EQ(stored_user("alice")->password_hash.rfind("pbkdf2-sha256$10$", 0), 0u);
+  env->pbkdf2_iterations = 20; // the operator raised --pbkdf2-iterations
+  login(a1, "alice");
+  run();
+  auto hash = stored_user("alice")->password_hash;
+  EXPECT_EQ(hash.rfind("pbkdf2-sha256$20$", 0), 0u) << hash;
+  EXPECT_TRUE(auth::verify_password("pw-alice", hash));
+  login(a2, "alice"); // the new hash works
+}
+
+TEST_F(directory_actor_test, tickets_live_at_most_ticket_max_age) {
+  env->ticket_max_age = 1h;
+  auto long_lived = auth::make_ticket("carol", now_s() + 2 * 3600, ticket_secret);
+  auto r = call(c1, "r-1", ticket_command("carol", long_lived));
+  EXPECT_EQ(r.code, 401);
+  EXPECT_NE(r.wire.find("--ticket-max-age"), std::string::npos) << r.wire;
+  EXPECT_FALSE(stored_user("carol"));
+  auto fine = auth::make_ticket("carol", now_s() + 3600, ticket_secret);
+  EXPECT_EQ(call(c1, "r-2", ticket_command("carol", fine)).code, 0);
+}
+
+TEST_F(directory_actor_test, a_removed_user_stays_removed_for_tickets_issued_before) {
+  env->ticket_max_age = 1h;
+  auto ticket = auth::make_ticket("carol", now_s() + 3600, ticket_secret);
+  ASSERT_EQ(call(c1, "r-1", ticket_command("carol", ticket)).code, 0);
+  auto rm = command(command_kind::admin_user_remove);
+  rm.user = "carol";
+  ASSERT_EQ(call(console, "rm-1", rm, true).code, 0);
+  restart(); // the removal is remembered in the database
+  auto again = call(c1, "r-2", ticket_command("carol", ticket));
+  EXPECT_EQ(again.code, 401);
+  EXPECT_EQ(again.reason, "user_removed");
+  EXPECT_FALSE(stored_user("carol"));
+  // A ticket issued after the removal (it expires more than max-age, and
+  // the clock skew allowed, after it) brings the user back.
+  advance(2min);
+  auto fresh = auth::make_ticket("carol", now_s() + 3600, ticket_secret);
+  EXPECT_EQ(call(c1, "r-3", ticket_command("carol", fresh)).code, 0);
+  EXPECT_TRUE(stored_user("carol"));
+}
+
+TEST_F(directory_actor_test, creates_beyond_the_limits_get_429_naming_the_limit) {
+  env->limits.meetings_per_user = 2;
+  env->limits.creates_per_minute = 3;
+  env->limits.invitees_per_call = 2;
+  restart();
+  alice_and_bob();
+  auto too_many_invitees = call(a1, "c-0", create_command("m-0", {"bob", "carol", "dave"}));
+  EXPECT_EQ(too_many_invitees.code, 429);
+  EXPECT_EQ(too_many_invitees.reason, "limit:invitees");
+  ASSERT_EQ(call(a1, "c-1", create_command("m-1", {"bob"})).code, 0);
+  ASSERT_EQ(call(a1, "c-2", create_command("m-2")).code, 0);
+  auto third = call(a1, "c-3", create_command("m-3"));
+  EXPECT_EQ(third.code, 429);
+  EXPECT_EQ(third.reason, "limit:meetings");
+  EXPECT_EQ(rtc_ctl->count("create"), 2u) << "no channel for a refused create";
+  // Ending one frees its place; the per-minute limit then holds.
+  ASSERT_EQ(call(a1, "e-2", command(command_kind::meeting_end, "m-2")).code, 0);
+  ASSERT_EQ(call(a1, "c-4", create_command("m-4")).code, 0);
+  ASSERT_EQ(call(a1, "e-4", command(command_kind::meeting_end, "m-4")).code, 0);
+  auto fast = call(a1, "c-5", create_command("m-5"));
+  EXPECT_EQ(fast.code, 429);
+  EXPECT_EQ(fast.reason, "limit:creates");
+  EXPECT_GT(json::parse(fast.wire)["error"]["retry_after_ms"].get<std::int64_t>(), 0);
+  // call.invite rings at most the limit too.
+  auto invite = command(command_kind::call_invite, "m-1");
+  invite.users = {"bob", "carol", "dave"};
+  auto refused = call(a1, "i-1", invite);
+  EXPECT_EQ(refused.code, 429);
+  EXPECT_EQ(refused.reason, "limit:invitees");
+}
+
+TEST_F(directory_actor_test, a_user_has_so_many_devices_and_an_offline_one_makes_room) {
+  env->limits.devices_per_user = 1;
+  restart();
+  add_user("alice", "pw-alice");
+  login(a1, "alice");
+  auto second = call(a2, "r-1", login_command("alice", "pw-alice"));
+  EXPECT_EQ(second.code, 429);
+  EXPECT_EQ(second.reason, "limit:devices");
+  presence(a1, false);
+  auto again = call(a2, "r-2", login_command("alice", "pw-alice"));
+  EXPECT_EQ(again.code, 0) << again.wire;
+  EXPECT_FALSE(stored_device(a1)) << "the offline phone was logged out to make room";
+  EXPECT_TRUE(stored_device(a2));
 }
 
 TEST_F(directory_actor_test, ticket_login_creates_the_user) {
@@ -331,7 +503,7 @@ TEST_F(directory_actor_test, create_goes_through_a_meeting_actor) {
   auto j = json::parse(r.wire);
   EXPECT_EQ(j["id"], "r-1");
   EXPECT_EQ(j["data"]["meeting"], "m-1");
-  EXPECT_EQ(j["data"]["credentials"]["userid"], "alice");
+  EXPECT_EQ(j["data"]["credentials"]["userid"], rtc::rtc_user_id("alice"));
   ASSERT_EQ(rtc_ctl->count("create"), 1u);
   EXPECT_EQ(rtc_ctl->calls_of("create")[0].channel, "m-1");
   // The meeting is live: others can join it through the directory.
@@ -707,6 +879,58 @@ TEST_F(passivation_test, a_meeting_with_work_in_flight_keeps_its_actor) {
   // Quiet from now on: it sleeps after another period.
   advance(quiet);
   EXPECT_EQ(running_actors(), awake - 1);
+}
+
+// -- the password hasher, faked --------------------------------------------------------
+
+/// The directory with a fake hasher: what it is asked, and answers held back.
+class directory_hasher_test : public directory_actor_test {
+protected:
+  void SetUp() override {
+    hasher = track(sys.spawn(fake_hasher, hasher_ctl));
+    start();
+  }
+  hasher_control_ptr hasher_ctl = std::make_shared<hasher_control>();
+};
+
+TEST_F(directory_hasher_test, an_unknown_user_costs_a_check_at_the_nodes_iterations) {
+  env->pbkdf2_iterations = 77;
+  auto r = call(a1, "r-1", login_command("mallory", "pw"));
+  EXPECT_EQ(r.code, 401);
+  EXPECT_EQ(r.reason, "bad_credentials");
+  ASSERT_EQ(hasher_ctl->requests.size(), 1u);
+  EXPECT_EQ(hasher_ctl->requests[0].what, "verify");
+  EXPECT_EQ(hasher_ctl->requests[0].stored, "") << "no hash: a check against nothing";
+  EXPECT_EQ(hasher_ctl->requests[0].iterations, 77)
+    << "the same cost as a real user's check, so timing does not tell who exists";
+}
+
+TEST_F(directory_hasher_test, password_checks_wait_on_a_bounded_queue_with_a_deadline) {
+  env->max_hashing = 2;
+  env->hash_timeout = 5s;
+  hasher_ctl->hold = true;
+  send(a1, "r-1", login_command("alice", "pw"));
+  send(a2, "r-1", login_command("bob", "pw"));
+  send(b1, "r-1", login_command("carol", "pw"));
+  run();
+  // The third finds the queue full: 503 at once, nothing more asked.
+  auto busy = expect_reply();
+  EXPECT_EQ(busy.code, 503);
+  EXPECT_EQ(busy.reason, "overloaded");
+  EXPECT_FALSE(busy.replayable);
+  EXPECT_EQ(hasher_ctl->requests.size(), 2u);
+  EXPECT_FALSE(poll_reply());
+  // The two waiting ones get 503 at their deadline, never silence.
+  advance(5s);
+  for (int i = 0; i < 2; ++i) {
+    auto late = expect_reply();
+    EXPECT_EQ(late.code, 503);
+    EXPECT_EQ(late.reason, "overloaded");
+  }
+  // The queue is free again.
+  hasher_ctl->hold = false;
+  auto r = call(b2, "r-2", login_command("dave", "pw"));
+  EXPECT_EQ(r.code, 401);
 }
 
 } // namespace

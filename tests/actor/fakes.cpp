@@ -1,6 +1,8 @@
 // Fakes for the actor tests (see fakes.hpp).
 #include "fakes.hpp"
 
+#include "actors/auth.hpp"
+
 #include <caf/atom.hpp>
 #include <caf/sec.hpp>
 
@@ -185,6 +187,33 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
     },
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
     [](sweep_atom) {},
+    [](prune_atom) {},
+  };
+}
+
+// -- the password hasher -----------------------------------------------------------------
+
+hasher_actor::behavior_type fake_hasher(hasher_actor::pointer self, hasher_control_ptr ctl) {
+  return {
+    [self, ctl](hash_atom, const std::string& password,
+                int iterations) -> caf::result<std::string> {
+      ctl->requests.push_back({"hash", {}, iterations});
+      if (!ctl->hold)
+        return auth::hash_password(password, iterations);
+      auto rp = self->make_response_promise<std::string>();
+      ctl->held_hashes.push_back(rp);
+      return rp;
+    },
+    [self, ctl](verify_atom, const std::string& password, const std::string& stored,
+                int iterations) -> caf::result<bool> {
+      ctl->requests.push_back({"verify", stored, iterations});
+      if (!ctl->hold)
+        return stored.empty() ? auth::verify_against_nothing(password, iterations)
+                              : auth::verify_password(password, stored);
+      auto rp = self->make_response_promise<bool>();
+      ctl->held_checks.push_back(rp);
+      return rp;
+    },
   };
 }
 

@@ -161,6 +161,26 @@ using lmq_log_ptr = std::shared_ptr<lmq_log>;
 
 lmq_actor::behavior_type probe_lmq(lmq_actor::pointer self, lmq_log_ptr log);
 
+// -- the password hasher -----------------------------------------------------------------
+
+/// Shared between a fake hasher and its test: what it was asked, and whether
+/// it answers (with the real PBKDF2, as the node's hasher does) or holds the
+/// requests unanswered, as a saturated pool would.
+struct hasher_control {
+  struct asked {
+    std::string what;   // "hash" or "verify"
+    std::string stored; // verify: the stored hash it was given ("" for none)
+    int iterations = 0;
+  };
+  std::vector<asked> requests;
+  bool hold = false;
+  std::vector<caf::typed_response_promise<bool>> held_checks;
+  std::vector<caf::typed_response_promise<std::string>> held_hashes;
+};
+using hasher_control_ptr = std::shared_ptr<hasher_control>;
+
+hasher_actor::behavior_type fake_hasher(hasher_actor::pointer self, hasher_control_ptr ctl);
+
 // -- the actor system under the test coordinator ------------------------------------------
 
 /// The configuration every actor test uses: the test coordinator (virtual

@@ -252,11 +252,11 @@ TEST_F(meeting_actor_test, create_replies_only_after_commit_then_notifies_direct
   auto& c = d["credentials"];
   auto grant = default_grant("m-1");
   EXPECT_EQ(c["appid"], "g10dhbxp");
-  EXPECT_EQ(c["userid"], "alice");
+  EXPECT_EQ(c["userid"], rtc::rtc_user_id("alice"));
   EXPECT_EQ(c["nonce"], grant.nonce);
   EXPECT_EQ(c["timestamp"].get<std::int64_t>(), grant.timestamp);
   EXPECT_EQ(c["token"].get<std::string>(),
-            rtc::channel_token("m-1", grant.channel_key, "g10dhbxp", "alice",
+            rtc::channel_token("m-1", grant.channel_key, "g10dhbxp", rtc::rtc_user_id("alice"),
                                c["session"].get<std::string>(), grant.nonce,
                                grant.timestamp));
   EXPECT_EQ(r.wire.find(grant.channel_key), std::string::npos)
@@ -421,7 +421,8 @@ TEST_F(meeting_actor_test, appkey_scheme_makes_no_rtc_call_and_signs_with_the_ap
   auto expiry = (t0 + 24 * 3600 * 1000) / 1000;
   EXPECT_EQ(c["timestamp"].get<std::int64_t>(), expiry);
   EXPECT_EQ(c["token"].get<std::string>(),
-            rtc::appkey_token("g10dhbxp", "abckey", "m-1", "alice", "", expiry));
+            rtc::appkey_token("g10dhbxp", "abckey", "m-1", rtc::rtc_user_id("alice"), "",
+                              expiry));
   EXPECT_EQ(r.wire.find("abckey"), std::string::npos) << "the app key left the node";
 }
 
@@ -762,7 +763,7 @@ TEST_F(meeting_actor_test, kick_refused_by_rtc_replies_502_and_changes_nothing) 
   auto calls = rtc_ctl->calls_of("remove");
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_EQ(calls[0].channel, "m-1");
-  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{"bob"});
+  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{rtc::rtc_user_id("bob")});
   EXPECT_EQ(stored()->participants.at("bob").status, participant_status::joined);
   EXPECT_TRUE(dir_log->events.empty());
   EXPECT_TRUE(dir_log->updates.empty());
@@ -795,7 +796,7 @@ TEST_F(meeting_actor_test, kick_removes_the_terminal_then_the_participant) {
   ASSERT_EQ(r.code, 0) << r.wire;
   auto calls = rtc_ctl->calls_of("remove");
   ASSERT_EQ(calls.size(), 1u);
-  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{"bob"});
+  EXPECT_EQ(calls[0].terminals, std::vector<std::string>{rtc::rtc_user_id("bob")});
   auto kicked = dir_log->of(event_kind::kicked);
   ASSERT_EQ(kicked.size(), 1u);
   EXPECT_EQ(kicked[0].users, std::vector<std::string>{"bob"});

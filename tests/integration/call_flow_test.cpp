@@ -4,6 +4,8 @@
 // DeleteChannel. Tokens are checked against the emulator's channel keys.
 #include "harness.hpp"
 
+#include "gateway/rtc_token.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -25,7 +27,8 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   EXPECT_EQ(data["invitations"]["bob"], "ringing");
   auto& creds = data["credentials"];
   EXPECT_EQ(creds["appid"], cluster::app_id);
-  EXPECT_EQ(creds["userid"], "alice");
+  // The RTC user id: fixed-length, derived from the user (docs/protocol.md).
+  EXPECT_EQ(creds["userid"], meetingd::rtc::rtc_user_id("alice"));
   EXPECT_EQ(creds["meeting"], meeting);
   EXPECT_EQ(creds["turn"]["password"], creds["token"]);
   auto joined = c.join_channel(creds);
@@ -52,7 +55,7 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   auto accepted = bob_laptop->request("call.accept", {{"meeting", meeting}});
   ASSERT_EQ(code_of(accepted), 0) << accepted.dump();
   auto bob_creds = accepted["data"]["credentials"];
-  EXPECT_EQ(bob_creds["userid"], "bob");
+  EXPECT_EQ(bob_creds["userid"], meetingd::rtc::rtc_user_id("bob"));
   EXPECT_EQ(c.join_channel(bob_creds)["_status"], 200);
   auto elsewhere = bob_phone->wait_event("event.answered_elsewhere");
   ASSERT_TRUE(elsewhere);

@@ -38,9 +38,19 @@ json run_loadgen(const cluster& c, const temp_dir& dir, std::vector<std::string>
 
 namespace {
 
-void plays_the_mix(std::map<std::string, std::string> flags, std::vector<std::string> args) {
+/// A load generator is one client playing many users at full speed: the
+/// node's limits per client and per user would refuse most of what it sends.
+std::map<std::string, std::string> without_limits(std::map<std::string, std::string> flags) {
   flags["rate-limit"] = "0";
-  cluster c{node_options{flags, {}}};
+  flags["max-meetings-per-user"] = "0";
+  flags["max-creates-per-minute"] = "0";
+  return flags;
+}
+
+void plays_the_mix(std::map<std::string, std::string> flags, std::vector<std::string> args) {
+  node_options opts;
+  opts.flags = without_limits(std::move(flags));
+  cluster c{opts};
   c.start_node();
   temp_dir dir;
   for (auto a : {"--warmup=1s", "--setup-timeout=60s"})
@@ -72,7 +82,9 @@ TEST(loadgen, plays_the_mix_while_quiet_meetings_fall_asleep_and_wake) {
 // Populate, with the node putting meetings to sleep as soon as they are
 // quiet: every create and join answered, then every meeting dormant.
 TEST(loadgen, populates_meetings_that_then_fall_asleep) {
-  cluster c{node_options{{{"rate-limit", "0"}, {"passivate-after", "1s"}}, {}}};
+  node_options opts;
+  opts.flags = without_limits({{"passivate-after", "1s"}});
+  cluster c{opts};
   c.start_node();
   temp_dir dir;
   auto r = run_loadgen(c, dir, {"--mode=populate", "--devices=20", "--participants=2",

@@ -252,7 +252,12 @@ TEST(timers, commands_racing_the_idle_end_are_all_answered) {
   // a command that arrives while a timer ends the meeting and its channel is
   // being deleted. Ten meetings go idle 150 ms apart; the console polls each
   // one around its deadline (faster than the default rate limit allows).
-  cluster c{node_options{{{"idle-timeout", "2s"}, {"rate-limit", "0"}}, {}}};
+  // Alice creates all ten: more than a user may by default.
+  cluster c{node_options{{{"idle-timeout", "2s"},
+                          {"rate-limit", "0"},
+                          {"max-meetings-per-user", "0"},
+                          {"max-creates-per-minute", "0"}},
+                         {}}};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto console = c.console();

@@ -91,6 +91,22 @@ TEST(auth_password, malformed_stored_strings) {
          "pbkdf2-sha256$1$c2FsdA==$" + key + key,
        })
     EXPECT_FALSE(auth::verify_password("password", bad)) << bad;
+  // hash_iterations refuses exactly what verification refuses.
+  EXPECT_FALSE(auth::hash_iterations("pbkdf2-sha256$10000001$c2FsdA==$" + key));
+  EXPECT_FALSE(auth::hash_iterations("pbkdf2-sha256$1$c2FsdA==$" + short_key));
+  EXPECT_FALSE(auth::hash_iterations(""));
+}
+
+TEST(auth_password, hash_iterations_reads_what_the_hash_was_made_with) {
+  EXPECT_EQ(auth::hash_iterations(auth::hash_password("x", 1234)), std::optional<int>{1234});
+  EXPECT_EQ(auth::hash_iterations("pbkdf2-sha256$1$c2FsdA==$"
+                                  "Eg+2z/z4syxD5yJSVsT4N6hlSMkszDVICAWYfLcL4Xs="),
+            std::optional<int>{1});
+}
+
+TEST(auth_password, an_unknown_user_costs_a_check_and_fails) {
+  EXPECT_FALSE(auth::verify_against_nothing("password", 1000));
+  EXPECT_FALSE(auth::verify_against_nothing("", 0)) << "clamped, never a crash";
 }
 
 TEST(auth_password, iteration_bounds) {

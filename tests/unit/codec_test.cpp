@@ -841,6 +841,7 @@ proto::credentials sample_creds(const std::string& user = "alice") {
 proto::participant_view sample_participant(const std::string& user, role r) {
   proto::participant_view p;
   p.user = user;
+  p.rtc_userid = "rtc-" + user;
   p.r = r;
   p.status = participant_status::kicked;
   p.online = false;
@@ -985,6 +986,7 @@ TEST(codec_roundtrip, reply_fields_survive) {
   EXPECT_EQ(v.policy, invite_policy::hosts);
   ASSERT_EQ(v.participants.size(), 2u);
   EXPECT_EQ(v.participants[1].r, role::cohost);
+  EXPECT_EQ(v.participants[1].rtc_userid, std::get<proto::meeting_view>(data[7]).participants[1].rtc_userid);
   EXPECT_FALSE(v.participants[1].online);
   EXPECT_EQ(v.invitations[0].status, invitation_status::timed_out);
   r.data = data[12]; // stats
@@ -1017,6 +1019,22 @@ TEST(codec_roundtrip, error_replies) {
   ASSERT_TRUE(back);
   EXPECT_FALSE(back->id);
   EXPECT_EQ(back->code, 400);
+}
+
+TEST(codec_roundtrip, retry_after_ms_is_written_when_set_and_read_back) {
+  auto r = proto::fail_retry_after(std::string{"r-1"}, 429, "limit:creates", "slow down", 1500);
+  auto wire = encode_reply(r);
+  EXPECT_EQ(wire, R"({"id":"r-1","type":"reply","code":429,"error":{"reason":"limit:creates",)"
+                  R"("message":"slow down","retry_after_ms":1500}})");
+  auto back = decode_reply(wire);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->retry_after_ms, std::optional<std::int64_t>{1500});
+  auto plain = decode_reply(encode_reply(proto::fail(std::string{"r-2"}, 403, "not_host", "no")));
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->retry_after_ms);
+  EXPECT_FALSE(decode_reply(
+    R"({"id":"r","type":"reply","code":429,"error":{"reason":"x","message":"y","retry_after_ms":"soon"}})"))
+    << "a retry_after_ms that is not a number is malformed";
 }
 
 TEST(codec_roundtrip, decode_reply_refuses_garbage) {
@@ -1171,7 +1189,7 @@ TEST(codec_roundtrip, optional_event_fields_only_when_set) {
   e.participant = sample_participant("bob", role::cohost);
   EXPECT_EQ(
     encode_event(e, 3),
-    R"({"type":"event.participant","seq":3,"meeting":"m","data":{"user":"bob","role":"cohost","state":"kicked","online":false,"audio_muted":true,"video_muted":true,"joined_at":1764000123}})");
+    R"({"type":"event.participant","seq":3,"meeting":"m","data":{"user":"bob","rtc_userid":"rtc-bob","role":"cohost","state":"kicked","online":false,"audio_muted":true,"video_muted":true,"joined_at":1764000123}})");
 }
 
 TEST(codec_roundtrip, decode_event_refuses_garbage) {

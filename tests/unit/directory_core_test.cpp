@@ -1,6 +1,7 @@
 // The directory's books (actors/directory_core.*) tested directly: users,
 // device bindings, presence, the meeting registry and busy facts, listings,
-// counts, pruning and the bad-login throttle.
+// counts, pruning, the bad-login throttle per client and account, removed
+// users, and what one user may cost.
 #include "actors/directory_core.hpp"
 #include "actors/meeting_core.hpp"
 
@@ -50,6 +51,10 @@ names describe(const changeset& cs) {
                         + (x.row.online ? "on" : "off"));
         else if constexpr (std::is_same_v<T, change::delete_device>)
           out.push_back("delete_device:" + x.client);
+        else if constexpr (std::is_same_v<T, change::delete_requests_of>)
+          out.push_back("delete_requests_of:" + x.client);
+        else if constexpr (std::is_same_v<T, change::put_removed_user>)
+          out.push_back("put_removed_user:" + x.row.user);
         else
           out.push_back("other");
       },
@@ -119,10 +124,12 @@ TEST(directory_core, add_and_remove_users) {
   d.bind(client("alice"), "alice", t0);
   d.bind(client("alice", "laptop"), "alice", t0);
   d.bind(client("bob"), "bob", t0);
-  auto cs = d.remove_user("alice");
+  auto cs = d.remove_user("alice", t0);
   EXPECT_EQ(sorted(describe(cs)),
-            sorted({"delete_user:alice", "delete_device:" + client("alice"),
-                    "delete_device:" + client("alice", "laptop")}));
+            sorted({"delete_user:alice", "put_removed_user:alice",
+                    "delete_device:" + client("alice"), "delete_requests_of:" + client("alice"),
+                    "delete_device:" + client("alice", "laptop"),
+                    "delete_requests_of:" + client("alice", "laptop")}));
   EXPECT_EQ(d.find_user("alice"), nullptr);
   EXPECT_EQ(d.user_of(client("alice")), nullptr);
   EXPECT_EQ(d.user_of(client("alice", "laptop")), nullptr);
@@ -132,8 +139,8 @@ TEST(directory_core, add_and_remove_users) {
   ASSERT_NE(d.user_of(client("bob")), nullptr);
   EXPECT_EQ(d.user_count(), 1u);
   // Removing an unknown user changes nothing.
-  EXPECT_TRUE(d.remove_user("alice").empty());
-  EXPECT_TRUE(d.remove_user("zoe").empty());
+  EXPECT_TRUE(d.remove_user("alice", t0).empty());
+  EXPECT_TRUE(d.remove_user("zoe", t0).empty());
 }
 
 TEST(directory_core, list_users_pages_with_next_after) {
@@ -185,7 +192,8 @@ TEST(directory_core, bind_rebind_unbind) {
   EXPECT_EQ(d.devices_of("alice", false), names{client("x")});
   // Rebinding a device moves it to the new user.
   auto re = d.bind(client("x"), "bob", t0 + 1000);
-  EXPECT_EQ(describe(re), names{"put_device:" + client("x") + ":bob:on"});
+  EXPECT_EQ(describe(re), (names{"delete_requests_of:" + client("x"),
+                                 "put_device:" + client("x") + ":bob:on"}));
   EXPECT_EQ(*d.user_of(client("x")), "bob");
   EXPECT_TRUE(d.devices_of("alice", false).empty());
   EXPECT_FALSE(d.user_online("alice"));
@@ -195,7 +203,8 @@ TEST(directory_core, bind_rebind_unbind) {
   d.bind(client("x"), "bob", t0 + 2000);
   EXPECT_EQ(d.devices_of("bob", false), names{client("x")});
   auto un = d.unbind(client("x"));
-  EXPECT_EQ(describe(un), names{"delete_device:" + client("x")});
+  EXPECT_EQ(describe(un),
+            (names{"delete_device:" + client("x"), "delete_requests_of:" + client("x")}));
   EXPECT_EQ(d.user_of(client("x")), nullptr);
   EXPECT_TRUE(d.devices_of("bob", false).empty());
   EXPECT_FALSE(d.user_online("bob"));
@@ -551,73 +560,236 @@ TEST(directory_core, counts_and_pruning) {
 
 // -- bad logins -------------------------------------------------------------------------
 
-TEST(directory_core, login_throttle_free_failures_then_growing_waits) {
-  directory_core d; // defaults: 5 free, 1s doubling, 5min cap, forget after 15min
-  const std::string c = client("mallory");
-  unix_ms now = t0;
-  EXPECT_FALSE(d.login_wait(c, now).has_value());
-  for (int i = 1; i <= 4; ++i) {
-    d.login_failed(c, now);
-    EXPECT_FALSE(d.login_wait(c, now).has_value()) << "failure " << i << " is free";
+// The throttle itself is tested in login_rules_test.cpp; here, how the
+// directory applies it: per client and per account.
+
+TEST(directory_core, failed_logins_from_many_clients_slow_down_the_account) {
+  directory_core d;
+  d.add_user(user("alice"));
+  // Forty guesses from forty client ids: each client is fresh, the account is not.
+  int refused = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto c = client("mallory", "bot" + std::to_string(i));
+    if (d.login_wait(c, "alice", t0).has_value()) {
+      ++refused;
+      continue;
+    }
+    d.login_failed(c, "alice", t0);
   }
-  d.login_failed(c, now); // the fifth
-  auto w = d.login_wait(c, now);
-  ASSERT_TRUE(w.has_value());
-  EXPECT_EQ(*w, 1s);
-  EXPECT_EQ(d.login_wait(c, now + 999), std::optional<std::chrono::milliseconds>{1ms});
-  EXPECT_FALSE(d.login_wait(c, now + 1000).has_value());
-  // Each further failure doubles the wait, up to the cap.
-  std::vector<std::chrono::milliseconds> want{2s, 4s, 8s, 16s, 32s, 64s, 128s, 256s,
-                                              5min, 5min, 5min};
-  for (auto expected : want) {
-    now += 1000;
-    d.login_failed(c, now);
-    auto wait = d.login_wait(c, now);
-    ASSERT_TRUE(wait.has_value());
-    EXPECT_EQ(*wait, expected);
-  }
-  // Many more failures do not overflow the shift.
-  for (int i = 0; i < 100; ++i)
-    d.login_failed(c, now);
-  EXPECT_EQ(d.login_wait(c, now), std::optional<std::chrono::milliseconds>{5min});
-  // Other clients are not affected.
-  EXPECT_FALSE(d.login_wait(client("alice"), now).has_value());
+  EXPECT_EQ(refused, 35) << "5 free failures for the account, then it waits";
+  // Another account is not slowed by alice's.
+  EXPECT_FALSE(d.login_wait(client("mallory", "bot0"), "bob", t0).has_value());
 }
 
-TEST(directory_core, login_throttle_resets_on_success_and_forgets) {
+TEST(directory_core, a_device_bound_to_the_account_is_not_held_back_by_others) {
   directory_core d;
-  const std::string c = client("mallory");
+  d.add_user(user("alice"));
+  d.bind(client("alice"), "alice", t0);
+  for (int i = 0; i < 10; ++i)
+    d.login_failed(client("mallory", "bot" + std::to_string(i)), "alice", t0);
+  EXPECT_TRUE(d.login_wait(client("carol"), "alice", t0).has_value());
+  EXPECT_FALSE(d.login_wait(client("alice"), "alice", t0).has_value())
+    << "alice's own phone logs in again while strangers guess her password";
+}
+
+TEST(directory_core, a_success_resets_the_client_and_the_account) {
+  directory_core d;
+  d.add_user(user("alice"));
+  auto c = client("alice");
   for (int i = 0; i < 6; ++i)
-    d.login_failed(c, t0);
-  EXPECT_TRUE(d.login_wait(c, t0).has_value());
-  d.login_succeeded(c);
-  EXPECT_FALSE(d.login_wait(c, t0).has_value());
-  d.login_failed(c, t0);
-  EXPECT_FALSE(d.login_wait(c, t0).has_value()) << "counting starts again";
+    d.login_failed(c, "alice", t0);
+  EXPECT_TRUE(d.login_wait(c, "alice", t0).has_value());
+  EXPECT_TRUE(d.login_wait(client("other"), "alice", t0).has_value());
+  auto rows = d.login_succeeded(c, "alice");
+  ASSERT_EQ(rows.changes.size(), 1u);
+  EXPECT_TRUE(std::holds_alternative<change::delete_login_failures>(rows.changes[0]));
+  EXPECT_FALSE(d.login_wait(c, "alice", t0).has_value());
+  EXPECT_FALSE(d.login_wait(client("other"), "alice", t0).has_value());
+}
 
-  // After the forget window, old failures no longer count.
-  directory_core e;
+TEST(directory_core, only_real_accounts_keep_their_failures_in_the_database) {
+  directory_core d;
+  d.add_user(user("alice"));
+  auto rows = d.login_failed(client("m"), "alice", t0);
+  ASSERT_EQ(rows.changes.size(), 1u);
+  auto& put = std::get<change::put_login_failures>(rows.changes[0]);
+  EXPECT_EQ(put.row.account, "alice");
+  EXPECT_EQ(put.row.failures, 1);
+  EXPECT_EQ(put.row.last_failed_at, t0);
+  EXPECT_TRUE(d.login_failed(client("m"), "nobody", t0).empty())
+    << "made-up names must not grow the database";
+  // Yet unknown names are throttled all the same: the answer does not tell.
   for (int i = 0; i < 5; ++i)
-    e.login_failed(c, t0);
-  EXPECT_TRUE(e.login_wait(c, t0).has_value());
-  auto window = std::chrono::milliseconds{15min}.count();
-  EXPECT_FALSE(e.login_wait(c, t0 + window + 1).has_value());
-  e.login_failed(c, t0 + window + 1);
-  EXPECT_FALSE(e.login_wait(c, t0 + window + 1).has_value())
-    << "the failure after the window is the first of a new count";
+    d.login_failed(client("m", std::to_string(i)), "nobody", t0);
+  EXPECT_TRUE(d.login_wait(client("x"), "nobody", t0).has_value());
+}
 
-  // Custom settings.
-  login_throttle_settings ts;
-  ts.free_failures = 1;
-  ts.first_delay = 100ms;
-  ts.max_delay = 300ms;
-  directory_core f{ts};
-  f.login_failed(c, t0);
-  EXPECT_EQ(f.login_wait(c, t0), std::optional<std::chrono::milliseconds>{100ms});
-  f.login_failed(c, t0);
-  EXPECT_EQ(f.login_wait(c, t0), std::optional<std::chrono::milliseconds>{200ms});
-  f.login_failed(c, t0);
-  EXPECT_EQ(f.login_wait(c, t0), std::optional<std::chrono::milliseconds>{300ms});
+TEST(directory_core, restored_failures_keep_throttling_and_decay_with_their_rows) {
+  directory_core d;
+  d.add_user(user("alice"));
+  d.restore_login_failures({"alice", 9, t0});
+  EXPECT_TRUE(d.login_wait(client("x"), "alice", t0 + 1000).has_value());
+  EXPECT_TRUE(d.prune_logins(t0 + 1000).empty());
+  auto later = t0 + std::chrono::milliseconds{15min}.count() + 1;
+  auto rows = d.prune_logins(later);
+  ASSERT_EQ(rows.changes.size(), 1u);
+  EXPECT_EQ(std::get<change::delete_login_failures>(rows.changes[0]).account, "alice");
+  EXPECT_FALSE(d.login_wait(client("x"), "alice", later).has_value());
+}
+
+// -- removed users -------------------------------------------------------------------------
+
+TEST(directory_core, a_removed_user_is_remembered_until_pruned_and_readding_forgets_it) {
+  directory_core d;
+  d.add_user(user("alice"));
+  d.bind(client("alice"), "alice", t0);
+  d.login_failed(client("m"), "alice", t0);
+  auto rows = d.remove_user("alice", t0 + 5);
+  EXPECT_EQ(d.removed_at("alice"), std::optional<unix_ms>{t0 + 5});
+  bool put_removed = false, dropped_failures = false, dropped_replies = false;
+  for (auto& c : rows.changes) {
+    if (auto* p = std::get_if<change::put_removed_user>(&c))
+      put_removed = p->row.user == "alice" && p->row.removed_at == t0 + 5;
+    dropped_failures |= std::holds_alternative<change::delete_login_failures>(c);
+    if (auto* r = std::get_if<change::delete_requests_of>(&c))
+      dropped_replies = r->client == client("alice");
+  }
+  EXPECT_TRUE(put_removed);
+  EXPECT_TRUE(dropped_failures);
+  EXPECT_TRUE(dropped_replies) << "a duplicate must not replay a removed user's reply";
+
+  EXPECT_TRUE(d.prune_removed(t0 + 5).empty());
+  auto pruned = d.prune_removed(t0 + 6);
+  ASSERT_EQ(pruned.changes.size(), 1u);
+  EXPECT_EQ(std::get<change::delete_removed_user>(pruned.changes[0]).user, "alice");
+  EXPECT_FALSE(d.removed_at("alice"));
+
+  d.restore_removed({"bob", t0});
+  auto added = d.add_user(user("bob"));
+  EXPECT_FALSE(d.removed_at("bob"));
+  ASSERT_EQ(added.changes.size(), 2u);
+  EXPECT_EQ(std::get<change::delete_removed_user>(added.changes[0]).user, "bob");
+}
+
+TEST(directory_core, unbinding_or_rebinding_a_device_forgets_its_stored_replies) {
+  directory_core d;
+  auto c = client("shared", "tablet");
+  d.bind(c, "alice", t0);
+  auto same = d.bind(c, "alice", t0 + 1);
+  for (auto& x : same.changes)
+    EXPECT_FALSE(std::holds_alternative<change::delete_requests_of>(x))
+      << "logging in again as the same user keeps the replies";
+  auto other = d.bind(c, "bob", t0 + 2);
+  ASSERT_FALSE(other.changes.empty());
+  EXPECT_EQ(std::get<change::delete_requests_of>(other.changes[0]).client, c);
+  EXPECT_TRUE(d.devices_of("alice", false).empty());
+  auto out = d.unbind(c);
+  ASSERT_EQ(out.changes.size(), 2u);
+  EXPECT_EQ(std::get<change::delete_requests_of>(out.changes[1]).client, c);
+}
+
+// -- what one user may cost ----------------------------------------------------------------
+
+TEST(directory_core, a_user_may_have_so_many_active_meetings) {
+  abuse_limits limits;
+  limits.meetings_per_user = 2;
+  limits.creates_per_minute = 0;
+  directory_core d{{}, limits};
+  EXPECT_FALSE(d.may_create("alice", 0, t0));
+  d.reserve_meeting("m-1", "alice", t0);
+  d.apply(summary("m-1", "alice", meeting_status::active, {{"alice", true}}));
+  d.reserve_meeting("m-2", "alice", t0);
+  EXPECT_EQ(d.meetings_created_by("alice"), 2) << "a reservation counts";
+  auto refused = d.may_create("alice", 0, t0);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, 429);
+  EXPECT_EQ(refused->reason, "limit:meetings");
+  EXPECT_NE(refused->message.find("--max-meetings-per-user"), std::string::npos);
+  EXPECT_FALSE(d.may_create("bob", 0, t0)) << "per user";
+  // A failed creation and an ended meeting free their place.
+  d.forget_meeting("m-2");
+  EXPECT_FALSE(d.may_create("alice", 0, t0));
+  d.reserve_meeting("m-3", "alice", t0);
+  EXPECT_TRUE(d.may_create("alice", 0, t0));
+  d.apply(summary("m-1", "alice", meeting_status::ended, {{"alice", false}}));
+  EXPECT_FALSE(d.may_create("alice", 0, t0));
+  EXPECT_EQ(d.meetings_created_by("alice"), 1);
+}
+
+TEST(directory_core, recovered_meetings_count_toward_their_creator) {
+  abuse_limits limits;
+  limits.meetings_per_user = 1;
+  directory_core d{{}, limits};
+  meeting m;
+  m.id = "m-1";
+  m.creator = "alice";
+  m.status = meeting_status::active;
+  d.restore_meeting(m);
+  EXPECT_EQ(d.meetings_created_by("alice"), 1);
+  EXPECT_TRUE(d.may_create("alice", 0, t0));
+  meeting ended = m;
+  ended.id = "m-2";
+  ended.status = meeting_status::ended;
+  d.restore_meeting(ended);
+  EXPECT_EQ(d.meetings_created_by("alice"), 1) << "an ended meeting costs nothing";
+}
+
+TEST(directory_core, a_user_may_create_so_many_meetings_a_minute) {
+  abuse_limits limits;
+  limits.meetings_per_user = 0;
+  limits.creates_per_minute = 3;
+  directory_core d{{}, limits};
+  d.count_create("alice", t0);
+  d.count_create("alice", t0 + 10'000);
+  d.count_create("alice", t0 + 20'000);
+  auto refused = d.may_create("alice", 0, t0 + 30'000);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->reason, "limit:creates");
+  EXPECT_EQ(refused->retry_after_ms, std::optional<std::int64_t>{30'000})
+    << "when the oldest create leaves the minute";
+  EXPECT_FALSE(d.may_create("alice", 0, t0 + 60'001));
+  EXPECT_FALSE(d.may_create("bob", 0, t0 + 30'000));
+  d.prune_creates(t0 + 80'001);
+  EXPECT_FALSE(d.may_create("alice", 0, t0 + 30'000)) << "pruned: nothing remembered";
+}
+
+TEST(directory_core, one_call_may_ring_so_many_users) {
+  abuse_limits limits;
+  limits.invitees_per_call = 3;
+  directory_core d{{}, limits};
+  EXPECT_FALSE(d.may_invite(3));
+  auto refused = d.may_invite(4);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->code, 429);
+  EXPECT_EQ(refused->reason, "limit:invitees");
+  EXPECT_TRUE(d.may_create("alice", 4, t0)) << "a create rings its invitees too";
+  limits.invitees_per_call = 0;
+  directory_core unlimited{{}, limits};
+  EXPECT_FALSE(unlimited.may_invite(1000));
+}
+
+TEST(directory_core, a_user_may_have_so_many_devices_and_the_quietest_offline_one_makes_room) {
+  abuse_limits limits;
+  limits.devices_per_user = 2;
+  directory_core d{{}, limits};
+  d.bind(client("alice", "a"), "alice", t0);
+  EXPECT_FALSE(d.room_for_device("alice", client("alice", "b")).evict);
+  d.bind(client("alice", "b"), "alice", t0 + 1);
+  // Both online: a third is refused.
+  auto room = d.room_for_device("alice", client("alice", "c"));
+  EXPECT_FALSE(room.evict);
+  ASSERT_TRUE(room.refusal);
+  EXPECT_EQ(room.refusal->reason, "limit:devices");
+  // A device already bound needs no room.
+  room = d.room_for_device("alice", client("alice", "a"));
+  EXPECT_FALSE(room.evict || room.refusal);
+  // Offline devices make room, the longest-silent first.
+  changeset rows;
+  d.set_presence(client("alice", "b"), false, t0 + 10, rows);
+  d.set_presence(client("alice", "a"), false, t0 + 20, rows);
+  room = d.room_for_device("alice", client("alice", "c"));
+  EXPECT_FALSE(room.refusal);
+  EXPECT_EQ(room.evict, std::optional<std::string>{client("alice", "b")});
 }
 
 } // namespace

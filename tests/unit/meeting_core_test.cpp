@@ -514,7 +514,7 @@ TEST_F(meeting_core_test, create_makes_caller_joined_host) {
   EXPECT_EQ(host_of(m), "alice");
   EXPECT_EQ(p("alice").r, role::host);
   EXPECT_EQ(p("alice").status, participant_status::joined);
-  EXPECT_EQ(p("alice").rtc_user, "alice");
+  EXPECT_EQ(p("alice").rtc_user, rtc::rtc_user_id("alice"));
   EXPECT_EQ(m.creator, "alice");
   EXPECT_EQ(m.title, "standup");
   EXPECT_EQ(m.status, meeting_status::active);
@@ -548,16 +548,18 @@ TEST_F(meeting_core_test, create_credentials_channel_scheme_match_protocol_vecto
   EXPECT_EQ(c.appid, "g10dhbxp");
   EXPECT_EQ(c.channel, "room-42");
   EXPECT_EQ(c.meeting, "m-8f3a");
-  EXPECT_EQ(c.userid, "alice");
+  // The RTC user id is derived from the user, of fixed length (the token
+  // formula itself is checked against its vector in rtc_token_test.cpp).
+  auto alice_rtc = rtc::rtc_user_id("alice");
+  EXPECT_EQ(c.userid, alice_rtc);
   EXPECT_EQ(c.gslb, names{"https://rgslb.rtc.aliyuncs.com"});
   EXPECT_EQ(c.session, "sess-0001");
   EXPECT_EQ(c.nonce, "AK-5f2c9e");
   EXPECT_EQ(c.timestamp, 1764000000);
-  EXPECT_EQ(c.token, "223f63d944809586c32ee1f39b6b2c8c698f55fe6beaaee4d45c8088856b1d23");
-  EXPECT_EQ(c.token, rtc::channel_token("room-42", "d3adbeefchannelkey", "g10dhbxp", "alice",
+  EXPECT_EQ(c.token, rtc::channel_token("room-42", "d3adbeefchannelkey", "g10dhbxp", alice_rtc,
                                         "sess-0001", "AK-5f2c9e", 1764000000));
-  EXPECT_EQ(c.turn_username, "alice?appid=g10dhbxp&session=sess-0001&channel=room-42"
-                             "&nonce=AK-5f2c9e&timestamp=1764000000");
+  EXPECT_EQ(c.turn_username, alice_rtc + "?appid=g10dhbxp&session=sess-0001&channel=room-42"
+                                         "&nonce=AK-5f2c9e&timestamp=1764000000");
   EXPECT_EQ(c.turn_password, c.token);
   EXPECT_EQ(p("alice").session, "sess-0001");
   // Scheme channel: the token lives as long as the channel.
@@ -581,15 +583,15 @@ TEST_F(meeting_core_test, create_credentials_appkey_scheme_match_protocol_vector
   auto& c = d->creds;
   EXPECT_EQ(c.appid, "abc");
   EXPECT_EQ(c.channel, "abcChannel");
-  EXPECT_EQ(c.userid, "abcUser");
+  auto user_rtc = rtc::rtc_user_id("abcUser");
+  EXPECT_EQ(c.userid, user_rtc);
   EXPECT_EQ(c.gslb, (names{"https://a.example", "https://b.example"}));
   EXPECT_EQ(c.nonce, "");
   EXPECT_EQ(c.timestamp, 1699423634);
   EXPECT_EQ(c.timestamp, to_unix_s(now + s.token_ttl.count()));
-  EXPECT_EQ(c.token, "3c9ee8d9f8734f0b7560ed8022a0590659113955819724fc9345ab8eedf84f31");
-  EXPECT_EQ(c.token, rtc::appkey_token("abc", "abckey", "abcChannel", "abcUser", "", 1699423634));
-  EXPECT_EQ(c.turn_username, "abcUser?appid=abc&session=sess-0001&channel=abcChannel"
-                             "&nonce=&timestamp=1699423634");
+  EXPECT_EQ(c.token, rtc::appkey_token("abc", "abckey", "abcChannel", user_rtc, "", 1699423634));
+  EXPECT_EQ(c.turn_username, user_rtc + "?appid=abc&session=sess-0001&channel=abcChannel"
+                                        "&nonce=&timestamp=1699423634");
   EXPECT_EQ(c.turn_password, c.token);
   EXPECT_EQ(p("abcUser").token_expires_at, now + s.token_ttl.count());
   EXPECT_EQ(p("abcUser").token_warn_at,
@@ -604,7 +606,8 @@ TEST_F(meeting_core_test, create_appkey_nonce_is_used_when_set) {
   auto fx = create();
   auto& c = data_of<proto::create_data>(fx)->creds;
   EXPECT_EQ(c.nonce, "N-1");
-  EXPECT_EQ(c.token, rtc::appkey_token("g10dhbxp", "k", "m-1", "alice", "N-1", c.timestamp));
+  EXPECT_EQ(c.token, rtc::appkey_token("g10dhbxp", "k", "m-1", rtc::rtc_user_id("alice"), "N-1",
+                                       c.timestamp));
 }
 
 TEST_F(meeting_core_test, create_invitee_outcomes) {
@@ -647,10 +650,10 @@ TEST_F(meeting_core_test, create_invitee_outcomes) {
   auto& c = *ev->ev.creds;
   EXPECT_EQ(c.meeting, "m-1");
   EXPECT_EQ(c.channel, "m-1");
-  EXPECT_EQ(c.userid, "bob");
+  EXPECT_EQ(c.userid, rtc::rtc_user_id("bob"));
   EXPECT_EQ(c.session, inv("bob").session);
   EXPECT_NE(c.session, p("alice").session);
-  EXPECT_EQ(c.token, rtc::channel_token("m-1", "d3adbeefchannelkey", "g10dhbxp", "bob",
+  EXPECT_EQ(c.token, rtc::channel_token("m-1", "d3adbeefchannelkey", "g10dhbxp", rtc::rtc_user_id("bob"),
                                         c.session, "AK-5f2c9e", 1764000000));
   EXPECT_EQ(c.turn_password, c.token);
   // Rows: meeting, host participant, bob's invitation.
@@ -698,10 +701,10 @@ TEST_F(meeting_core_test, join_gives_credentials_and_participants_and_tells_othe
   EXPECT_OK(fx);
   auto d = data_of<proto::join_data>(fx);
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->creds.userid, "bob");
+  EXPECT_EQ(d->creds.userid, rtc::rtc_user_id("bob"));
   EXPECT_EQ(d->creds.meeting, "m-1");
   EXPECT_EQ(d->creds.session, p("bob").session);
-  EXPECT_EQ(d->creds.token, rtc::channel_token("m-1", "d3adbeefchannelkey", "g10dhbxp", "bob",
+  EXPECT_EQ(d->creds.token, rtc::channel_token("m-1", "d3adbeefchannelkey", "g10dhbxp", rtc::rtc_user_id("bob"),
                                                d->creds.session, "AK-5f2c9e", 1764000000));
   names in;
   for (auto& x : d->participants)
@@ -730,7 +733,7 @@ TEST_F(meeting_core_test, second_join_gives_fresh_credentials_and_no_events) {
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->creds.session, session1);
   EXPECT_NE(d->creds.token, data_of<proto::join_data>(first)->creds.token);
-  EXPECT_EQ(d->creds.userid, "bob");
+  EXPECT_EQ(d->creds.userid, rtc::rtc_user_id("bob"));
   EXPECT_TRUE(fx.events.empty()) << kinds(fx);
   EXPECT_TRUE(fx.memberships.empty());
   EXPECT_EQ(p("bob").session, d->creds.session);
@@ -799,7 +802,7 @@ TEST_F(meeting_core_test, renew_gives_fresh_credentials) {
   auto d = data_of<proto::credentials_data>(fx);
   ASSERT_NE(d, nullptr);
   EXPECT_NE(d->creds.session, before);
-  EXPECT_EQ(d->creds.userid, "alice");
+  EXPECT_EQ(d->creds.userid, rtc::rtc_user_id("alice"));
   EXPECT_TRUE(fx.events.empty());
   EXPECT_REFUSED(renew("bob"), 403, "not_participant");
 }
@@ -1135,7 +1138,7 @@ TEST_F(meeting_core_test, accept_joins_and_tells_everyone_concerned) {
   EXPECT_OK(fx);
   auto d = data_of<proto::credentials_data>(fx);
   ASSERT_NE(d, nullptr);
-  EXPECT_EQ(d->creds.userid, "bob");
+  EXPECT_EQ(d->creds.userid, rtc::rtc_user_id("bob"));
   EXPECT_EQ(d->creds.session, p("bob").session);
   EXPECT_EQ(inv("bob").status, invitation_status::accepted);
   EXPECT_EQ(inv("bob").answered_at, now);
@@ -1360,7 +1363,7 @@ TEST_F(meeting_core_test, kick_of_joined_user_waits_for_remove_terminals) {
   join("carol");
   auto fx = kick_start(dev("alice"), "bob"); // run() asserts nothing changed
   EXPECT_FALSE(fx.reply.has_value());
-  EXPECT_EQ(fx.remove_terminals, names{"bob"});
+  EXPECT_EQ(fx.remove_terminals, names{rtc::rtc_user_id("bob")});
   EXPECT_EQ(p("bob").status, participant_status::joined);
 }
 
@@ -1380,7 +1383,8 @@ TEST_F(meeting_core_test, complete_kick_with_rtc_failure_changes_nothing) {
          {rtc::failure_kind::unavailable, "TransportError", 503, "rtc_unavailable"},
          {rtc::failure_kind::unavailable, "CircuitOpen", 503, "rtc_unavailable"}}) {
     SCOPED_TRACE(r.code);
-    EXPECT_EQ(kick_start(dev("alice"), "bob").remove_terminals, names{"bob"});
+    EXPECT_EQ(kick_start(dev("alice"), "bob").remove_terminals,
+              names{rtc::rtc_user_id("bob")});
     rtc::answer a;
     a.error = rtc::failure{r.kind, 403, r.code, "no", "REQ-1"};
     auto fx = kick_complete(dev("alice"), "bob", a);
@@ -1445,7 +1449,7 @@ TEST_F(meeting_core_test, admin_may_kick_the_host) {
   join("carol");
   set_role("alice", "carol", role::cohost);
   auto first = kick_start(admin_console(), "alice", command_kind::admin_kick);
-  EXPECT_EQ(first.remove_terminals, names{"alice"});
+  EXPECT_EQ(first.remove_terminals, names{rtc::rtc_user_id("alice")});
   auto fx = kick_complete(admin_console(), "alice", {}, command_kind::admin_kick);
   EXPECT_OK(fx);
   EXPECT_EQ(p("alice").status, participant_status::kicked);

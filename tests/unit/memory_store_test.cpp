@@ -465,6 +465,52 @@ TYPED_TEST(store_contract, delete_user_and_device) {
   EXPECT_EQ(s.devices[0].client, "c1");
 }
 
+TYPED_TEST(store_contract, login_failures_and_removed_users_round_trip_and_delete) {
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_login_failures{{"alice", 3, 1700000000123}},
+    change::put_login_failures{{"bob", 1, 1700000000456}},
+    change::put_login_failures{{"alice", 4, 1700000000789}}, // an upsert
+    change::put_removed_user{{"carol", 1700000000999}},
+    change::put_removed_user{{"dave", 5}})}));
+  auto s = this->load_all();
+  ASSERT_EQ(s.login_failures.size(), 2u);
+  auto alice = find_by(s.login_failures, &login_failures_record::account, std::string{"alice"});
+  ASSERT_NE(alice, nullptr);
+  EXPECT_EQ(alice->failures, 4);
+  EXPECT_EQ(alice->last_failed_at, 1700000000789);
+  ASSERT_EQ(s.removed_users.size(), 2u);
+  auto carol = find_by(s.removed_users, &removed_user_record::user, std::string{"carol"});
+  ASSERT_NE(carol, nullptr);
+  EXPECT_EQ(carol->removed_at, 1700000000999);
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_login_failures{"alice"},
+                                         change::delete_removed_user{"dave"},
+                                         change::delete_login_failures{"nobody"})}));
+  s = this->load_all();
+  ASSERT_EQ(s.login_failures.size(), 1u);
+  EXPECT_EQ(s.login_failures[0].account, "bob");
+  ASSERT_EQ(s.removed_users.size(), 1u);
+  EXPECT_EQ(s.removed_users[0].user, "carol");
+}
+
+TYPED_TEST(store_contract, delete_requests_of_forgets_one_clients_replies_only) {
+  auto mine1 = sample_request("r-1", 10);
+  auto mine2 = sample_request("r-2", 11);
+  auto theirs = sample_request("r-1", 12);
+  theirs.client = mine1.client + "-other";
+  ASSERT_FALSE(this->apply({this->set_of(change::put_request{mine1}, change::put_request{mine2},
+                                         change::put_request{theirs})}));
+  // In one changeset with a new reply of the same client: the delete comes
+  // first, the new reply stays (a logout's own reply).
+  auto after = sample_request("r-3", 13);
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_requests_of{mine1.client},
+                                         change::put_request{after})}));
+  EXPECT_FALSE(this->db_->stored_reply(mine1.client, "r-1"));
+  EXPECT_FALSE(this->db_->stored_reply(mine1.client, "r-2"));
+  EXPECT_TRUE(this->db_->stored_reply(mine1.client, "r-3"));
+  EXPECT_TRUE(this->db_->stored_reply(theirs.client, "r-1"));
+  EXPECT_EQ(this->load_all().requests.size(), 2u);
+}
+
 TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
   auto m = sample_meeting("m-1");
   ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{m})}));
@@ -477,7 +523,8 @@ TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
     change::put_participant{m.id, sample_participant("bob", role::host)},
     change::put_user{sample_user("u")},
     change::put_device{sample_device("c", "u", 5)},
-    change::put_request{sample_request("r-1", 100)}, change::delete_meeting{"m-1"});
+    change::put_request{sample_request("r-1", 100)}, change::delete_meeting{"m-1"},
+    change::put_login_failures{{"u", 1, 5}}, change::put_removed_user{{"v", 5}});
   auto bad = this->set_of(
     change::put_participant{"m-missing", sample_participant("eve", role::host)});
   auto err = this->apply({good, bad});
@@ -491,6 +538,8 @@ TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
   EXPECT_TRUE(s.users.empty());
   EXPECT_TRUE(s.devices.empty());
   EXPECT_TRUE(s.requests.empty());
+  EXPECT_TRUE(s.login_failures.empty());
+  EXPECT_TRUE(s.removed_users.empty());
   // The store stays usable, and the good changeset alone commits.
   ASSERT_FALSE(this->apply({good}));
   s = this->load_all();

@@ -29,6 +29,30 @@ TEST(rtc_token, every_input_matters) {
   EXPECT_EQ(app.size(), 64u);
 }
 
+// The vector docs/protocol.md gives device developers.
+TEST(rtc_token, rtc_user_id_vector) {
+  EXPECT_EQ(rtc::rtc_user_id("alice"), "2bd806c97f0e00af1a1fc3328fa763a9");
+  EXPECT_EQ(rtc::rtc_user_id("bob").size(), rtc::rtc_user_id_length);
+}
+
+// The hole fixed by fixed-length ids: with plain user ids, bobx's token
+// inputs re-cut as user "bob" and session "x<session>" gave the same token.
+TEST(rtc_token, rtc_user_ids_cannot_be_re_cut_into_another_users) {
+  auto bobx = rtc::rtc_user_id("bobx");
+  auto bob = rtc::rtc_user_id("bob");
+  auto token = rtc::channel_token("room", "key", "app", bobx, "sess", "n", 1);
+  // Every way to cut bobx's id and session apart gives a user id that is not
+  // bob's (nor of the fixed length, unless it is bobx's own).
+  auto joined = bobx + "sess";
+  for (std::size_t cut = 0; cut <= joined.size(); ++cut) {
+    auto user = joined.substr(0, cut);
+    EXPECT_EQ(rtc::channel_token("room", "key", "app", user, joined.substr(cut), "n", 1), token);
+    EXPECT_NE(user, bob);
+    if (user.size() == rtc::rtc_user_id_length)
+      EXPECT_EQ(user, bobx);
+  }
+}
+
 TEST(lmq_credentials, seed_password_formula) {
   // printf 'GID_ALIRTC_CTRL_UP' | openssl dgst -sha1 -hmac 'Ldx9mP2cK7eQwTz4' -binary | base64
   EXPECT_EQ(lmq::lmq_password("Ldx9mP2cK7eQwTz4", "GID_ALIRTC_CTRL_UP"),

@@ -30,6 +30,10 @@ constexpr const char* wire[c_count] = {
 
 using steady = std::chrono::steady_clock;
 
+/// A setup login answered "try again" (the node's password checks are
+/// saturated by the burst of logins) is sent again, so many times at most.
+constexpr int max_login_retries = 1000;
+
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch())
     .count();
@@ -321,6 +325,7 @@ struct device {
   std::deque<std::string> joins; // populate: meetings to join
   bool leader = false;           // populate: creates the meetings
   int group = 0;
+  int login_retries = 0;         // logins answered "try again" (503, 429)
 };
 
 struct meeting_model {
@@ -651,7 +656,8 @@ private:
     auto user = eng_.user_name(d.user);
     json args{{"user", user}};
     if (eng_.login_method() == "ticket") {
-      auto expiry = std::to_string(unix_s() + 24 * 3600);
+      // An hour: well within the node's --ticket-max-age.
+      auto expiry = std::to_string(unix_s() + 3600);
       auto body = user + "." + expiry;
       args["ticket"] = body + "." + crypto::hmac_sha256_hex(o_.ticket_secret, body);
     } else {
@@ -1065,6 +1071,9 @@ private:
         d.st = dstate::ready;
         eng_.ready.fetch_add(1);
         push_ready(d);
+      } else if ((code == 503 || code == 429) && ++d.login_retries <= max_login_retries) {
+        // The node's password checks are busy (a burst of logins): again.
+        send_login(d, true);
       } else {
         fail(d, "login refused: " + std::to_string(code) + " " + reason);
       }

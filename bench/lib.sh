@@ -66,6 +66,8 @@ export RTC_ACCESS_KEY_ID=bench-access-key-id
 export RTC_ACCESS_KEY_SECRET=bench-access-key-secret
 export LOGIN_TICKET_SECRET=bench-ticket-secret
 BENCH_NODE_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+# The node's login (tools/broker-logins add node bench-node), also the echo peer's.
+BENCH_NODE_USER='GID_MEETING_UP@@@bench-node'
 BENCH_CONSOLE=bench-console
 
 bench_run=$(mktemp -d /tmp/meetingd-bench-XXXXXX)
@@ -131,18 +133,19 @@ start_broker_once() {
   MQTT_PORT=$(free_port)
   local dir=$bench_run/broker-$MQTT_PORT
   mkdir -p "$dir"
-  mosquitto_passwd -b -c "$dir/passwd" meetingd "$BENCH_NODE_PASSWORD" >/dev/null 2>&1
+  cp "$bench_root/config/mosquitto.acl" "$dir/acl"
+  "$bench_root/tools/broker-logins" --passwd "$dir/passwd" --acl "$dir/acl" \
+    add node bench-node --password-stdin <<<"$BENCH_NODE_PASSWORD" >/dev/null
   {
-    cat "$bench_root/config/mosquitto.acl"
     echo
     echo "# loadgen --mode echo: devices publish on bench/echo/<client id> and read"
     echo "# bench/reply/<client id>; the echo peer logs in as the node's user."
     echo "pattern write bench/echo/%c"
     echo "pattern read bench/reply/%c"
-    echo "user meetingd"
+    echo "user $BENCH_NODE_USER"
     echo "topic read bench/echo/+"
     echo "topic write bench/reply/+"
-  } >"$dir/acl"
+  } >>"$dir/acl"
   {
     cat "$bench_root/config/mosquitto-demo.conf"
     echo "listener $MQTT_PORT 127.0.0.1"
@@ -223,7 +226,7 @@ start_node() {
     preload="$preload${preload:+ }$PRELOAD_SO"
   fi
   t0=$(date +%s%N)
-  LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME=$BENCH_NODE_USER MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
     "$MEETINGD" --broker="tcp://127.0.0.1:$MQTT_PORT" \
     --rtc-endpoint="http://127.0.0.1:$RTC_PORT" --db="$db" --app-id=g10dhbxp \
     --node-id=bench-node --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \

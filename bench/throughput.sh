@@ -60,7 +60,7 @@ echo_flat() {
   local devices=$1 duration=$2 req=$3 rep=$4 out=$5
   start_broker
   say "echo (broker alone), flat out: $devices devices x $INFLIGHT in flight, $req/$rep bytes (load $(loadavg1))"
-  MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  MQTT_USERNAME=$BENCH_NODE_USER MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
     run_loadgen "$out" --mode=echo --devices="$devices" --inflight="$INFLIGHT" \
     --threads="$THREADS" --duration="$duration" --warmup="$WARMUP" \
     --payload-bytes="$req" --reply-bytes="$rep" \
@@ -103,7 +103,7 @@ echo_half=$(awk -v r="$echo_rate" 'BEGIN { printf "%d", r / 2 }')
 echo_at_rate() {
   local rate=$1 out=$2 label=$3
   say "$label: $rate messages/s (load $(loadavg1))"
-  MQTT_USERNAME=meetingd MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  MQTT_USERNAME=$BENCH_NODE_USER MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
     run_loadgen "$out" --mode=echo --devices="$DEVICES" --inflight=16 \
     --threads="$THREADS" --rate="$rate" --duration="$DURATION" --warmup="$WARMUP" \
     --payload-bytes="$req" --reply-bytes="$rep" --label="$label" >"$out.txt"

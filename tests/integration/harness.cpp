@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -74,6 +76,15 @@ std::string read_file(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+std::size_t count_of(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+const std::string source_dir{MEETINGD_SOURCE_DIR};
 
 } // namespace
 
@@ -185,30 +196,73 @@ std::string cluster::rtc_endpoint() const {
 }
 
 void cluster::start_broker() {
-  auto conf = dir_.path() + "/mosquitto.conf";
-  auto passwd = dir_.path() + "/mosquitto.passwd";
-  if (!fs::exists(passwd)) {
-    auto cmd = "mosquitto_passwd -b -c " + passwd + " meetingd " + node_password
-               + " >/dev/null 2>&1";
-    if (std::system(cmd.c_str()) != 0)
-      throw std::runtime_error("mosquitto_passwd failed");
+  // First start: the shipped ACL and the node's login, as an operator makes them.
+  if (!fs::exists(dir_.path() + "/mosquitto.passwd")) {
+    fs::copy_file(source_dir + "/config/mosquitto.acl", dir_.path() + "/mosquitto.acl");
+    broker_logins("add node node-1 --password-stdin", node_password);
   }
+  auto conf = dir_.path() + "/mosquitto.conf";
   std::ofstream out{conf};
-  out << "listener " << mqtt_port_ << " 127.0.0.1\n"
-      << "allow_anonymous true\n"
-      << "persistence false\n"
-      << "set_tcp_nodelay true\n"
-      << "user root\n"
-      << "password_file " << passwd << "\n"
-      << "acl_file " << MEETINGD_SOURCE_DIR << "/config/mosquitto.acl\n";
+  if (opts_.production_broker)
+    write_production_broker_conf(out);
+  else
+    write_demo_broker_conf(out);
   for (auto& line : opts_.broker_conf)
     out << line << "\n";
   out.close();
   broker_ = std::make_unique<process>("mosquitto",
                                       std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf},
                                       std::map<std::string, std::string>{}, dir_.path());
+  std::ofstream{dir_.path() + "/mosquitto.pid"} << broker_->pid() << "\n";
   if (!eventually([&] { return port_open(mqtt_port_); }, 10s))
     throw std::runtime_error("mosquitto did not start: " + broker_->output());
+}
+
+void cluster::write_demo_broker_conf(std::ostream& out) const {
+  out << "listener " << mqtt_port_ << " 127.0.0.1\n"
+      << "allow_anonymous true\n"
+      << "persistence false\n"
+      << "set_tcp_nodelay true\n"
+      << "user root\n"
+      << "password_file " << dir_.path() << "/mosquitto.passwd\n"
+      << "acl_file " << dir_.path() << "/mosquitto.acl\n";
+}
+
+// The shipped file line by line; only what must differ on a test machine
+// changes, so that the test runs what ships.
+void cluster::write_production_broker_conf(std::ostream& out) const {
+  std::ifstream shipped{source_dir + "/config/mosquitto.conf"};
+  std::set<std::string> rewritten;
+  std::string line;
+  while (std::getline(shipped, line)) {
+    std::istringstream words{line};
+    std::string directive, value;
+    words >> directive >> value;
+    if (directive == "listener") {
+      std::string host;
+      words >> host;
+      line = "listener " + std::to_string(mqtt_port_) + (host.empty() ? "" : " " + host);
+    } else if (directive == "password_file") {
+      line = "password_file " + dir_.path() + "/mosquitto.passwd";
+    } else if (directive == "acl_file") {
+      line = "acl_file " + dir_.path() + "/mosquitto.acl";
+    } else if (directive == "persistence_location") {
+      fs::create_directories(dir_.path() + "/mosquitto-db");
+      line = "persistence_location " + dir_.path() + "/mosquitto-db/";
+    } else {
+      out << line << "\n";
+      continue;
+    }
+    rewritten.insert(directive);
+    out << line << "\n";
+  }
+  for (auto expected : {"listener", "password_file", "acl_file"})
+    if (!rewritten.count(expected))
+      throw std::runtime_error("config/mosquitto.conf has no " + std::string{expected} + " line");
+  // As root, mosquitto would otherwise drop to user mosquitto, who may not
+  // read the temp directory.
+  if (::getuid() == 0)
+    out << "user root\n";
 }
 
 void cluster::stop_broker() {
@@ -248,18 +302,12 @@ void cluster::start_node() {
     argv.push_back("--" + k + "=" + v);
   std::map<std::string, std::string> env{{"RTC_ACCESS_KEY_ID", access_key_id},
                                          {"RTC_ACCESS_KEY_SECRET", access_key_secret},
-                                         {"MQTT_USERNAME", "meetingd"},
+                                         {"MQTT_USERNAME", node_username},
                                          {"MQTT_PASSWORD", node_password},
                                          {"LOGIN_TICKET_SECRET", "ticket-secret-for-tests"}};
   for (auto& [k, v] : opts_.env)
     env[k] = v;
-  auto count_ready = [this] {
-    auto log = node_log();
-    std::size_t n = 0;
-    for (auto at = log.find("lmq.ready"); at != std::string::npos; at = log.find("lmq.ready", at + 1))
-      ++n;
-    return n;
-  };
+  auto count_ready = [this] { return count_of(node_log(), "lmq.ready"); };
   auto before = count_ready();
   node_ = std::make_unique<process>("meetingd", argv, env, dir_.path());
   // Ready = subscribed (the node logs lmq.ready once its SUBACK arrived).
@@ -284,10 +332,55 @@ std::string cluster::node_log() const {
   return node_ ? node_->output() : std::string{};
 }
 
-std::unique_ptr<client::session> cluster::device(const std::string& name, bool connect) {
+std::string cluster::broker_logins(const std::string& args, const std::string& password) {
+  auto output_path = dir_.path() + "/broker-logins.out";
+  auto password_path = dir_.path() + "/broker-logins.in";
+  std::ofstream{password_path} << password << "\n";
+  bool reload = broker_ && broker_->running();
+  auto command = source_dir + "/tools/broker-logins --passwd " + dir_.path()
+                 + "/mosquitto.passwd --acl " + dir_.path() + "/mosquitto.acl"
+                 + (reload ? " --reload " + dir_.path() + "/mosquitto.pid" : std::string{})
+                 + " " + args + " <" + password_path + " >" + output_path + " 2>&1";
+  auto reloads_before = reload ? count_of(broker_->output(), "Reloading config.") : 0;
+  int status = std::system(command.c_str());
+  fs::remove(password_path);
+  auto output = read_file(output_path);
+  if (status != 0)
+    throw std::runtime_error("tools/broker-logins " + args + " failed:\n" + output);
+  // mosquitto logs this as it re-reads the files, before it handles anything
+  // else: a client that connects after the line sees the new logins.
+  if (reload
+      && !eventually([&] { return count_of(broker_->output(), "Reloading config.") > reloads_before; },
+                     5s))
+    throw std::runtime_error("mosquitto did not reload:\n" + broker_->output());
+  return output;
+}
+
+std::string cluster::add_broker_login(const std::string& kind, const std::string& id) {
+  static std::mt19937_64 pick{std::random_device{}()};
+  auto password = kind + "-" + id + "-" + std::to_string(pick());
+  auto output = broker_logins("add " + kind + " " + id + " --password-stdin", password);
+  // The script says which username (= client id) the login has.
+  std::smatch username;
+  if (!std::regex_search(output, username, std::regex{"username: +(\\S+)"}))
+    throw std::runtime_error("tools/broker-logins named no username:\n" + output);
+  broker_passwords_[username[1]] = password;
+  return password;
+}
+
+client::session_options cluster::session_options_for(const std::string& client_id) const {
   client::session_options o;
   o.broker = broker_uri();
-  o.client_id = "GID_MEETING_DOWN@@@" + name;
+  o.client_id = client_id;
+  if (auto login = broker_passwords_.find(client_id); login != broker_passwords_.end()) {
+    o.username = client_id;
+    o.password = login->second;
+  }
+  return o;
+}
+
+std::unique_ptr<client::session> cluster::device(const std::string& name, bool connect) {
+  auto o = session_options_for("GID_MEETING_DOWN@@@" + name);
   auto s = std::make_unique<client::session>(o);
   if (connect)
     s->connect();
@@ -295,9 +388,7 @@ std::unique_ptr<client::session> cluster::device(const std::string& name, bool c
 }
 
 std::unique_ptr<client::session> cluster::console(const std::string& id) {
-  client::session_options o;
-  o.broker = broker_uri();
-  o.client_id = id;
+  auto o = session_options_for(id);
   o.admin = true;
   o.presence = false;
   auto s = std::make_unique<client::session>(o);

@@ -1,7 +1,8 @@
 // The integration test harness: real processes on free loopback ports.
-// A `cluster` starts mosquitto (with the project's ACL and a password for the
-// node), rtc-emulator and meetingd, each in a temp directory that is removed
-// afterwards; every process is killed when the test ends, passed or failed.
+// A `cluster` starts mosquitto (with the project's ACL and a login for the
+// node from tools/broker-logins), rtc-emulator and meetingd, each in a temp
+// directory that is removed afterwards; every process is killed when the
+// test ends, passed or failed.
 // Devices are tools/client sessions, playing PROTOCOL.md as a phone would.
 #pragma once
 
@@ -74,6 +75,12 @@ struct node_options {
   std::map<std::string, std::string> flags; // extra --name=value
   std::map<std::string, std::string> env;   // extra environment
   std::vector<std::string> broker_conf;     // extra mosquitto.conf lines
+  /// Run the broker from a copy of the shipped production config
+  /// (config/mosquitto.conf: logins only, the username is the client id)
+  /// that differs only in port, file paths and persistence location, instead
+  /// of the anonymous demo broker. Devices and consoles then need a login
+  /// from cluster::add_broker_login.
+  bool production_broker = false;
 };
 
 /// Broker + emulator + node for one test.
@@ -123,6 +130,14 @@ public:
   /// channel key it issued. The answer carries "_status" (200 or 403).
   json join_channel(const json& creds);
 
+  /// Runs tools/broker-logins with these arguments on this broker's password
+  /// and ACL files, `password` on its stdin; a running broker has reloaded
+  /// them when this returns. Its output; throws if it fails.
+  std::string broker_logins(const std::string& args, const std::string& password = {});
+  /// A new login (kind device, console or node) through tools/broker-logins,
+  /// in force at once; its password. device() and console() log in with it.
+  std::string add_broker_login(const std::string& kind, const std::string& id);
+
   /// HTTP to the emulator's control endpoints.
   json emulator_get(const std::string& path);
   json emulator_post(const std::string& path, const json& body);
@@ -131,9 +146,14 @@ public:
   static constexpr const char* access_key_id = "test-key-id";
   static constexpr const char* access_key_secret = "test-key-secret";
   static constexpr const char* app_id = "g10dhbxp";
+  static constexpr const char* node_username = "GID_MEETING_UP@@@node-1";
   static constexpr const char* node_password = "node-password-for-tests";
 
 private:
+  client::session_options session_options_for(const std::string& client_id) const;
+  void write_demo_broker_conf(std::ostream& out) const;
+  void write_production_broker_conf(std::ostream& out) const;
+
   node_options opts_;
   temp_dir dir_;
   int mqtt_port_ = 0;
@@ -142,6 +162,7 @@ private:
   std::unique_ptr<process> broker_;
   std::unique_ptr<process> emulator_;
   std::unique_ptr<process> node_;
+  std::map<std::string, std::string> broker_passwords_; // by client id
 };
 
 /// The reply's code, for EXPECT_EQ.

@@ -87,6 +87,7 @@ struct gateway_stats {
   std::uint64_t duplicates = 0;
   std::uint64_t rate_limited = 0;
   std::uint64_t malformed = 0;
+  std::uint64_t retained_ignored = 0; // commands left retained on the broker
   std::uint64_t events = 0;
   double commands_per_s = 0;
   double latency_p50_ms = 0;
@@ -150,8 +151,10 @@ using directory_actor = caf::typed_actor<
 using lmq_actor = caf::typed_actor<
   // Starts the gateway: commands go to this directory; connects to the broker.
   caf::reacts_to<attach_atom, directory_actor>,
-  // A message arrived (from the Paho callback thread): topic and payload.
-  caf::reacts_to<mqtt_in_atom, std::string, std::string>,
+  // A message arrived (from the Paho callback thread): topic, payload, and
+  // whether it is the broker's stored copy of a retained message (sent on
+  // subscribing; a live publish arrives with the flag off in MQTT 3.1.1).
+  caf::reacts_to<mqtt_in_atom, std::string, std::string, bool>,
   // The connection came up (true, after subscribing) or went down (false).
   caf::reacts_to<connected_atom, bool>,
   // Internal: retry connecting (the first attempt failed), and the periodic

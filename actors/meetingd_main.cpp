@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   log::configure(setup->log_level);
+  if (setup->rtc_in_clear)
+    MD_LOG_WARN("rtc.insecure_endpoint", log::kv("endpoint", setup->rtc.endpoint),
+                log::kv("hint", "--allow-insecure-rtc: signed OpenAPI calls and the channel keys "
+                                "in their answers cross the network in clear; use https://"));
   auto db = open_sqlite_store(setup->db, setup->db_sync_full, &error);
   if (!db) {
     std::cerr << "meetingd: " << error << "\n";

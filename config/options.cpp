@@ -7,19 +7,28 @@
 #include <caf/error.hpp>
 #include <caf/settings.hpp>
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
 
 namespace meetingd {
 
 node_config::node_config() {
   opt_group{custom_options_, "global"}
     .add(broker, "broker", "MQTT broker URI: tcp://host:port, or ssl://host:port for TLS")
-    .add(broker_ca, "broker-ca", "TLS: CA certificate file to verify the broker")
+    .add(broker_ca, "broker-ca",
+         "TLS: file of the CA that signed the broker's certificate (required for ssl://), "
+         "or 'system' for the system's trust store")
     .add(broker_cert, "broker-cert", "TLS: client certificate file")
     .add(broker_key, "broker-key", "TLS: client private key file")
     .add(lmq_auth, "lmq-auth", "derive the MQTT password from the RTC access key pair the LMQ way")
     .add(parent_topic, "parent-topic", "parent topic of every topic the node uses")
     .add(rtc_endpoint, "rtc-endpoint", "RTC OpenAPI endpoint (production: https://rtc.aliyuncs.com)")
+    .add(allow_insecure_rtc, "allow-insecure-rtc",
+         "accept an http:// --rtc-endpoint outside loopback (calls and channel keys in clear)")
     .add(region_id, "region-id", "RegionId of RTC OpenAPI calls")
     .add(rtc_retries, "rtc-retries", "retries of an RTC call on 5xx, throttling, transport errors")
     .add(rtc_timeout, "rtc-timeout", "timeout of one RTC HTTP request")
@@ -74,6 +83,27 @@ std::chrono::milliseconds ms(std::chrono::duration<Rep, Period> d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
+/// The host of an http(s) URL is loopback: 127.0.0.0/8, [::1] or localhost.
+/// Parsed as addresses, so 127.0.0.1.example.org is not one, nor is
+/// 127.0.0.1@10.1.2.3 (a user name before the host).
+bool loopback_url(const std::string& url) {
+  auto authority = url.substr(url.find("://") + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  auto host = authority.substr(authority.rfind('@') + 1); // npos + 1 == 0
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') - 1);
+    in6_addr v6{};
+    return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  host = host.substr(0, host.find(':'));
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  return host == "localhost";
+}
+
 } // namespace
 
 secrets read_secrets() {
@@ -102,8 +132,20 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--parent-topic=" + cfg.parent_topic + ": must be a topic without wildcards");
   if (cfg.broker.find("://") == std::string::npos)
     return bad("--broker=" + cfg.broker + ": expected tcp://host:port or ssl://host:port");
+  if (broker_uses_tls(cfg.broker) && cfg.broker_ca.empty())
+    return bad("--broker=" + cfg.broker + " needs --broker-ca: the CA file that signed the "
+               "broker's certificate, or --broker-ca=system for the system's trust store");
+  if (broker_uses_tls(cfg.broker) && cfg.broker_ca != system_trust_store
+      && !std::ifstream{cfg.broker_ca})
+    return bad("--broker-ca=" + cfg.broker_ca + ": cannot read it; give the CA file in PEM "
+               "(or system for the system's trust store)");
   if (cfg.rtc_endpoint.rfind("http://", 0) != 0 && cfg.rtc_endpoint.rfind("https://", 0) != 0)
     return bad("--rtc-endpoint=" + cfg.rtc_endpoint + ": expected an http:// or https:// URL");
+  bool rtc_in_clear = cfg.rtc_endpoint.rfind("http://", 0) == 0 && !loopback_url(cfg.rtc_endpoint);
+  if (rtc_in_clear && !cfg.allow_insecure_rtc)
+    return bad("--rtc-endpoint=" + cfg.rtc_endpoint + ": plain http outside loopback sends "
+               "signed calls and channel keys in clear; use https://, or --allow-insecure-rtc "
+               "on a network you trust");
   auto scheme = parse_token_scheme(cfg.token_scheme);
   if (!scheme)
     return bad("--token-scheme=" + cfg.token_scheme + ": expected channel or appkey");
@@ -205,6 +247,7 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   l.rate_limit = cfg.rate_limit;
   l.rate_burst = std::max(1, cfg.rate_limit * 2);
 
+  s.rtc_in_clear = rtc_in_clear;
   auto& r = s.rtc;
   r.endpoint = cfg.rtc_endpoint;
   while (!r.endpoint.empty() && r.endpoint.back() == '/')
@@ -233,6 +276,10 @@ std::string describe_parse_error(const node_config& cfg, const caf::error& err) 
   }
   if (text.find("not_an_option") != std::string::npos)
     return "unknown option " + argument + " (meetingd --help lists the options)";
+  if (auto is = argument.find('='); is != std::string::npos
+      && (argument.substr(is) == "=true" || argument.substr(is) == "=false"))
+    return "bad value in " + argument + " (a switch takes no value on the command line: "
+           + argument.substr(0, is) + "; in the config file: " + argument.substr(2) + ")";
   if (!argument.empty())
     return "bad value in " + argument
            + " (durations look like 500ms, 45s, 10min, 48h; lists like a,b)";

@@ -27,6 +27,7 @@ public:
   bool lmq_auth = false;
   std::string parent_topic = "MeetingCtrl";
   std::string rtc_endpoint = "http://127.0.0.1:8090";
+  bool allow_insecure_rtc = false;
   std::string region_id = "cn-hangzhou";
   int rtc_retries = 3;
   caf::timespan rtc_timeout = std::chrono::seconds(5);
@@ -83,6 +84,9 @@ struct node_setup {
   node_env env;
   lmq_settings lmq;
   rtc::settings rtc;
+  /// An http:// RTC endpoint outside loopback, let through by
+  /// --allow-insecure-rtc: the node warns at start.
+  bool rtc_in_clear = false;
   std::string db;
   bool db_sync_full = true;
   int hashers = 2;

@@ -17,6 +17,13 @@
 
 namespace meetingd {
 
+bool broker_uses_tls(const std::string& uri) {
+  for (auto scheme : {"ssl://", "mqtts://", "wss://"})
+    if (uri.rfind(scheme, 0) == 0)
+      return true;
+  return false;
+}
+
 namespace {
 
 using self_ptr = lmq_actor::stateful_pointer<lmq_actor_state>;
@@ -54,16 +61,32 @@ void publish_reply(self_ptr self, const std::string& client, const std::string& 
   publish(self, lmq::p2p_topic(parent(self), client), wire);
 }
 
+/// What to check when the broker cannot be reached; for TLS, how to see
+/// the names the broker's certificate carries.
+std::string connect_failure_hint(const lmq_settings& cfg) {
+  std::string common = "is the broker up, are MQTT_USERNAME/MQTT_PASSWORD right? retrying";
+  if (!broker_uses_tls(cfg.broker))
+    return common;
+  auto address = cfg.broker.substr(cfg.broker.find("://") + 3);
+  address = address.substr(0, address.find('/'));
+  auto host = address.substr(0, address.rfind(':'));
+  bool system = cfg.ca_file == system_trust_store;
+  return "the broker's certificate must chain to "
+         + (system ? std::string{"a CA of the system's trust store"} : cfg.ca_file)
+         + " (--broker-ca) and list " + host + " in its subjectAltName; see what it shows with "
+         + "'openssl s_client -connect " + address + (system ? "" : " -CAfile " + cfg.ca_file)
+         + " </dev/null | openssl x509 -noout -ext subjectAltName'; " + common;
+}
+
 /// Reports a failed first connection attempt back to the actor, which
 /// retries; later reconnects are Paho's own.
 struct connect_listener : mqtt::iaction_listener {
   caf::weak_actor_ptr target;
+  std::string hint;
   void on_failure(const mqtt::token& tok) override {
     MD_LOG_WARN("lmq.connect_failed", log::kv("rc", tok.get_return_code()),
                 log::kv("reason_code", static_cast<int>(tok.get_reason_code())),
-                log::kv("hint", "is the broker up, are MQTT_USERNAME/MQTT_PASSWORD right, and "
-                                "for ssl:// does --broker-ca name the CA of the broker's "
-                                "certificate? retrying"));
+                log::kv("hint", hint));
     if (auto strong = target.lock())
       caf::anon_send(caf::actor_cast<lmq_actor>(strong), retry_atom::value);
   }
@@ -104,15 +127,24 @@ void connect(self_ptr self) {
   } else if (!cfg.username.empty()) {
     builder.user_name(cfg.username).password(cfg.password);
   }
-  if (cfg.broker.rfind("ssl://", 0) == 0 || cfg.broker.rfind("wss://", 0) == 0) {
+  if (broker_uses_tls(cfg.broker)) {
     mqtt::ssl_options ssl;
-    if (!cfg.ca_file.empty())
+    // Without a trust store Paho loads OpenSSL's default one
+    // (SSL_CTX_set_default_verify_paths); with one, only that file.
+    if (cfg.ca_file != system_trust_store)
       ssl.set_trust_store(cfg.ca_file);
     if (!cfg.cert_file.empty())
       ssl.set_key_store(cfg.cert_file);
     if (!cfg.key_file.empty())
       ssl.set_private_key(cfg.key_file);
+    // Chain to a trusted CA, and (set_verify, off by default) the host in
+    // the URI named by the certificate: a CA's certificate for any other
+    // host would otherwise do.
     ssl.set_enable_server_cert_auth(true);
+    ssl.set_verify(true);
+    // No set_error_handler: Paho C keeps a pointer to the ssl_options
+    // inside the connect_options that async_client::connect takes by value
+    // (Paho C++ 1.2), so the handler would run on a destroyed object.
     builder.ssl(std::move(ssl));
   }
   try {
@@ -299,11 +331,23 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
           });
 }
 
-void on_message(self_ptr self, const std::string& topic, const std::string& payload) {
+void on_message(self_ptr self, const std::string& topic, const std::string& payload,
+                bool retained) {
   auto& st = self->state;
   auto in = lmq::parse_inbound(parent(self), topic);
   if (!in) {
     MD_LOG_DEBUG("lmq.ignored", log::kv("topic", topic));
+    return;
+  }
+  // A command published with the retain flag was run when it arrived live
+  // (a live publish reaches subscribers with retain off); the broker's copy
+  // comes back flagged on every subscribe, and must not run again. Presence
+  // is state, retained on purpose, and is taken either way.
+  if (retained && in->kind != lmq::inbound_kind::presence) {
+    ++st.counters.retained_ignored;
+    MD_LOG_WARN("lmq.retained_ignored", log::kv("client", in->client), log::kv("topic", topic),
+                log::kv("hint", "the device published a command with the retain flag; clear the "
+                                "broker's copy by publishing an empty retained message there"));
     return;
   }
   if (in->kind == lmq::inbound_kind::presence) {
@@ -362,6 +406,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   auto listener = std::make_unique<connect_listener>();
   listener->target = weak;
+  listener->hint = connect_failure_hint(st.cfg);
   st.connect_listener = std::move(listener);
   auto on_sub = std::make_unique<subscribe_listener>();
   on_sub->target = weak;
@@ -371,7 +416,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       caf::anon_send(caf::actor_cast<lmq_actor>(strong), xs...);
   };
   st.client->set_message_callback([tell](mqtt::const_message_ptr msg) {
-    tell(mqtt_in_atom::value, msg->get_topic(), msg->to_string());
+    tell(mqtt_in_atom::value, msg->get_topic(), msg->to_string(), msg->is_retained());
   });
   st.client->set_connected_handler([tell](const std::string&) {
     tell(connected_atom::value, true);
@@ -385,8 +430,8 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       self->state.directory = std::move(directory);
       connect(self);
     },
-    [self](mqtt_in_atom, const std::string& topic, const std::string& payload) {
-      on_message(self, topic, payload);
+    [self](mqtt_in_atom, const std::string& topic, const std::string& payload, bool retained) {
+      on_message(self, topic, payload, retained);
     },
     [self](connected_atom, bool up) {
       auto& st = self->state;

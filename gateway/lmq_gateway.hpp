@@ -34,8 +34,14 @@ class iaction_listener;
 
 namespace meetingd {
 
+/// The value of --broker-ca that means the system's default trust store.
+inline constexpr const char* system_trust_store = "system";
+
+/// ssl://, mqtts:// and wss://: the broker URIs Paho speaks TLS to.
+bool broker_uses_tls(const std::string& uri);
+
 struct lmq_settings {
-  std::string broker = "tcp://127.0.0.1:1883"; // tcp://, ssl://, ws://
+  std::string broker = "tcp://127.0.0.1:1883"; // tcp://, ssl://, ws://, wss://
   std::string username;                        // MQTT_USERNAME
   std::string password;                        // MQTT_PASSWORD
   /// Derive the password the LMQ way from the access key pair (seed):
@@ -43,7 +49,10 @@ struct lmq_settings {
   bool lmq_auth = false;
   std::string access_key_id;
   std::string access_key_secret;
-  std::string ca_file;   // TLS: trust store
+  /// TLS: the CA file that signed the broker's certificate, or
+  /// `system_trust_store` for OpenSSL's default one. The host name in
+  /// `broker` is checked against the certificate either way.
+  std::string ca_file;
   std::string cert_file; // TLS: client certificate
   std::string key_file;  // TLS: client key
   double rate_limit = 50; // commands per second per client; 0 = unlimited

@@ -230,7 +230,7 @@ std::vector<lmq_log::published> lmq_log::of(proto::event_kind kind) const {
 lmq_actor::behavior_type probe_lmq(lmq_actor::pointer, lmq_log_ptr log) {
   return {
     [](attach_atom, const directory_actor&) {},
-    [](mqtt_in_atom, const std::string&, const std::string&) {},
+    [](mqtt_in_atom, const std::string&, const std::string&, bool) {},
     [](connected_atom, bool) {},
     [](retry_atom) {},
     [](connect_atom) {},

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -151,6 +152,45 @@ void process::kill9() {
 
 std::string process::output() const {
   return read_file(out_path_);
+}
+
+std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
+                                         std::map<std::string, std::string> env) {
+  temp_dir dir;
+  args.insert(args.begin(), MEETINGD_NODE_BIN);
+  process p{"meetingd", args, env, dir.path()};
+  auto code = p.wait(10s);
+  return {code.value_or(-1), p.output()};
+}
+
+int count_lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+namespace {
+
+void run_openssl(const std::string& dir, const std::string& cmd) {
+  auto full = "cd " + dir + " && " + cmd + " >>openssl.log 2>&1";
+  if (std::system(full.c_str()) != 0)
+    throw std::runtime_error("openssl failed: " + cmd);
+}
+
+} // namespace
+
+void make_tls_files(const std::string& dir) {
+  run_openssl(dir, "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=meetingd-test-ca"
+                   " -keyout ca.key -out ca.crt");
+  make_server_certificate(dir, "server", "127.0.0.1", "IP:127.0.0.1");
+}
+
+void make_server_certificate(const std::string& dir, const std::string& stem,
+                             const std::string& common_name,
+                             const std::string& subject_alt_name) {
+  run_openssl(dir, "openssl req -newkey rsa:2048 -nodes -subj /CN=" + common_name + " -keyout "
+                     + stem + ".key -out " + stem + ".csr");
+  run_openssl(dir, "printf 'subjectAltName=" + subject_alt_name + "' > " + stem + ".ext");
+  run_openssl(dir, "openssl x509 -req -in " + stem + ".csr -CA ca.crt -CAkey ca.key"
+                     " -CAcreateserial -days 1 -extfile " + stem + ".ext -out " + stem + ".crt");
 }
 
 // -- temp_dir ---------------------------------------------------------------------
@@ -299,7 +339,7 @@ void cluster::start_node() {
     flags[k] = v;
   std::vector<std::string> argv{MEETINGD_NODE_BIN};
   for (auto& [k, v] : flags)
-    argv.push_back("--" + k + "=" + v);
+    argv.push_back(v.empty() ? "--" + k : "--" + k + "=" + v); // CAF's switches take no value
   std::map<std::string, std::string> env{{"RTC_ACCESS_KEY_ID", access_key_id},
                                          {"RTC_ACCESS_KEY_SECRET", access_key_secret},
                                          {"MQTT_USERNAME", node_username},

@@ -71,8 +71,29 @@ private:
   std::string path_;
 };
 
+/// Runs meetingd with these arguments until it exits (at most 10 s):
+/// (exit code or -1, its output). The default environment has the RTC key
+/// pair, so that only the arguments decide.
+std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
+                                         std::map<std::string, std::string> env = {
+                                           {"RTC_ACCESS_KEY_ID", "k"},
+                                           {"RTC_ACCESS_KEY_SECRET", "s"}});
+
+/// How many lines `text` has (one-line errors).
+int count_lines(const std::string& text);
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with the
+/// openssl command line in `dir`: ca.crt (ca.key), server.crt, server.key.
+void make_tls_files(const std::string& dir);
+/// One more certificate from the CA of make_tls_files: <stem>.crt and
+/// <stem>.key for this common name and subjectAltName ("IP:127.0.0.1",
+/// "DNS:broker.example.org").
+void make_server_certificate(const std::string& dir, const std::string& stem,
+                             const std::string& common_name,
+                             const std::string& subject_alt_name);
+
 struct node_options {
-  std::map<std::string, std::string> flags; // extra --name=value
+  std::map<std::string, std::string> flags; // extra --name=value; "" gives a bare --switch
   std::map<std::string, std::string> env;   // extra environment
   std::vector<std::string> broker_conf;     // extra mosquitto.conf lines
   /// Run the broker from a copy of the shipped production config
@@ -104,6 +125,11 @@ public:
   void start_broker();
   void stop_broker();
   void start_emulator(std::vector<std::string> extra = {});
+  /// Sets a --name=value of the next start_node (for values known only once
+  /// the cluster runs, such as the emulator's port).
+  void set_node_flag(const std::string& name, const std::string& value) {
+    opts_.flags[name] = value;
+  }
   /// Starts meetingd and waits until it published its retained "ready".
   void start_node();
   /// SIGTERM and wait; returns the exit code.

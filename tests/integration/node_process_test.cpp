@@ -13,43 +13,6 @@
 
 using namespace meetingd::testing;
 
-namespace {
-
-/// Runs meetingd with these arguments and returns (exit code, output).
-std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
-                                         std::map<std::string, std::string> env = {
-                                           {"RTC_ACCESS_KEY_ID", "k"},
-                                           {"RTC_ACCESS_KEY_SECRET", "s"}}) {
-  temp_dir dir;
-  args.insert(args.begin(), MEETINGD_NODE_BIN);
-  process p{"meetingd", args, env, dir.path()};
-  auto code = p.wait(10s);
-  return {code.value_or(-1), p.output()};
-}
-
-int lines(const std::string& text) {
-  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it, made with the
-/// openssl command line in `dir`: ca.crt, server.crt, server.key.
-void make_tls_files(const std::string& dir) {
-  auto run = [&](const std::string& cmd) {
-    auto full = "cd " + dir + " && " + cmd + " >>openssl.log 2>&1";
-    if (std::system(full.c_str()) != 0)
-      throw std::runtime_error("openssl failed: " + cmd);
-  };
-  run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=meetingd-test-ca"
-      " -keyout ca.key -out ca.crt");
-  run("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key"
-      " -out server.csr");
-  run("printf 'subjectAltName=IP:127.0.0.1' > san.ext");
-  run("openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 1"
-      " -extfile san.ext -out server.crt");
-}
-
-} // namespace
-
 // PROTOCOL.md §9: --broker=ssl://... with --broker-ca. The broker has a TLS
 // listener for the node and a plain one for the test's devices; a login
 // answered by the node proves the whole path over TLS.
@@ -116,7 +79,7 @@ TEST(node_process, bad_options_exit_with_one_line_naming_them) {
   for (auto& c : cases) {
     auto [code, out] = run_meetingd(c.args);
     EXPECT_EQ(code, 2) << out;
-    EXPECT_EQ(lines(out), 1) << out;
+    EXPECT_EQ(count_lines(out), 1) << out;
     EXPECT_NE(out.find(c.names), std::string::npos) << out;
     EXPECT_EQ(out.rfind("meetingd: ", 0), 0u) << out;
   }
@@ -182,7 +145,7 @@ TEST(node_process, config_file_sets_options_and_the_command_line_wins) {
   }
   auto [code3, out3] = run_meetingd({"--config-file=" + conf});
   EXPECT_EQ(code3, 2);
-  EXPECT_EQ(lines(out3), 1) << out3;
+  EXPECT_EQ(count_lines(out3), 1) << out3;
   EXPECT_NE(out3.find("line 3"), std::string::npos) << out3;
 }
 

@@ -286,9 +286,12 @@ TEST_F(directory_actor_test, guesses_from_many_client_ids_slow_the_account_not_a
   for (int i = 0; i < 40; ++i) {
     auto bot = "GID_MEETING_DOWN@@@bot-" + std::to_string(i);
     auto r = call(bot, "guess", login_command("alice", "guess-" + std::to_string(i)));
-    (r.code == 401 ? refused : limited) += 1;
-    if (r.code == 429)
+    if (r.code == 401) {
+      ++refused;
+    } else {
       EXPECT_EQ(r.reason, "rate_limited");
+      ++limited;
+    }
   }
   EXPECT_EQ(refused, 5) << "five free failures for the account";
   EXPECT_EQ(limited, 35);

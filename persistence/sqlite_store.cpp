@@ -730,28 +730,47 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           read_meeting(r, m);
           result.ended_meetings.push_back(std::move(m));
         });
-  doing = "loading users";
-  query("SELECT " + joined(user_cols) + " FROM users", no_params,
-        [&](reader& r) {
-          user_record u;
-          u.id = r.text();
-          u.display_name = r.text();
-          u.password_hash = r.text();
-          u.created_at = r.integer();
-          result.users.push_back(std::move(u));
-        });
-  doing = "loading devices";
-  query("SELECT " + joined(device_cols) + " FROM devices", no_params,
-        [&](reader& r) {
-          device_record d;
-          d.client = r.text();
-          d.user = r.text();
-          d.bound_at = r.integer();
-          d.last_seq = static_cast<std::uint64_t>(r.integer());
-          d.online = r.flag();
-          d.last_seen_at = r.integer();
-          result.devices.push_back(std::move(d));
-        });
+  // Every row of a table that is loaded whole, each read by `read`.
+  auto all_rows = [&](const char* what, const char* table,
+                      const std::vector<const char*>& cols, auto& rows, auto read) {
+    doing = what;
+    query("SELECT " + joined(cols) + " FROM " + table, no_params, [&](reader& r) {
+      rows.push_back(read(r));
+    });
+  };
+  all_rows("loading users", "users", user_cols, result.users, [](reader& r) {
+    user_record u;
+    u.id = r.text();
+    u.display_name = r.text();
+    u.password_hash = r.text();
+    u.created_at = r.integer();
+    return u;
+  });
+  all_rows("loading devices", "devices", device_cols, result.devices, [](reader& r) {
+    device_record d;
+    d.client = r.text();
+    d.user = r.text();
+    d.bound_at = r.integer();
+    d.last_seq = static_cast<std::uint64_t>(r.integer());
+    d.online = r.flag();
+    d.last_seen_at = r.integer();
+    return d;
+  });
+  all_rows("loading failed logins", "login_failures", login_failure_cols,
+           result.login_failures, [](reader& r) {
+             login_failures_record f;
+             f.account = r.text();
+             f.failures = static_cast<int>(r.integer());
+             f.last_failed_at = r.integer();
+             return f;
+           });
+  all_rows("loading removed users", "removed_users", removed_user_cols, result.removed_users,
+           [](reader& r) {
+             removed_user_record u;
+             u.user = r.text();
+             u.removed_at = r.integer();
+             return u;
+           });
   doing = "loading the request log";
   query("SELECT " + joined(request_cols) + " FROM request_log WHERE at >= ?1",
         [&](binder& b) { b.integer(requests_since); },
@@ -762,23 +781,6 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           q.reply = r.text();
           q.at = r.integer();
           result.requests.push_back(std::move(q));
-        });
-  doing = "loading failed logins";
-  query("SELECT " + joined(login_failure_cols) + " FROM login_failures", no_params,
-        [&](reader& r) {
-          login_failures_record f;
-          f.account = r.text();
-          f.failures = static_cast<int>(r.integer());
-          f.last_failed_at = r.integer();
-          result.login_failures.push_back(std::move(f));
-        });
-  doing = "loading removed users";
-  query("SELECT " + joined(removed_user_cols) + " FROM removed_users", no_params,
-        [&](reader& r) {
-          removed_user_record u;
-          u.user = r.text();
-          u.removed_at = r.integer();
-          result.removed_users.push_back(std::move(u));
         });
   doing = "loading node_meta";
   query("SELECT value FROM node_meta WHERE key = 'clean_shutdown'", no_params,

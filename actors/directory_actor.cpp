@@ -360,12 +360,22 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   };
 }
 
-hasher_actor::behavior_type hasher_impl(hasher_actor::pointer, int) {
+hasher_actor::behavior_type hasher_impl(hasher_actor::pointer self, int) {
+  // The asker gave up already (it answered 503): the work would be wasted.
+  auto too_late = [self](hash_deadline by) {
+    auto now = self->clock().now().time_since_epoch();
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(now).count() > by;
+  };
   return {
-    [](hash_atom, const std::string& password, int iterations) {
+    [too_late](hash_atom, const std::string& password, int iterations, hash_deadline by) {
+      if (too_late(by))
+        return std::string{};
       return auth::hash_password(password, iterations);
     },
-    [](verify_atom, const std::string& password, const std::string& stored, int iterations) {
+    [too_late](verify_atom, const std::string& password, const std::string& stored,
+               int iterations, hash_deadline by) {
+      if (too_late(by))
+        return false;
       if (stored.empty())
         return auth::verify_against_nothing(password, iterations);
       return auth::verify_password(password, stored);

@@ -32,7 +32,10 @@ void ask_hasher(self_ptr self, asker who, Done done, Atom atom, Args... args) {
     return;
   }
   ++st.hashing;
-  self->request(st.links.hasher, st.env->hash_timeout, atom, std::move(args)...)
+  auto deadline = (self->clock().now() + st.env->hash_timeout).time_since_epoch();
+  auto by = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline).count();
+  self->request(st.links.hasher, st.env->hash_timeout, atom, std::move(args)...,
+                hash_deadline{by})
     .then(
       [self, done](Answer& answer) mutable {
         --self->state.hashing;

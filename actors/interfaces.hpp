@@ -170,13 +170,19 @@ using lmq_actor = caf::typed_actor<
   caf::replies_to<shutdown_atom>::with<bool>,
   caf::replies_to<stats_atom>::with<gateway_stats>>;
 
+/// When a password check is no longer wanted: the asker's actor clock, in
+/// nanoseconds since its epoch. A worker skips work past it, so requests
+/// that timed out while queued cost nothing.
+using hash_deadline = std::int64_t;
+
 /// The password HASHER: PBKDF2 is slow on purpose, so it runs apart from
 /// the directory (a pool of detached workers in the node).
 using hasher_actor = caf::typed_actor<
-  // Hashes a password with this many iterations: the string to store.
-  caf::replies_to<hash_atom, std::string, int>::with<std::string>,
+  // Hashes a password with this many iterations: the string to store (empty
+  // if the deadline passed first).
+  caf::replies_to<hash_atom, std::string, int, hash_deadline>::with<std::string>,
   // Checks a password against a stored hash; an empty one (an unknown user)
-  // costs a check at the given iterations and fails.
-  caf::replies_to<verify_atom, std::string, std::string, int>::with<bool>>;
+  // costs a check at the given iterations and fails. False past the deadline.
+  caf::replies_to<verify_atom, std::string, std::string, int, hash_deadline>::with<bool>>;
 
 } // namespace meetingd

@@ -26,11 +26,12 @@ hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
     return st.workers[st.next++ % st.workers.size()];
   };
   return {
-    [self, pick](hash_atom a, std::string& password, int iterations) {
-      return self->delegate(pick(), a, std::move(password), iterations);
+    [self, pick](hash_atom a, std::string& password, int iterations, hash_deadline by) {
+      return self->delegate(pick(), a, std::move(password), iterations, by);
     },
-    [self, pick](verify_atom a, std::string& password, std::string& stored, int iterations) {
-      return self->delegate(pick(), a, std::move(password), std::move(stored), iterations);
+    [self, pick](verify_atom a, std::string& password, std::string& stored, int iterations,
+                 hash_deadline by) {
+      return self->delegate(pick(), a, std::move(password), std::move(stored), iterations, by);
     },
   };
 }

@@ -936,4 +936,25 @@ TEST_F(directory_hasher_test, password_checks_wait_on_a_bounded_queue_with_a_dea
   EXPECT_EQ(r.code, 401);
 }
 
+// Checks that timed out while queued are skipped: a saturated pool catches up
+// at once instead of working through what nobody waits for any more.
+TEST_F(directory_actor_test, the_hasher_skips_checks_whose_deadline_passed) {
+  auto stored = auth::hash_password("pw", 10);
+  auto now_ns = [&] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             sys.clock().now().time_since_epoch())
+      .count();
+  };
+  auto ask = [&](hash_deadline by) {
+    self->send(hasher, verify_atom::value, std::string{"pw"}, stored, 10, by);
+    run();
+    std::optional<bool> answer;
+    self->receive([&](bool ok) { answer = ok; },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    return answer;
+  };
+  EXPECT_EQ(ask(now_ns() + 1'000'000'000), std::optional<bool>{true});
+  EXPECT_EQ(ask(now_ns() - 1), std::optional<bool>{false}) << "past its deadline: skipped";
+}
+
 } // namespace

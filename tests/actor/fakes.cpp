@@ -195,8 +195,8 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
 
 hasher_actor::behavior_type fake_hasher(hasher_actor::pointer self, hasher_control_ptr ctl) {
   return {
-    [self, ctl](hash_atom, const std::string& password,
-                int iterations) -> caf::result<std::string> {
+    [self, ctl](hash_atom, const std::string& password, int iterations,
+                hash_deadline) -> caf::result<std::string> {
       ctl->requests.push_back({"hash", {}, iterations});
       if (!ctl->hold)
         return auth::hash_password(password, iterations);
@@ -205,7 +205,7 @@ hasher_actor::behavior_type fake_hasher(hasher_actor::pointer self, hasher_contr
       return rp;
     },
     [self, ctl](verify_atom, const std::string& password, const std::string& stored,
-                int iterations) -> caf::result<bool> {
+                int iterations, hash_deadline) -> caf::result<bool> {
       ctl->requests.push_back({"verify", stored, iterations});
       if (!ctl->hold)
         return stored.empty() ? auth::verify_against_nothing(password, iterations)

@@ -1,12 +1,12 @@
 // The directory actor (see directory_actor.hpp).
 #include "actors/directory_actor.hpp"
 
-#include "actors/auth.hpp"
+#include "actors/core/auth.hpp"
 #include "actors/directory_login.hpp"
 #include "actors/directory_meetings.hpp"
 #include "actors/directory_replies.hpp"
 #include "config/log.hpp"
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <caf/event_based_actor.hpp>
 

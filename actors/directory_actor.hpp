@@ -8,8 +8,8 @@
 // meetings dormant (state only, no actor) until one has work to do.
 #pragma once
 
-#include "actors/directory_core.hpp"
-#include "actors/dormant_meetings.hpp"
+#include "actors/core/directory_core.hpp"
+#include "actors/core/dormant_meetings.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/meeting_actor.hpp"
 #include "actors/node_env.hpp"

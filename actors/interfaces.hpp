@@ -11,8 +11,8 @@
 #pragma once
 
 #include "actors/atoms.hpp"
-#include "actors/meeting_core.hpp"
-#include "gateway/protocol.hpp"
+#include "actors/core/meeting_core.hpp"
+#include "actors/core/protocol.hpp"
 #include "gateway/rtc_gateway.hpp"
 #include "persistence/store_actor.hpp"
 

@@ -3,7 +3,7 @@
 
 #include "actors/reply_commit.hpp"
 #include "config/log.hpp"
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <algorithm>
 

@@ -8,9 +8,9 @@
 // advances it by 48 hours moves every meeting's wall clock by 48 hours too.
 #pragma once
 
-#include "actors/directory_state.hpp"
-#include "actors/login_rules.hpp"
-#include "actors/meeting_state.hpp"
+#include "actors/core/directory_state.hpp"
+#include "actors/core/login_rules.hpp"
+#include "actors/core/meeting_state.hpp"
 #include "actors/recovery_tracker.hpp"
 
 #include <caf/actor_clock.hpp>

@@ -9,7 +9,7 @@
 // the same bytes, which idempotent replay relies on.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <optional>
 #include <string>

@@ -2,7 +2,7 @@
 // (a ring) for p50/p99, and completions per second over a sliding window.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <algorithm>
 #include <deque>

@@ -1,7 +1,7 @@
 // Implementation of gateway/lmq_credentials.hpp.
 #include "gateway/lmq_credentials.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 namespace meetingd::lmq {
 

@@ -3,7 +3,7 @@
 // buckets are dropped so the table stays as small as the active clients.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <string>
 #include <unordered_map>

@@ -1,6 +1,6 @@
 #include "gateway/request_log.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <cstring>
 

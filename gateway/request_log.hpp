@@ -14,7 +14,7 @@
 // reply is read back from the store by the real client and id.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <cstdint>
 #include <deque>

@@ -1,7 +1,7 @@
 // The RTC OpenAPI client's functional core: see rtc_protocol.hpp.
 #include "gateway/rtc_protocol.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -4,7 +4,7 @@
 // not thread-safe or not portable and depend on the process's time zone setup.
 #include "gateway/rtc_signing.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <cstdio>
 #include <stdexcept>

@@ -5,7 +5,7 @@
 // actors (DESIGN.md, "Scale beyond one node").
 #pragma once
 
-#include "persistence/changes.hpp"
+#include "actors/core/changes.hpp"
 
 #include <memory>
 #include <optional>

@@ -5,9 +5,9 @@
 // spawned by the directory.
 #include "fakes.hpp"
 
-#include "actors/auth.hpp"
+#include "actors/core/auth.hpp"
 #include "actors/directory_actor.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>

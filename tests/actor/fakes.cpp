@@ -1,7 +1,7 @@
 // Fakes for the actor tests (see fakes.hpp).
 #include "fakes.hpp"
 
-#include "actors/auth.hpp"
+#include "actors/core/auth.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/sec.hpp>

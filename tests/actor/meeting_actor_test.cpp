@@ -11,7 +11,7 @@
 #include "fakes.hpp"
 
 #include "actors/meeting_actor.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>

@@ -7,8 +7,8 @@
 //   - the changeset written equals the rows in memory;
 //   - no deadline is left due after the timers fired.
 // Any violation aborts, which libFuzzer reports with the input.
-#include "actors/meeting_core.hpp"
-#include "gateway/rtc_types.hpp"
+#include "actors/core/meeting_core.hpp"
+#include "actors/core/rtc_outcome.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -4,7 +4,7 @@
 // after logging out. Real broker, emulator and node processes.
 #include "harness.hpp"
 
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <gtest/gtest.h>
 

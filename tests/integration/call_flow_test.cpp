@@ -4,7 +4,7 @@
 // DeleteChannel. Tokens are checked against the emulator's channel keys.
 #include "harness.hpp"
 
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <gtest/gtest.h>
 

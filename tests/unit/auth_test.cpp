@@ -1,8 +1,8 @@
 // Login rules of PROTOCOL.md §7: PBKDF2 password hashes and signed login
 // tickets, including every way a stored hash or a ticket can be malformed.
-#include "actors/auth.hpp"
+#include "actors/core/auth.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,7 @@
 // everything the node encodes decodes back, and the shapes of a credentials
 // reply and of an event are pinned byte for byte.
 #include "gateway/codec.hpp"
-#include "actors/meeting_state.hpp"
+#include "actors/core/meeting_state.hpp"
 
 #include <gtest/gtest.h>
 

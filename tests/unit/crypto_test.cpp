@@ -1,6 +1,6 @@
 // Known-answer and property tests for gateway/crypto: every primitive the
 // tokens, signatures and logins are built on is pinned to a published vector.
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,8 +2,8 @@
 // device bindings, presence, the meeting registry and busy facts, listings,
 // counts, pruning, the bad-login throttle per client and account, removed
 // users, and what one user may cost.
-#include "actors/directory_core.hpp"
-#include "actors/meeting_core.hpp"
+#include "actors/core/directory_core.hpp"
+#include "actors/core/meeting_core.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The dormant meetings of a restarted node (actors/dormant_meetings.*): which
 // recovered meetings may wait without an actor, and until when.
-#include "actors/dormant_meetings.hpp"
+#include "actors/core/dormant_meetings.hpp"
 
 #include <gtest/gtest.h>
 

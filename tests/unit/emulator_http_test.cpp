@@ -10,9 +10,9 @@
 #include <thread>
 #include <vector>
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 #include "gateway/rtc_signing.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 #include "tools/rtc_emulator/emulator.hpp"
 #include "tools/rtc_emulator/server.hpp"
 

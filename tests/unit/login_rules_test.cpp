@@ -1,6 +1,6 @@
 // The rules of logging in (actors/login_rules.*): the failed-login throttle,
 // the judgement of login tickets, and when a password hash is upgraded.
-#include "actors/login_rules.hpp"
+#include "actors/core/login_rules.hpp"
 
 #include <gtest/gtest.h>
 

@@ -16,8 +16,8 @@
 // `fire_due_timers` and `call.accept` is processed first wins: timers first
 // -> the accept is refused with 410 invitation_expired; accept first -> it
 // succeeds and the later timer finds nothing ringing (RingRace tests).
-#include "actors/meeting_core.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/meeting_core.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // against the seed's Python formula (expected values computed independently
 // with `openssl dgst -sha1 -hmac ... -binary | base64`).
 #include "gateway/lmq_credentials.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <gtest/gtest.h>
 

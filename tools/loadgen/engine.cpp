@@ -1,6 +1,6 @@
 #include "tools/loadgen/engine.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 #include "tools/client/mqtt_session.hpp"
 
 #include <mosquitto.h>

@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <limits>
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 #include "gateway/rtc_signing.hpp"
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 namespace meetingd::emulator {
 

@@ -1,5 +1,5 @@
 // The rules of logging in (see login_rules.hpp).
-#include "actors/login_rules.hpp"
+#include "actors/core/login_rules.hpp"
 
 #include <algorithm>
 

@@ -8,7 +8,7 @@
 // comes. Plain C++, no CAF: the directory actor holds one.
 #pragma once
 
-#include "actors/meeting_state.hpp"
+#include "actors/core/meeting_state.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The directory's books (see directory_core.hpp).
-#include "actors/directory_core.hpp"
+#include "actors/core/directory_core.hpp"
 
 #include <algorithm>
 

@@ -1,5 +1,5 @@
 // Wire names of the enums of gateway/protocol.hpp (PROTOCOL.md §7, §8).
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <array>
 #include <string_view>

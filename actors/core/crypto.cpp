@@ -1,6 +1,6 @@
 // OpenSSL-backed implementation of gateway/crypto.hpp. Only EVP-level and
 // non-deprecated OpenSSL 3 entry points are used.
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

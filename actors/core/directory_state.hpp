@@ -2,7 +2,7 @@
 // MQTT client is bound to which user). Both are persisted by the store.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <cstdint>
 #include <string>

@@ -9,10 +9,10 @@
 // bad input changes nothing.
 #pragma once
 
-#include "actors/meeting_state.hpp"
-#include "gateway/protocol.hpp"
-#include "gateway/rtc_types.hpp"
-#include "persistence/changes.hpp"
+#include "actors/core/meeting_state.hpp"
+#include "actors/core/protocol.hpp"
+#include "actors/core/rtc_outcome.hpp"
+#include "actors/core/changes.hpp"
 
 #include <functional>
 #include <optional>

@@ -5,8 +5,8 @@
 // docs/security.md, "Logins", explains the choices to operators.
 #pragma once
 
-#include "actors/auth.hpp"
-#include "actors/directory_state.hpp"
+#include "actors/core/auth.hpp"
+#include "actors/core/directory_state.hpp"
 
 #include <chrono>
 #include <cstddef>

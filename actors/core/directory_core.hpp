@@ -6,11 +6,11 @@
 // performs the I/O around it.
 #pragma once
 
-#include "actors/directory_state.hpp"
-#include "actors/login_rules.hpp"
-#include "actors/meeting_core.hpp"
-#include "gateway/protocol.hpp"
-#include "persistence/changes.hpp"
+#include "actors/core/directory_state.hpp"
+#include "actors/core/login_rules.hpp"
+#include "actors/core/meeting_core.hpp"
+#include "actors/core/protocol.hpp"
+#include "actors/core/changes.hpp"
 
 #include <chrono>
 #include <deque>

@@ -1,7 +1,7 @@
 // The dormant meetings (see dormant_meetings.hpp).
-#include "actors/dormant_meetings.hpp"
+#include "actors/core/dormant_meetings.hpp"
 
-#include "actors/meeting_core.hpp"
+#include "actors/core/meeting_core.hpp"
 
 #include <algorithm>
 

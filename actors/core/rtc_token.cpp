@@ -1,9 +1,9 @@
 // Implementation of gateway/rtc_token.hpp. The concatenations have no
 // separators because that is what the RTC service recomputes; the field order
 // differs between the schemes and is the whole difference.
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 namespace meetingd::rtc {
 

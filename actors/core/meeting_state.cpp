@@ -1,5 +1,5 @@
 // Out-of-line parts of actors/meeting_state.hpp.
-#include "actors/meeting_state.hpp"
+#include "actors/core/meeting_state.hpp"
 
 namespace meetingd {
 

@@ -1,9 +1,9 @@
 // The meeting's rules (see meeting_core.hpp). Each command handler first
 // checks everything that could refuse it, then changes the state, recording
 // which rows it touched; `step` turns the touched rows into the changeset.
-#include "actors/meeting_core.hpp"
+#include "actors/core/meeting_core.hpp"
 
-#include "gateway/rtc_token.hpp"
+#include "actors/core/rtc_token.hpp"
 
 #include <algorithm>
 

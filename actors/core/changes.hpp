@@ -6,8 +6,8 @@
 // stored in the same transaction as the change it reports (PROTOCOL.md §4-5).
 #pragma once
 
-#include "actors/directory_state.hpp"
-#include "actors/meeting_state.hpp"
+#include "actors/core/directory_state.hpp"
+#include "actors/core/meeting_state.hpp"
 
 #include <string>
 #include <variant>

@@ -4,7 +4,7 @@
 // here, so a restarted node re-arms them from the database unchanged.
 #pragma once
 
-#include "gateway/protocol.hpp"
+#include "actors/core/protocol.hpp"
 
 #include <chrono>
 #include <cstdint>

@@ -1,9 +1,9 @@
 // Implementation of actors/auth.hpp on top of gateway/crypto. Every parse is
 // strict: a stored hash or ticket is either exactly in the format we write or
 // refused, so there is one accepted spelling of each credential.
-#include "actors/auth.hpp"
+#include "actors/core/auth.hpp"
 
-#include "gateway/crypto.hpp"
+#include "actors/core/crypto.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -1,28 +1,25 @@
-// The atoms that name messages between meetingd's actors. CAF 0.17 atoms are
-// at most 10 characters. Message signatures are in actors/interfaces.hpp.
+// The atoms that name the messages of the meeting and directory actors (CAF
+// 0.17 atoms are at most 10 characters). The store's are in
+// persistence/store_actor.hpp, the gateways' in gateway/rtc_gateway.hpp and
+// gateway/lmq_gateway.hpp; an atom used by several actors (`stats`,
+// `retry`, `tick`) is declared alike in each of their headers. Message
+// signatures are in actors/interfaces.hpp.
 #pragma once
 
 #include <caf/atom.hpp>
 
 namespace meetingd {
 
-// RTC gateway
-using create_channel_atom = caf::atom_constant<caf::atom("mkchannel")>;
-using delete_channel_atom = caf::atom_constant<caf::atom("rmchannel")>;
-using remove_terminals_atom = caf::atom_constant<caf::atom("rmterm")>;
-using describe_users_atom = caf::atom_constant<caf::atom("lsusers")>;
-using http_done_atom = caf::atom_constant<caf::atom("httpdone")>;
+using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
+using update_atom = caf::atom_constant<caf::atom("update")>;
+using hash_atom = caf::atom_constant<caf::atom("hash")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using finished_atom = caf::atom_constant<caf::atom("finished")>;
+using retire_atom = caf::atom_constant<caf::atom("retire")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
-
-// store
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using prune_atom = caf::atom_constant<caf::atom("prune")>;
-using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-
-// shared
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
 } // namespace meetingd

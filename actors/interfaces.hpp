@@ -7,12 +7,18 @@
 //
 // A reply travels back along the request chain (CAF response promises); it
 // is released only after the store committed the change it reports, together
-// with the reply itself (the request record), so PROTOCOL.md §4-5 hold.
+// with the reply itself (the request record): docs/protocol.md, "Replies".
+//
+// The interfaces of the actors in persistence/ and gateway/ are declared
+// beside them (persistence/store_actor.hpp, gateway/rtc_gateway.hpp,
+// gateway/lmq_interface.hpp), since those folders do not depend on this one;
+// the meeting, directory and hasher are below.
 #pragma once
 
 #include "actors/atoms.hpp"
 #include "actors/core/meeting_core.hpp"
 #include "actors/core/protocol.hpp"
+#include "gateway/lmq_interface.hpp"
 #include "gateway/rtc_gateway.hpp"
 #include "persistence/store_actor.hpp"
 
@@ -26,46 +32,6 @@
 #include <vector>
 
 namespace meetingd {
-
-using handle_atom = caf::atom_constant<caf::atom("handle")>;
-using presence_atom = caf::atom_constant<caf::atom("presence")>;
-using deliver_atom = caf::atom_constant<caf::atom("deliver")>;
-using update_atom = caf::atom_constant<caf::atom("update")>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using mqtt_in_atom = caf::atom_constant<caf::atom("mqttin")>;
-using connected_atom = caf::atom_constant<caf::atom("connected")>;
-using hash_atom = caf::atom_constant<caf::atom("hash")>;
-using verify_atom = caf::atom_constant<caf::atom("verify")>;
-using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using ready_atom = caf::atom_constant<caf::atom("ready")>;
-using connect_atom = caf::atom_constant<caf::atom("connect")>;
-using finished_atom = caf::atom_constant<caf::atom("finished")>;
-using retire_atom = caf::atom_constant<caf::atom("retire")>;
-using wake_atom = caf::atom_constant<caf::atom("wake")>;
-using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
-using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
-
-/// A command as the LMQ gateway hands it to the directory: decoded, not a
-/// duplicate, within the client's rate.
-struct inbound_request {
-  std::string client;      // the sender's MQTT client id (last topic segment)
-  bool admin = false;      // arrived on the admin topic from an id in --admins
-  proto::request req;
-};
-
-/// The outcome of a command, ready to publish: `wire` is the reply exactly
-/// as it was made durable. `user` and `meeting` are for the log line.
-struct final_reply {
-  int code = 0;
-  std::string reason;
-  std::string wire;
-  std::string user;
-  std::string meeting;
-  /// False for replies that must not be replayed (429, 500, 503: the client
-  /// should be able to retry with the same id).
-  bool replayable = true;
-};
 
 /// A command for a meeting, with what the directory resolved for it.
 struct meeting_request {
@@ -81,29 +47,11 @@ struct passivation {
   std::optional<meeting> state;
 };
 
-/// Counters of the LMQ gateway, for admin.stats.
-struct gateway_stats {
-  std::uint64_t commands = 0;
-  std::uint64_t duplicates = 0;
-  std::uint64_t rate_limited = 0;
-  std::uint64_t malformed = 0;
-  std::uint64_t retained_ignored = 0; // commands left retained on the broker
-  std::uint64_t events = 0;
-  double commands_per_s = 0;
-  double latency_p50_ms = 0;
-  double latency_p99_ms = 0;
-  bool connected = false;
-};
-
 } // namespace meetingd
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::inbound_request)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::final_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::passivation)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::gateway_stats)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::proto::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::outgoing_event>)
 
 namespace meetingd {
@@ -146,29 +94,6 @@ using directory_actor = caf::typed_actor<
   // Its own round: decayed login failures, old creates and removals are
   // forgotten (with their rows).
   caf::reacts_to<prune_atom>>;
-
-/// The LMQ GATEWAY actor interface: owns the MQTT connection.
-using lmq_actor = caf::typed_actor<
-  // Starts the gateway: commands go to this directory; connects to the broker.
-  caf::reacts_to<attach_atom, directory_actor>,
-  // A message arrived (from the Paho callback thread): topic, payload, and
-  // whether it is the broker's stored copy of a retained message (sent on
-  // subscribing; a live publish arrives with the flag off in MQTT 3.1.1).
-  caf::reacts_to<mqtt_in_atom, std::string, std::string, bool>,
-  // The connection came up (true, after subscribing) or went down (false).
-  caf::reacts_to<connected_atom, bool>,
-  // Internal: retry connecting (the first attempt failed), and the periodic
-  // housekeeping (persist event numbers, prune the idempotency index).
-  caf::reacts_to<retry_atom>,
-  caf::reacts_to<connect_atom>,
-  caf::reacts_to<tick_atom, unix_ms>,
-  // Internal: the broker acknowledged the subscriptions.
-  caf::reacts_to<ready_atom>,
-  // Sends an event to these devices, each with its next sequence number.
-  caf::reacts_to<publish_atom, std::vector<std::string>, proto::event>,
-  // Stop taking commands; answers once every command in flight is answered.
-  caf::replies_to<shutdown_atom>::with<bool>,
-  caf::replies_to<stats_atom>::with<gateway_stats>>;
 
 /// When a password check is no longer wanted: the asker's actor clock, in
 /// nanoseconds since its epoch. A worker skips work past it, so requests

@@ -79,11 +79,16 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   lr.devices = snap.devices;
   lr.requests = std::move(snap.requests);
   lr.crashed = !snap.clean_shutdown;
-  node.lmq = sys.spawn(lmq_gateway_impl, env, setup.lmq, node.store, std::move(lr));
+  auto lmq_cfg = setup.lmq;
+  lmq_cfg.clock_offset_ms = env->clock_offset_ms;
+  lmq_cfg.request_ttl = env->request_ttl;
+  node.lmq = sys.spawn(lmq_gateway_impl, std::move(lmq_cfg), node.store, std::move(lr));
   node.directory = sys.spawn(directory_actor_impl, env,
                              directory_links{node.store, node.rtc, node.hasher, node.lmq},
                              std::move(snap));
-  caf::anon_send(node.lmq, attach_atom::value, node.directory);
+  // The gateway sees the directory only as the handler of its commands.
+  command_handler handler = node.directory;
+  caf::anon_send(node.lmq, attach_atom::value, std::move(handler));
   return node;
 }
 

@@ -2,10 +2,7 @@
 // settings that shape meetings, the node's identity, and how to read the
 // wall clock from an actor.
 //
-// Wall time is the actor clock plus a fixed offset: in production the actor
-// clock is steady_clock and the offset is taken from system_clock at start;
-// under CAF's test coordinator the actor clock is virtual, so a test that
-// advances it by 48 hours moves every meeting's wall clock by 48 hours too.
+// Wall time is the actor clock plus a fixed offset (actors/core/clock.hpp).
 #pragma once
 
 #include "actors/core/directory_state.hpp"
@@ -62,16 +59,11 @@ struct node_env {
 
   /// The offset that maps `clock` onto the system clock now.
   static std::int64_t offset_for(const caf::actor_clock& clock) {
-    using namespace std::chrono;
-    auto wall = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
-    auto mono = duration_cast<milliseconds>(clock.now().time_since_epoch());
-    return wall.count() - mono.count();
+    return wall_offset_ms(clock.now().time_since_epoch());
   }
 
   unix_ms wall_now(const caf::actor_clock& clock) const {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(clock.now().time_since_epoch()).count()
-           + clock_offset_ms;
+    return wall_ms(clock.now().time_since_epoch(), clock_offset_ms);
   }
 };
 

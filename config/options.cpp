@@ -235,6 +235,9 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   m.max_participants = cfg.max_participants;
 
   auto& l = s.lmq;
+  l.node_id = cfg.node_id;
+  l.parent_topic = cfg.parent_topic;
+  l.admins = cfg.admins;
   l.broker = cfg.broker;
   l.username = keys.mqtt_username;
   l.password = keys.mqtt_password;

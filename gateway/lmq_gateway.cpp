@@ -1,7 +1,6 @@
 // The LMQ gateway actor (see lmq_gateway.hpp).
 #include "gateway/lmq_gateway.hpp"
 
-#include "actors/reply_commit.hpp"
 #include "config/log.hpp"
 #include "gateway/codec.hpp"
 #include "gateway/lmq_credentials.hpp"
@@ -37,11 +36,11 @@ constexpr auto command_timeout = std::chrono::seconds(60);
 constexpr std::uint64_t crash_seq_gap = 100000;
 
 const std::string& parent(self_ptr self) {
-  return self->state.env->parent_topic;
+  return self->state.cfg.parent_topic;
 }
 
 unix_ms now_of(self_ptr self) {
-  return wall_now(self, *self->state.env);
+  return wall_ms(self->clock().now().time_since_epoch(), self->state.cfg.clock_offset_ms);
 }
 
 void publish(self_ptr self, const std::string& topic, const std::string& payload,
@@ -112,16 +111,16 @@ struct subscribe_listener : mqtt::iaction_listener {
 void connect(self_ptr self) {
   auto& st = self->state;
   auto& cfg = st.cfg;
-  auto status_down = codec::encode_node_status("down", st.env->node_id, MEETINGD_VERSION);
+  auto status_down = codec::encode_node_status("down", st.cfg.node_id, MEETINGD_VERSION);
   auto builder = mqtt::connect_options_builder()
                    .mqtt_version(MQTTVERSION_3_1_1)
                    .clean_session(false)
                    .keep_alive_interval(cfg.keepalive)
                    .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
-                   .will(mqtt::message(lmq::node_topic(parent(self), st.env->node_id),
+                   .will(mqtt::message(lmq::node_topic(parent(self), st.cfg.node_id),
                                        status_down, 1, true));
   if (cfg.lmq_auth) {
-    auto group = lmq::group_of(lmq::node_client_id(st.env->node_id));
+    auto group = lmq::group_of(lmq::node_client_id(st.cfg.node_id));
     builder.user_name(cfg.access_key_id)
       .password(lmq::lmq_password(cfg.access_key_secret, group));
   } else if (!cfg.username.empty()) {
@@ -162,7 +161,7 @@ void on_connected(self_ptr self) {
   auto p = parent(self);
   auto tuned = lmq::set_nodelay_towards(lmq::broker_port(st.cfg.broker));
   MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
-              log::kv("node", st.env->node_id), log::kv("nodelay", tuned > 0));
+              log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned > 0));
   try {
     auto filters = std::make_shared<mqtt::string_collection>();
     filters->push_back(lmq::device_filter(p));
@@ -178,11 +177,11 @@ void on_connected(self_ptr self) {
 /// Subscribed: the node is ready for commands, and says so (retained).
 void on_subscribed(self_ptr self) {
   auto& st = self->state;
-  publish(self, lmq::node_topic(parent(self), st.env->node_id),
+  publish(self, lmq::node_topic(parent(self), st.cfg.node_id),
           codec::encode_node_status(st.shutting_down ? "stopping" : "ready",
-                                    st.env->node_id, MEETINGD_VERSION),
+                                    st.cfg.node_id, MEETINGD_VERSION),
           true);
-  MD_LOG_INFO("lmq.ready", log::kv("node", st.env->node_id),
+  MD_LOG_INFO("lmq.ready", log::kv("node", st.cfg.node_id),
               log::kv("subscriptions", 3));
 }
 
@@ -376,8 +375,8 @@ lmq_actor_state::~lmq_actor_state() {
     return;
   try {
     if (client->is_connected()) {
-      auto down = codec::encode_node_status("down", env->node_id, MEETINGD_VERSION);
-      client->publish(lmq::node_topic(env->parent_topic, env->node_id), down.data(),
+      auto down = codec::encode_node_status("down", cfg.node_id, MEETINGD_VERSION);
+      client->publish(lmq::node_topic(cfg.parent_topic, cfg.node_id), down.data(),
                       down.size(), 1, true);
       client->disconnect()->wait_for(std::chrono::seconds(2));
     }
@@ -387,14 +386,13 @@ lmq_actor_state::~lmq_actor_state() {
 }
 
 lmq_actor::behavior_type
-lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr env,
-                 lmq_settings cfg, store_actor store, lmq_recovery recovered) {
+lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings cfg,
+                 store_actor store, lmq_recovery recovered) {
   auto& st = self->state;
-  st.env = std::move(env);
   st.cfg = std::move(cfg);
   st.store = std::move(store);
   st.limiter = rate_limiter{st.cfg.rate_limit, std::max(st.cfg.rate_burst, 1.0)};
-  st.admins.insert(st.env->admins.begin(), st.env->admins.end());
+  st.admins.insert(st.cfg.admins.begin(), st.cfg.admins.end());
   for (auto& d : recovered.devices)
     st.seqs[d.client] = d.last_seq + (recovered.crashed ? crash_seq_gap : 0);
   for (auto& r : recovered.requests)
@@ -402,7 +400,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
   mqtt::create_options opts(MQTTVERSION_3_1_1, st.cfg.max_buffered);
   opts.set_send_while_disconnected(true, true);
   st.client = std::make_unique<mqtt::async_client>(
-    st.cfg.broker, lmq::node_client_id(st.env->node_id), opts, nullptr);
+    st.cfg.broker, lmq::node_client_id(st.cfg.node_id), opts, nullptr);
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   auto listener = std::make_unique<connect_listener>();
   listener->target = weak;
@@ -426,7 +424,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
   });
   self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
   return {
-    [self](attach_atom, directory_actor& directory) {
+    [self](attach_atom, command_handler& directory) {
       self->state.directory = std::move(directory);
       connect(self);
     },
@@ -470,7 +468,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       auto& st = self->state;
       flush_seqs(self);
       auto now = now_of(self);
-      st.requests.prune(now - st.env->request_ttl.count());
+      st.requests.prune(now - st.cfg.request_ttl.count());
       st.limiter.prune(now - 60000);
       self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
     },
@@ -488,8 +486,8 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr
       st.shutting_down = true;
       flush_seqs(self);
       if (st.connected)
-        publish(self, lmq::node_topic(parent(self), st.env->node_id),
-                codec::encode_node_status("stopping", st.env->node_id, MEETINGD_VERSION),
+        publish(self, lmq::node_topic(parent(self), st.cfg.node_id),
+                codec::encode_node_status("stopping", st.cfg.node_id, MEETINGD_VERSION),
                 true);
       auto rp = self->make_response_promise<bool>();
       st.drained.push_back(rp);

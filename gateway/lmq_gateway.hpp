@@ -11,11 +11,12 @@
 // broker keeps the uplinks sent meanwhile.
 #pragma once
 
-#include "actors/interfaces.hpp"
-#include "actors/node_env.hpp"
+#include "actors/core/directory_state.hpp"
 #include "gateway/latency_window.hpp"
+#include "gateway/lmq_interface.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/request_log.hpp"
+#include "persistence/store_actor.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/weak_intrusive_ptr.hpp>
@@ -41,6 +42,15 @@ inline constexpr const char* system_trust_store = "system";
 bool broker_uses_tls(const std::string& uri);
 
 struct lmq_settings {
+  /// This node's id: its client id is GID_MEETING_UP@@@<node_id>.
+  std::string node_id = "node-1";
+  std::string parent_topic = "MeetingCtrl";
+  /// Client ids obeyed on the admin topic (--admins).
+  std::vector<std::string> admins;
+  /// How long a reply is replayed for a duplicate (docs/protocol.md, "Replies").
+  std::chrono::milliseconds request_ttl = std::chrono::minutes(10);
+  /// wall ms = actor clock ms + clock_offset_ms (actors/core/clock.hpp).
+  std::int64_t clock_offset_ms = 0;
   std::string broker = "tcp://127.0.0.1:1883"; // tcp://, ssl://, ws://, wss://
   std::string username;                        // MQTT_USERNAME
   std::string password;                        // MQTT_PASSWORD
@@ -62,10 +72,9 @@ struct lmq_settings {
 };
 
 struct lmq_actor_state {
-  node_env_ptr env;
   lmq_settings cfg;
   store_actor store;
-  directory_actor directory;
+  command_handler directory;
   std::unique_ptr<mqtt::async_client> client;
   std::unique_ptr<mqtt::iaction_listener> connect_listener;
   std::unique_ptr<mqtt::iaction_listener> subscribe_listener;
@@ -97,7 +106,7 @@ struct lmq_recovery {
 };
 
 lmq_actor::behavior_type
-lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, node_env_ptr env,
-                 lmq_settings cfg, store_actor store, lmq_recovery recovered);
+lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings cfg,
+                 store_actor store, lmq_recovery recovered);
 
 } // namespace meetingd

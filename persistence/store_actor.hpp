@@ -22,9 +22,10 @@
 //   auto st = sys.spawn<caf::detached>(store_actor_impl, std::move(db), cfg);
 #pragma once
 
-#include "actors/atoms.hpp"
+#include "config/log.hpp"
 #include "persistence/store.hpp"
 
+#include <caf/atom.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
@@ -38,6 +39,15 @@
 #include <vector>
 
 namespace meetingd {
+
+// The store's messages (CAF 0.17 atoms: at most 10 characters). `stats_atom`
+// is the same atom every actor answers its counters to.
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using prune_atom = caf::atom_constant<caf::atom("prune")>;
+using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// How the store actor groups, retries and prunes.
 struct store_settings {
@@ -132,3 +142,26 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::changeset)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::store_stats)
+
+namespace meetingd {
+
+/// Commits `changes` (if any) and then runs `after` in the actor. If the
+/// store is gone, `after` never runs and the error is logged; a pending
+/// response promise then breaks, which the gateway answers with 500.
+template <class Self, class After>
+void commit_then(Self* self, const store_actor& store, changeset changes,
+                 After after) {
+  if (changes.empty()) {
+    after();
+    return;
+  }
+  self->request(store, caf::infinite, commit_atom::value, std::move(changes))
+    .then([after](std::uint64_t) mutable { after(); },
+          [](caf::error& err) {
+            MD_LOG_ERROR("store.commit_failed",
+                         log::kv("error", caf::to_string(err)),
+                         log::kv("hint", "the store actor is gone; the node is shutting down or broken"));
+          });
+}
+
+} // namespace meetingd

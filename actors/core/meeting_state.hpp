@@ -102,9 +102,4 @@ struct meeting_settings {
   int max_participants_limit = 1000;
 };
 
-/// Unix seconds of a unix_ms, as the wire carries times.
-inline std::int64_t to_unix_s(unix_ms t) {
-  return t / 1000;
-}
-
 } // namespace meetingd

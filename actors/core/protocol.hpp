@@ -7,6 +7,8 @@
 // seconds; inside the node they are unix milliseconds (`unix_ms`).
 #pragma once
 
+#include "actors/core/clock.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,9 +16,6 @@
 #include <vector>
 
 namespace meetingd {
-
-/// Wall-clock time in milliseconds since the unix epoch.
-using unix_ms = std::int64_t;
 
 /// Largest uplink payload the node accepts (PROTOCOL.md §2).
 constexpr std::size_t max_payload_bytes = 16 * 1024;

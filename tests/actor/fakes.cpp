@@ -229,7 +229,7 @@ std::vector<lmq_log::published> lmq_log::of(proto::event_kind kind) const {
 
 lmq_actor::behavior_type probe_lmq(lmq_actor::pointer, lmq_log_ptr log) {
   return {
-    [](attach_atom, const directory_actor&) {},
+    [](attach_atom, const command_handler&) {},
     [](mqtt_in_atom, const std::string&, const std::string&, bool) {},
     [](connected_atom, bool) {},
     [](retry_atom) {},

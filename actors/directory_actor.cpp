@@ -114,7 +114,7 @@ void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
       return;
     default:
       reply_with(self, route_of(in), rp,
-                 proto::fail({}, 500, "internal", "unhandled admin command"));
+                 refuse(refusal::internal, "unhandled admin command"));
   }
 }
 
@@ -150,7 +150,7 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
     while (st.book.find_meeting(id));
   } else if (st.book.find_meeting(id)) {
     return reply_here(self, route_of(in, user),
-                      proto::fail({}, 409, "meeting_exists",
+                      refuse(refusal::meeting_exists,
                                   "a meeting with id " + id + " exists; choose another id"));
   }
   cmd.requested_id = id;
@@ -207,7 +207,7 @@ caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const ca
   auto entry = st.book.find_meeting(cmd.meeting);
   if (!entry || entry->creating)
     return reply_here(self, route_of(in, who.user),
-                      proto::fail({}, 404, "meeting_not_found", "no meeting " + cmd.meeting));
+                      refuse(refusal::meeting_not_found, "no meeting " + cmd.meeting));
   bool reading = cmd.kind == command_kind::meeting_get
                  || cmd.kind == command_kind::admin_meeting_get;
   if (entry->summary.status == meeting_status::ended && !reading) {
@@ -236,7 +236,7 @@ caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
     }
     if (!proto::is_admin_command(cmd.kind))
       return reply_here(self, route_of(in),
-                        proto::fail({}, 400, "wrong_topic",
+                        refuse(refusal::wrong_topic,
                                     "device commands go to the device topic <parent>/up/<client id>"));
     return to_meeting(self, in, caller{"", in.client, true});
   }
@@ -245,7 +245,7 @@ caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
                 log::kv("type", proto::to_string(cmd.kind)), log::kv("req", in.req.id));
     auto rp = promise();
     reply_to_stranger(rp, route_of(in),
-                      proto::fail({}, 403, "not_admin",
+                      refuse(refusal::not_admin,
                                   "admin commands are taken only on the admin topic from ids in --admins"));
     return rp;
   }
@@ -258,7 +258,7 @@ caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
   if (!bound) {
     auto rp = promise();
     reply_to_stranger(rp, route_of(in),
-                      proto::fail({}, 401, "not_logged_in", "log in first with auth.login"));
+                      refuse(refusal::not_logged_in, "log in first with auth.login"));
     return rp;
   }
   auto user = *bound;

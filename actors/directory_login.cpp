@@ -10,8 +10,7 @@ namespace {
 using namespace directory_replies;
 
 proto::reply overloaded() {
-  return proto::fail_retry_after(
-    {}, 503, "overloaded",
+  return refuse_retry_after(refusal::overloaded,
     "too many logins are being checked right now; try again in a moment", 1000);
 }
 
@@ -103,17 +102,16 @@ void bind_and_reply(self_ptr self, const inbound_request& in, reply_promise rp,
 }
 
 /// A failed login: counted (per client and account), answered, never stored.
-void refuse_login(self_ptr self, const inbound_request& in, reply_promise& rp, int code,
-                  std::string reason, std::string message, bool counts) {
+void refuse_login(self_ptr self, const inbound_request& in, reply_promise& rp, refusal why,
+                  std::string message, bool counts) {
   auto& st = self->state;
   if (counts) {
     auto rows = st.book.login_failed(in.client, in.req.cmd.user, now_of(self));
     commit_then(self, st.links.store, std::move(rows), [] {});
   }
   MD_LOG_WARN("auth.refused", log::kv("user", in.req.cmd.user), log::kv("client", in.client),
-              log::kv("req", in.req.id), log::kv("reason", reason));
-  reply_to_stranger(rp, route_of(in, in.req.cmd.user),
-                    proto::fail({}, code, std::move(reason), std::move(message)));
+              log::kv("req", in.req.id), log::kv("reason", entry_of(why).reason));
+  reply_to_stranger(rp, route_of(in, in.req.cmd.user), refuse(why, std::move(message)));
 }
 
 void login_with_ticket(self_ptr self, const inbound_request& in, reply_promise rp) {
@@ -129,8 +127,8 @@ void login_with_ticket(self_ptr self, const inbound_request& in, reply_promise r
   facts.now = now;
   auto verdict = judge_ticket(check, facts);
   if (verdict.what == ticket_verdict::refuse) {
-    refuse_login(self, in, rp, verdict.code, std::move(verdict.reason),
-                 std::move(verdict.message), verdict.counts_as_failure);
+    refuse_login(self, in, rp, verdict.why, std::move(verdict.message),
+                 verdict.counts_as_failure);
     return;
   }
   changeset rows;
@@ -162,8 +160,8 @@ void login_with_password(self_ptr self, const inbound_request& in, reply_promise
     }
     auto user = st.book.find_user(in.req.cmd.user);
     if (!*matches || !user || user->password_hash.empty()) {
-      refuse_login(self, in, rp, 401, "bad_credentials", "unknown user or wrong password",
-                   true);
+      refuse_login(self, in, rp, refusal::bad_credentials,
+                   entry_of(refusal::bad_credentials).message, true);
       return;
     }
     auto record = *user;
@@ -183,7 +181,7 @@ void login(self_ptr self, const inbound_request& in, reply_promise rp) {
   if (auto wait = st.book.login_wait(in.client, cmd.user, now_of(self))) {
     auto s = std::to_string((wait->count() + 999) / 1000);
     reply_to_stranger(rp, route_of(in, cmd.user),
-                      proto::fail_retry_after({}, 429, "rate_limited",
+                      refuse_retry_after(refusal::rate_limited,
                                               "too many failed logins for this account or "
                                               "from this client; try again in "
                                                 + s + " s",
@@ -201,7 +199,7 @@ void logout(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto bound = st.book.user_of(in.client);
   if (!bound) {
     reply_to_stranger(rp, route_of(in),
-                      proto::fail({}, 401, "not_logged_in", "this device is not logged in"));
+                      refuse(refusal::not_logged_in, "this device is not logged in"));
     return;
   }
   auto user = *bound;
@@ -219,7 +217,7 @@ void add_user(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& cmd = in.req.cmd;
   if (st.book.find_user(cmd.user)) {
     reply_with(self, route_of(in, cmd.user), rp,
-               proto::fail({}, 409, "user_exists",
+               refuse(refusal::user_exists,
                            cmd.user + " exists already; remove it first to replace it"));
     return;
   }
@@ -232,7 +230,7 @@ void add_user(self_ptr self, const inbound_request& in, reply_promise rp) {
     }
     if (st.book.find_user(cmd.user)) {
       reply_with(self, route_of(in, cmd.user), rp,
-                 proto::fail({}, 409, "user_exists", cmd.user + " exists already"));
+                 refuse(refusal::user_exists, cmd.user + " exists already"));
       return;
     }
     user_record u;
@@ -255,7 +253,7 @@ void remove_user(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& cmd = in.req.cmd;
   if (!st.book.find_user(cmd.user)) {
     reply_with(self, route_of(in, cmd.user), rp,
-               proto::fail({}, 404, "user_not_found", "no user " + cmd.user));
+               refuse(refusal::user_not_found, "no user " + cmd.user));
     return;
   }
   bool was_online = st.book.user_online(cmd.user);

@@ -97,7 +97,7 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
     end_outstanding(self);
   };
   if (rp && !fx.reply)
-    fx.reply = proto::fail({}, 500, "internal",
+    fx.reply = refuse(refusal::internal,
                            "the meeting produced no reply; this is a bug, see the node's log");
   if (rp) {
     commit_reply(self, st.links.store, *route, std::move(*fx.reply),
@@ -251,7 +251,7 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
           create(self, req, rp);
         else
           rp.deliver(make_final_reply(route_of(self, req),
-                                      proto::fail({}, 404, "meeting_not_found",
+                                      refuse(refusal::meeting_not_found,
                                                   "no such meeting")));
         return rp;
       }

@@ -1,6 +1,7 @@
 // The LMQ gateway actor (see lmq_gateway.hpp).
 #include "gateway/lmq_gateway.hpp"
 
+#include "actors/core/refusals.hpp"
 #include "config/log.hpp"
 #include "gateway/codec.hpp"
 #include "gateway/lmq_credentials.hpp"
@@ -228,14 +229,11 @@ void finish(self_ptr self, const std::string& client, const std::string& id,
 /// Answers at the edge, without the directory: malformed, not allowed,
 /// over the rate, shutting down.
 void refuse(self_ptr self, const std::string& client, std::optional<std::string> id,
-            int code, std::string reason, std::string message,
-            std::optional<std::int64_t> retry_after_ms = std::nullopt) {
-  auto reply = proto::fail(id, code, reason, std::move(message));
-  reply.retry_after_ms = retry_after_ms;
-  auto wire = codec::encode_reply(reply);
-  publish_reply(self, client, wire);
+            proto::reply reply) {
+  reply.id = id;
+  publish_reply(self, client, codec::encode_reply(reply));
   MD_LOG_WARN("cmd.refused", log::kv("client", client), log::kv("req", id.value_or("")),
-              log::kv("code", code), log::kv("reason", reason));
+              log::kv("code", reply.code), log::kv("reason", reply.reason));
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
@@ -260,8 +258,9 @@ void replay(self_ptr self, const std::string& client, bool admin_topic,
       [self, client, id](caf::error& err) {
         MD_LOG_ERROR("cmd.replay_failed", log::kv("client", client), log::kv("req", id),
                      log::kv("error", caf::to_string(err)));
-        refuse(self, client, id, 500, "internal",
-               "the stored reply could not be read just now; send the same request again");
+        refuse(self, client, id,
+               meetingd::refuse(refusal::internal, "the stored reply could not be read just "
+                                                   "now; send the same request again"));
       });
 }
 
@@ -273,13 +272,14 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   if (decoded.error) {
     ++st.counters.malformed;
     auto& e = *decoded.error;
-    refuse(self, client, e.id, e.code, e.reason, e.message);
+    refuse(self, client, e.id, proto::fail(e.id, e.code, e.reason, e.message));
     return;
   }
   auto& req = *decoded.request;
   if (admin_topic && st.admins.count(client) == 0) {
-    refuse(self, client, req.id, 403, "not_admin",
-           "this client id is not in --admins; admin commands are refused");
+    refuse(self, client, req.id,
+           meetingd::refuse(refusal::not_admin,
+                            "this client id is not in --admins; admin commands are refused"));
     return;
   }
   auto seen = st.requests.check(client, req.id);
@@ -292,23 +292,24 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
     ++st.counters.duplicates;
     return; // answered together with the first copy
   }
-  auto forget = [&](int code, const char* reason, std::string message,
-                    std::int64_t retry_after_ms) {
+  auto forget = [&](proto::reply reply) {
     st.requests.complete(client, req.id, false, now_of(self));
-    refuse(self, client, req.id, code, reason, std::move(message), retry_after_ms);
+    refuse(self, client, req.id, std::move(reply));
   };
   if (st.shutting_down) {
-    forget(503, "shutting_down", "the node is shutting down; try again in a moment", 1000);
+    forget(refuse_retry_after(refusal::shutting_down, entry_of(refusal::shutting_down).message,
+                              1000));
     return;
   }
   if (!st.limiter.allow(client, now_of(self))) {
     ++st.counters.rate_limited;
     // One more command fits once a token has come back.
     auto retry_ms = static_cast<std::int64_t>(std::ceil(1000.0 / st.cfg.rate_limit));
-    forget(429, "rate_limited",
-           "this client sends commands faster than "
-             + std::to_string(static_cast<int>(st.cfg.rate_limit)) + "/s; slow down and retry",
-           retry_ms);
+    forget(refuse_retry_after(refusal::rate_limited,
+                              "this client sends commands faster than "
+                                + std::to_string(static_cast<int>(st.cfg.rate_limit))
+                                + "/s; slow down and retry",
+                              retry_ms));
     return;
   }
   ++st.in_flight;
@@ -323,9 +324,7 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
             MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
                          log::kv("error", caf::to_string(err)));
             auto r = make_final_reply(reply_route{client, id, {}, {}},
-                                      proto::fail({}, 500, "internal",
-                                                  "the node failed to handle this command; "
-                                                  "it is logged with the request id"));
+                                      meetingd::refuse(refusal::internal));
             finish(self, client, id, kind, r, t0);
           });
 }
@@ -360,7 +359,8 @@ void on_message(self_ptr self, const std::string& topic, const std::string& payl
     return;
   }
   if (!st.directory) {
-    refuse(self, in->client, std::nullopt, 503, "shutting_down", "the node is starting");
+    refuse(self, in->client, std::nullopt,
+           meetingd::refuse(refusal::shutting_down, "the node is starting; try again in a moment"));
     return;
   }
   on_command(self, in->client, in->kind == lmq::inbound_kind::admin, payload);

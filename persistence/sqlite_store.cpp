@@ -21,38 +21,6 @@ namespace meetingd {
 
 namespace {
 
-// -- enums as the TEXT the schema's CHECK constraints name --------------------
-// (kept here so the store depends on no other component; the names match
-// gateway/protocol.cpp and actors/meeting_state.cpp)
-
-template <class Enum, std::size_t N>
-struct enum_names {
-  const char* names[N];
-
-  const char* operator()(Enum x) const {
-    auto i = static_cast<std::size_t>(x);
-    return i < N ? names[i] : "";
-  }
-  std::optional<Enum> parse(std::string_view x) const {
-    for (std::size_t i = 0; i < N; ++i)
-      if (x == names[i])
-        return static_cast<Enum>(i);
-    return std::nullopt;
-  }
-};
-
-constexpr enum_names<role, 3> role_names{{"host", "cohost", "member"}};
-constexpr enum_names<participant_status, 3> participant_status_names{
-  {"joined", "left", "kicked"}};
-constexpr enum_names<invitation_status, 5> invitation_status_names{
-  {"ringing", "accepted", "declined", "canceled", "timed_out"}};
-constexpr enum_names<meeting_status, 2> meeting_status_names{
-  {"active", "ended"}};
-constexpr enum_names<invite_policy, 2> invite_policy_names{
-  {"anyone", "hosts"}};
-constexpr enum_names<token_scheme, 2> token_scheme_names{
-  {"channel", "appkey"}};
-
 unix_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
@@ -234,10 +202,11 @@ struct reader {
   bool flag() {
     return integer() != 0;
   }
-  template <class Enum, std::size_t N>
-  Enum enumeration(const enum_names<Enum, N>& names, const char* column) {
+  /// An enum column, read with its parse function (actors/core/enums.hpp).
+  template <class Enum>
+  Enum enumeration(std::optional<Enum> (*parse)(std::string_view), const char* column) {
     auto s = text();
-    if (auto x = names.parse(s))
+    if (auto x = parse(s))
       return *x;
     if (bad && bad->empty())
       *bad = std::string{column} + " = '" + s + "'";
@@ -253,8 +222,8 @@ void read_meeting(reader& r, meeting_record& m) {
   m.channel.key = r.text();
   m.channel.nonce = r.text();
   m.channel.timestamp = r.integer();
-  m.scheme = r.enumeration(token_scheme_names, "meetings.token_scheme");
-  m.status = r.enumeration(meeting_status_names, "meetings.status");
+  m.scheme = r.enumeration(parse_token_scheme, "meetings.token_scheme");
+  m.status = r.enumeration(parse_meeting_status, "meetings.status");
   m.end_reason = r.text();
   m.created_at = r.integer();
   m.expires_at = r.integer();
@@ -262,7 +231,7 @@ void read_meeting(reader& r, meeting_record& m) {
   m.idle_deadline = r.integer();
   m.expiry_warn_at = r.integer();
   m.locked = r.flag();
-  m.policy = r.enumeration(invite_policy_names, "meetings.invite_policy");
+  m.policy = r.enumeration(parse_invite_policy, "meetings.invite_policy");
   m.max_participants = static_cast<int>(r.integer());
   m.channel_deleted = r.flag();
   m.next_order = r.integer();
@@ -503,18 +472,18 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
           return run(put_meeting, [&](binder& b) {
             b.text(m.id).text(m.title).text(m.creator).text(m.channel.id);
             b.text(m.channel.key).text(m.channel.nonce);
-            b.integer(m.channel.timestamp).text(token_scheme_names(m.scheme));
-            b.text(meeting_status_names(m.status)).text(m.end_reason);
+            b.integer(m.channel.timestamp).text(to_string(m.scheme));
+            b.text(to_string(m.status)).text(m.end_reason);
             b.integer(m.created_at).integer(m.expires_at).integer(m.ended_at);
             b.integer(m.idle_deadline).integer(m.expiry_warn_at).flag(m.locked);
-            b.text(invite_policy_names(m.policy)).integer(m.max_participants);
+            b.text(to_string(m.policy)).integer(m.max_participants);
             b.flag(m.channel_deleted).integer(m.next_order).text(m.host);
           });
         } else if constexpr (std::is_same_v<T, change::put_participant>) {
           auto& p = c.row;
           return run(put_participant, [&](binder& b) {
             b.text(c.meeting).text(p.user).text(p.rtc_user);
-            b.text(role_names(p.r)).text(participant_status_names(p.status));
+            b.text(to_string(p.r)).text(to_string(p.status));
             b.integer(p.order).integer(p.joined_at).integer(p.left_at);
             b.text(p.left_reason).text(p.kicked_by).flag(p.audio_muted);
             b.flag(p.video_muted).flag(p.online).flag(p.network_lost);
@@ -525,7 +494,7 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
           auto& i = c.row;
           return run(put_invitation, [&](binder& b) {
             b.text(c.meeting).text(i.invitee).text(i.inviter);
-            b.text(invitation_status_names(i.status)).integer(i.created_at);
+            b.text(to_string(i.status)).integer(i.created_at);
             b.integer(i.ring_deadline).integer(i.answered_at).text(i.session);
             b.flag(i.delivered);
           });
@@ -677,8 +646,8 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           participant p;
           p.user = r.text();
           p.rtc_user = r.text();
-          p.r = r.enumeration(role_names, "participants.role");
-          p.status = r.enumeration(participant_status_names,
+          p.r = r.enumeration(parse_role, "participants.role");
+          p.status = r.enumeration(parse_participant_status,
                                    "participants.status");
           p.order = r.integer();
           p.joined_at = r.integer();
@@ -709,7 +678,7 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           invitation inv;
           inv.invitee = r.text();
           inv.inviter = r.text();
-          inv.status = r.enumeration(invitation_status_names,
+          inv.status = r.enumeration(parse_invitation_status,
                                      "invitations.status");
           inv.created_at = r.integer();
           inv.ring_deadline = r.integer();

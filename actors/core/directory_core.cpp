@@ -168,8 +168,7 @@ device_room directory_core::room_for_device(const std::string& user,
     room.evict = quietest->client;
     return room;
   }
-  room.refusal = proto::fail(
-    {}, 429, "limit:devices",
+  room.refusal = refuse(refusal::limit_devices,
     user + " has " + std::to_string(limits_.devices_per_user)
       + " devices logged in and online (--max-devices-per-user); log one out first");
   return room;
@@ -405,7 +404,7 @@ std::optional<proto::reply> directory_core::may_create(const std::string& user,
   if (auto refusal = may_invite(invitees))
     return refusal;
   if (limits_.meetings_per_user > 0 && meetings_created_by(user) >= limits_.meetings_per_user)
-    return proto::fail({}, 429, "limit:meetings",
+    return refuse(refusal::limit_meetings,
                        user + " has " + std::to_string(limits_.meetings_per_user)
                          + " active meetings (--max-meetings-per-user); end one first");
   if (limits_.creates_per_minute <= 0)
@@ -421,8 +420,7 @@ std::optional<proto::reply> directory_core::may_create(const std::string& user,
   // The oldest create within the minute leaves the window first.
   auto oldest = *std::find_if(i->second.begin(), i->second.end(),
                               [&](unix_ms t) { return t > minute_ago; });
-  return proto::fail_retry_after(
-    {}, 429, "limit:creates",
+  return refuse_retry_after(refusal::limit_creates,
     user + " created " + std::to_string(limits_.creates_per_minute)
       + " meetings in the last minute (--max-creates-per-minute); try again later",
     oldest + 60'000 - now);
@@ -432,7 +430,7 @@ std::optional<proto::reply> directory_core::may_invite(std::size_t invitees) con
   if (limits_.invitees_per_call <= 0
       || invitees <= static_cast<std::size_t>(limits_.invitees_per_call))
     return std::nullopt;
-  return proto::fail({}, 429, "limit:invitees",
+  return refuse(refusal::limit_invitees,
                      "one call may ring at most " + std::to_string(limits_.invitees_per_call)
                        + " users (--max-invitees); invite the others in a second call.invite");
 }

@@ -84,10 +84,9 @@ void login_throttle::make_room(unix_ms now) {
 
 ticket_verdict judge_ticket(const auth::ticket_check& check, const ticket_facts& facts) {
   ticket_verdict v;
-  auto refuse = [&](std::string reason, std::string message, bool failure) {
+  auto refuse = [&](refusal why, std::string message, bool failure) {
     v.what = ticket_verdict::refuse;
-    v.code = 401;
-    v.reason = std::move(reason);
+    v.why = why;
     v.message = std::move(message);
     v.counts_as_failure = failure;
     return v;
@@ -95,26 +94,21 @@ ticket_verdict judge_ticket(const auth::ticket_check& check, const ticket_facts&
   bool genuine = check.status == auth::ticket_status::ok
                  || check.status == auth::ticket_status::expired;
   if (!genuine || check.user != facts.requested_user)
-    return refuse("bad_credentials", "the login ticket is not valid", true);
+    return refuse(refusal::bad_credentials, "the login ticket is not valid", true);
   if (check.status == auth::ticket_status::expired)
-    return refuse("ticket_expired",
-                  "the login ticket has expired; get a new one from your account service",
-                  false);
+    return refuse(refusal::ticket_expired, entry_of(refusal::ticket_expired).message, false);
   auto now_s = facts.now / 1000;
   auto max_age_s = static_cast<std::int64_t>(facts.max_age.count() / 1000);
   auto skew_s = static_cast<std::int64_t>(ticket_clock_skew.count());
   if (check.expiry - now_s > max_age_s + skew_s)
-    return refuse("bad_credentials",
+    return refuse(refusal::bad_credentials,
                   "the login ticket lives longer than the node accepts (--ticket-max-age); "
                   "issue tickets that expire sooner",
                   false);
   // The ticket was issued no earlier than expiry - max_age (give or take the
   // skew): if that is before the removal, it may predate it.
   if (facts.removed_at && (check.expiry - max_age_s - skew_s) * 1000 <= *facts.removed_at)
-    return refuse("user_removed",
-                  "this user was removed; a ticket issued before the removal cannot bring "
-                  "it back (get a new ticket, or ask an admin to add the user)",
-                  false);
+    return refuse(refusal::user_removed, entry_of(refusal::user_removed).message, false);
   v.what = facts.user_exists ? ticket_verdict::log_in : ticket_verdict::create_and_log_in;
   return v;
 }

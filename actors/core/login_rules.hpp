@@ -7,6 +7,7 @@
 
 #include "actors/core/auth.hpp"
 #include "actors/core/directory_state.hpp"
+#include "actors/core/refusals.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -69,9 +70,8 @@ private:
 struct ticket_verdict {
   enum outcome { log_in, create_and_log_in, refuse };
   outcome what = refuse;
-  /// For refuse: the reply's code, reason and message.
-  int code = 401;
-  std::string reason;
+  /// For refuse: why, and the message for this case.
+  refusal why = refusal::bad_credentials;
   std::string message;
   /// For refuse: true when the ticket itself was not genuine (counts as a
   /// failed login); an expired or over-long genuine ticket is not a guess.

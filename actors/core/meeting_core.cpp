@@ -121,10 +121,9 @@ effects merge(effects earlier, effects later) {
   return earlier;
 }
 
-effects refuse(int code, std::string reason, std::string message) {
-  effects out;
-  out.reply = proto::fail(std::nullopt, code, std::move(reason), std::move(message));
-  return out;
+/// The effects of a refused command: its reply, nothing else.
+effects refused(refusal r, std::string message) {
+  return effects::refusal(refuse(r, std::move(message)));
 }
 
 proto::event make_event(event_kind kind) {
@@ -216,12 +215,12 @@ std::optional<proto::reply> ended_reply(const meeting& m) {
 }
 
 effects not_participant() {
-  return refuse(403, "not_participant",
+  return refused(refusal::not_participant,
                 "you are not in this meeting; join it first with meeting.join");
 }
 
 effects not_moderator() {
-  return refuse(403, "not_host",
+  return refused(refusal::not_host,
                 "only the host or a cohost may do this; ask one of them");
 }
 
@@ -441,19 +440,19 @@ void answer_invitation(step& st, invitation& inv, invitation_status status,
 
 std::optional<proto::reply> check_answerable(const invitation* inv) {
   if (!inv)
-    return proto::fail(std::nullopt, 404, "no_invitation",
+    return refuse(refusal::no_invitation,
                        "you have no invitation to this meeting");
   switch (inv->status) {
     case invitation_status::ringing:
       return std::nullopt;
     case invitation_status::timed_out:
-      return proto::fail(std::nullopt, 410, "invitation_expired",
+      return refuse(refusal::invitation_expired,
                          "the invitation timed out; ask to be invited again");
     case invitation_status::canceled:
-      return proto::fail(std::nullopt, 409, "invitation_canceled",
+      return refuse(refusal::invitation_canceled,
                          "the invitation was canceled");
     default:
-      return proto::fail(std::nullopt, 409, "already_answered",
+      return refuse(refusal::already_answered,
                          "the invitation was already answered");
   }
 }
@@ -464,12 +463,12 @@ std::optional<proto::reply> check_admission(const meeting& m,
                                             const std::string& user) {
   auto i = m.participants.find(user);
   if (i != m.participants.end() && i->second.status == participant_status::kicked)
-    return proto::fail(std::nullopt, 403, "kicked",
+    return refuse(refusal::kicked,
                        "you were removed from this meeting and cannot rejoin");
   bool rejoining = i != m.participants.end()
                    && i->second.status == participant_status::joined;
   if (!rejoining && joined_count(m) >= m.max_participants)
-    return proto::fail(std::nullopt, 409, "meeting_full",
+    return refuse(refusal::meeting_full,
                        "the meeting has reached its participant limit ("
                          + std::to_string(m.max_participants) + ")");
   return std::nullopt;
@@ -502,7 +501,7 @@ effects on_join(meeting& m, const caller& who, const core_context& ctx) {
   bool invited = inv && inv->status == invitation_status::ringing;
   bool was_participant = m.participants.count(who.user) > 0;
   if (m.locked && !invited && !was_participant)
-    return refuse(409, "meeting_locked",
+    return refused(refusal::meeting_locked,
                   "the meeting is locked; only invitees and earlier participants may join");
   step st{m, ctx};
   if (invited) {
@@ -527,7 +526,7 @@ effects on_leave(meeting& m, const caller& who, const core_context& ctx) {
 effects on_end(meeting& m, const caller& who, const proto::command& cmd,
                const core_context& ctx) {
   if (!who.admin && !is_host(m, who.user))
-    return refuse(403, "not_host",
+    return refused(refusal::not_host,
                   "only the host may end the meeting; ask the host, or an admin");
   step st{m, ctx};
   end_meeting(st, who.admin ? "admin" : "ended");
@@ -540,7 +539,7 @@ effects on_get(meeting& m, const caller& who, const core_context& ctx) {
   bool kicked = p && p->status == participant_status::kicked;
   bool allowed = who.admin || (!kicked && (p || m.invitations.count(who.user) > 0));
   if (!allowed)
-    return refuse(403, "not_participant",
+    return refused(refusal::not_participant,
                   "only participants and invitees may see this meeting");
   step st{m, ctx};
   st.reply_ok(view_of(m));
@@ -561,7 +560,7 @@ effects on_invite(meeting& m, const caller& who, const proto::command& cmd,
   if (!is_joined(m, who.user))
     return not_participant();
   if (m.policy == invite_policy::hosts && !is_moderator(m, who.user))
-    return refuse(403, "not_host",
+    return refused(refusal::not_host,
                   "in this meeting only the host and cohosts may invite");
   step st{m, ctx};
   proto::invite_data data;
@@ -625,14 +624,14 @@ effects on_cancel(meeting& m, const caller& who, const proto::command& cmd,
       if (!inv || inv->status != invitation_status::ringing)
         continue;
       if (inv->inviter != who.user && !moderator)
-        return refuse(403, "not_host",
+        return refused(refusal::not_host,
                       "only the inviter or a host may cancel the invitation of "
                         + user);
       targets.push_back(inv);
     }
   }
   if (targets.empty())
-    return refuse(404, "no_invitation", "there is no ringing invitation to cancel");
+    return refused(refusal::no_invitation, "there is no ringing invitation to cancel");
   step st{m, ctx};
   for (auto inv : targets) {
     inv->status = invitation_status::canceled;
@@ -650,20 +649,20 @@ effects on_cancel(meeting& m, const caller& who, const proto::command& cmd,
 std::variant<participant*, proto::reply>
 check_kick(meeting& m, const caller& who, const proto::command& cmd) {
   if (!who.admin && !is_moderator(m, who.user))
-    return proto::fail(std::nullopt, 403, "not_host",
+    return refuse(refusal::not_host,
                        "only the host or a cohost may kick; ask one of them");
   auto p = find_participant(m, cmd.user);
   if (!p)
-    return proto::fail(std::nullopt, 404, "participant_not_found",
+    return refuse(refusal::participant_not_found,
                        cmd.user + " is not a participant of this meeting");
   if (p->status == participant_status::kicked)
-    return proto::fail(std::nullopt, 409, "already_kicked",
+    return refuse(refusal::already_kicked,
                        cmd.user + " was already kicked");
   if (p->user == who.user)
-    return proto::fail(std::nullopt, 409, "cannot_kick_self",
+    return refuse(refusal::cannot_kick_self,
                        "use meeting.leave to leave the meeting");
   if (!who.admin && p->r == role::host && p->status == participant_status::joined)
-    return proto::fail(std::nullopt, 403, "cannot_kick_host",
+    return refuse(refusal::cannot_kick_host,
                        "the host cannot be kicked; the host may hand over with moderate.set_role");
   return p;
 }
@@ -716,7 +715,7 @@ effects on_mute(meeting& m, const caller& who, const proto::command& cmd,
     return not_moderator();
   auto p = find_participant(m, cmd.user);
   if (!p || p->status != participant_status::joined)
-    return refuse(404, "participant_not_found",
+    return refused(refusal::participant_not_found,
                   cmd.user + " is not in this meeting");
   auto [audio, video] = mute_targets(cmd);
   step st{m, ctx};
@@ -753,14 +752,14 @@ effects on_lock(meeting& m, const caller& who, bool lock, const core_context& ct
 effects on_set_role(meeting& m, const caller& who, const proto::command& cmd,
                     const core_context& ctx) {
   if (!is_host(m, who.user))
-    return refuse(403, "not_host", "only the host may change roles");
+    return refused(refusal::not_host, "only the host may change roles");
   auto p = find_participant(m, cmd.user);
   if (!p || p->status != participant_status::joined)
-    return refuse(404, "participant_not_found",
+    return refused(refusal::participant_not_found,
                   cmd.user + " is not in this meeting");
   auto new_role = *cmd.new_role;
   if (p->user == who.user && new_role != role::host)
-    return refuse(409, "host_required",
+    return refused(refusal::host_required,
                   "a meeting always has one host; make someone else host first");
   step st{m, ctx};
   auto announce = [&](participant& x) {
@@ -854,7 +853,7 @@ std::optional<proto::reply> check_create(const caller& who,
   auto& s = *ctx.settings;
   if (cmd.max_participants
       && (*cmd.max_participants < 2 || *cmd.max_participants > s.max_participants_limit))
-    return proto::fail(std::nullopt, 400, "bad_value:args.max_participants",
+    return refuse_about(refusal::bad_value, "args.max_participants",
                        "max_participants must be between 2 and "
                          + std::to_string(s.max_participants_limit));
   return std::nullopt;
@@ -949,7 +948,7 @@ effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
     case command_kind::rtc_event:
       return on_rtc_event(m, who, cmd, ctx);
     default:
-      return refuse(500, "internal",
+      return refused(refusal::internal,
                     std::string{"the meeting cannot handle "} + proto::to_string(cmd.kind));
   }
 }
@@ -1159,9 +1158,9 @@ std::vector<std::string> joined_users(const meeting& m) {
 
 proto::reply ended_meeting_reply(std::string_view end_reason) {
   if (end_reason == "expired")
-    return proto::fail(std::nullopt, 410, "meeting_expired",
+    return refuse(refusal::meeting_expired,
                        "the meeting's channel expired; create a new meeting");
-  return proto::fail(std::nullopt, 410, "meeting_ended",
+  return refuse(refusal::meeting_ended,
                      "the meeting has ended; create a new meeting");
 }
 
@@ -1170,10 +1169,10 @@ proto::reply rtc_failure_reply(const rtc::failure& f) {
   if (!f.request_id.empty())
     detail += " (RequestId " + f.request_id + ")";
   if (f.kind == rtc::failure_kind::unavailable)
-    return proto::fail(std::nullopt, 503, "rtc_unavailable",
+    return refuse(refusal::rtc_unavailable,
                        "the RTC service could not be reached, nothing changed; "
                        "try again later. " + detail);
-  return proto::fail(std::nullopt, 502, "rtc_error:" + f.code,
+  return refuse_about(refusal::rtc_error, f.code,
                      "the RTC service refused the call: " + detail);
 }
 

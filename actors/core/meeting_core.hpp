@@ -11,6 +11,7 @@
 
 #include "actors/core/meeting_state.hpp"
 #include "actors/core/protocol.hpp"
+#include "actors/core/refusals.hpp"
 #include "actors/core/rtc_outcome.hpp"
 #include "actors/core/changes.hpp"
 

@@ -14,10 +14,6 @@
 
 namespace meetingd {
 
-/// How join tokens are computed (PROTOCOL.md §6).
-enum class token_scheme : std::uint8_t { channel, appkey };
-const char* to_string(token_scheme x);
-std::optional<token_scheme> parse_token_scheme(std::string_view x);
 
 /// What CreateChannel answered (scheme `channel`); only `id` for `appkey`.
 struct channel_info {

@@ -1,60 +1,73 @@
-// Wire names of the enums of gateway/protocol.hpp (PROTOCOL.md §7, §8).
+// The command table (wire name, who may send it, who answers it) and the
+// event names of actors/core/protocol.hpp, and the error reply makers.
 #include "actors/core/protocol.hpp"
 
-#include <array>
+#include <iterator>
 #include <string_view>
-#include <utility>
 
 namespace meetingd {
 
 namespace {
 
-// Looks `x` up in a table of wire names indexed by the enum's value.
-template <class Enum, std::size_t N>
-std::optional<Enum> parse_by_table(const std::array<const char*, N>& names,
-                                   std::string_view x) {
-  for (std::size_t i = 0; i < N; ++i)
-    if (x == names[i])
-      return static_cast<Enum>(i);
-  return std::nullopt;
-}
+using proto::command_kind;
+using proto::command_scope;
 
-template <class Enum, std::size_t N>
-const char* name_by_table(const std::array<const char*, N>& names, Enum x) {
-  auto i = static_cast<std::size_t>(x);
-  return i < N ? names[i] : "unknown";
-}
-
-constexpr std::array<const char*, 3> role_names{"host", "cohost", "member"};
-constexpr std::array<const char*, 2> policy_names{"anyone", "hosts"};
-constexpr std::array<const char*, 3> participant_status_names{"joined", "left",
-                                                              "kicked"};
-constexpr std::array<const char*, 5> invitation_status_names{
-  "ringing", "accepted", "declined", "canceled", "timed_out"};
-constexpr std::array<const char*, 2> meeting_status_names{"active", "ended"};
-constexpr std::array<const char*, 8> sdk_event_names{
-  "joined",      "left",          "network_lost", "network_recovered",
-  "audio_muted", "audio_unmuted", "video_muted",  "video_unmuted"};
-
-// In the order of proto::command_kind.
-constexpr std::array<const char*, 32> command_names{
-  "auth.login",          "auth.logout",         "meeting.create",
-  "meeting.join",        "meeting.leave",       "meeting.end",
-  "meeting.get",         "meeting.renew",       "call.invite",
-  "call.ringing",        "call.accept",         "call.decline",
-  "call.cancel",         "moderate.kick",       "moderate.mute",
-  "moderate.unmute",     "moderate.mute_all",   "moderate.unmute_all",
-  "moderate.lock",       "moderate.unlock",     "moderate.set_role",
-  "rtc.event",           "admin.ping",          "admin.stats",
-  "admin.meetings.list", "admin.meeting.get",   "admin.meeting.end",
-  "admin.kick",          "admin.mute_all",      "admin.user.add",
-  "admin.user.remove",   "admin.users.list",
+/// What the node knows of each command, in the order of command_kind.
+struct command_info {
+  const char* name;
+  bool admin;
+  command_scope scope;
+  bool reads;
 };
-static_assert(static_cast<std::size_t>(proto::command_kind::admin_users_list) + 1
-              == command_names.size());
+
+constexpr command_scope session = command_scope::session;
+constexpr command_scope directory = command_scope::directory;
+constexpr command_scope create = command_scope::create;
+constexpr command_scope meeting = command_scope::meeting;
+
+constexpr command_info commands[] = {
+  {"auth.login", false, session, false},
+  {"auth.logout", false, session, false},
+  {"meeting.create", false, create, false},
+  {"meeting.join", false, meeting, false},
+  {"meeting.leave", false, meeting, false},
+  {"meeting.end", false, meeting, false},
+  {"meeting.get", false, meeting, true},
+  {"meeting.renew", false, meeting, false},
+  {"call.invite", false, meeting, false},
+  {"call.ringing", false, meeting, false},
+  {"call.accept", false, meeting, false},
+  {"call.decline", false, meeting, false},
+  {"call.cancel", false, meeting, false},
+  {"moderate.kick", false, meeting, false},
+  {"moderate.mute", false, meeting, false},
+  {"moderate.unmute", false, meeting, false},
+  {"moderate.mute_all", false, meeting, false},
+  {"moderate.unmute_all", false, meeting, false},
+  {"moderate.lock", false, meeting, false},
+  {"moderate.unlock", false, meeting, false},
+  {"moderate.set_role", false, meeting, false},
+  {"rtc.event", false, meeting, false},
+  {"admin.ping", true, directory, false},
+  {"admin.stats", true, directory, false},
+  {"admin.meetings.list", true, directory, false},
+  {"admin.meeting.get", true, meeting, true},
+  {"admin.meeting.end", true, meeting, false},
+  {"admin.kick", true, meeting, false},
+  {"admin.mute_all", true, meeting, false},
+  {"admin.user.add", true, directory, false},
+  {"admin.user.remove", true, directory, false},
+  {"admin.users.list", true, directory, false},
+};
+static_assert(static_cast<std::size_t>(command_kind::admin_users_list) + 1
+              == std::size(commands));
+
+const command_info& info(command_kind x) {
+  return commands[static_cast<std::size_t>(x)];
+}
 
 // In the order of proto::event_kind.
-constexpr std::array<const char*, 15> event_names{
+constexpr const char* event_names[] = {
   "event.invite",        "event.ringing",      "event.accepted",
   "event.declined",      "event.invite_timeout", "event.canceled",
   "event.answered_elsewhere", "event.joined",  "event.left",
@@ -62,82 +75,42 @@ constexpr std::array<const char*, 15> event_names{
   "event.role_changed",  "event.participant",  "event.token_expiring",
 };
 static_assert(static_cast<std::size_t>(proto::event_kind::token_expiring) + 1
-              == event_names.size());
+              == std::size(event_names));
 
 } // namespace
-
-const char* to_string(role x) {
-  return name_by_table(role_names, x);
-}
-const char* to_string(invite_policy x) {
-  return name_by_table(policy_names, x);
-}
-const char* to_string(participant_status x) {
-  return name_by_table(participant_status_names, x);
-}
-const char* to_string(invitation_status x) {
-  return name_by_table(invitation_status_names, x);
-}
-const char* to_string(meeting_status x) {
-  return name_by_table(meeting_status_names, x);
-}
-const char* to_string(sdk_event x) {
-  return name_by_table(sdk_event_names, x);
-}
-
-std::optional<role> parse_role(std::string_view x) {
-  return parse_by_table<role>(role_names, x);
-}
-std::optional<invite_policy> parse_invite_policy(std::string_view x) {
-  return parse_by_table<invite_policy>(policy_names, x);
-}
-std::optional<participant_status> parse_participant_status(std::string_view x) {
-  return parse_by_table<participant_status>(participant_status_names, x);
-}
-std::optional<invitation_status> parse_invitation_status(std::string_view x) {
-  return parse_by_table<invitation_status>(invitation_status_names, x);
-}
-std::optional<meeting_status> parse_meeting_status(std::string_view x) {
-  return parse_by_table<meeting_status>(meeting_status_names, x);
-}
-std::optional<sdk_event> parse_sdk_event(std::string_view x) {
-  return parse_by_table<sdk_event>(sdk_event_names, x);
-}
 
 namespace proto {
 
 const char* to_string(command_kind x) {
-  return name_by_table(command_names, x);
+  auto i = static_cast<std::size_t>(x);
+  return i < std::size(commands) ? commands[i].name : "unknown";
 }
 
 std::optional<command_kind> parse_command_kind(std::string_view x) {
-  return parse_by_table<command_kind>(command_names, x);
+  for (std::size_t i = 0; i < std::size(commands); ++i)
+    if (x == commands[i].name)
+      return static_cast<command_kind>(i);
+  return std::nullopt;
 }
 
 bool is_admin_command(command_kind x) {
-  switch (x) {
-    case command_kind::admin_ping:
-    case command_kind::admin_stats:
-    case command_kind::admin_meetings_list:
-    case command_kind::admin_meeting_get:
-    case command_kind::admin_meeting_end:
-    case command_kind::admin_kick:
-    case command_kind::admin_mute_all:
-    case command_kind::admin_user_add:
-    case command_kind::admin_user_remove:
-    case command_kind::admin_users_list:
-      return true;
-    default:
-      return false;
-  }
+  return info(x).admin;
+}
+
+command_scope scope_of(command_kind x) {
+  return info(x).scope;
+}
+
+bool reads_meeting(command_kind x) {
+  return info(x).reads;
 }
 
 const char* to_string(event_kind x) {
-  return name_by_table(event_names, x);
+  return name_of(event_names, x);
 }
 
 std::optional<event_kind> parse_event_kind(std::string_view x) {
-  return parse_by_table<event_kind>(event_names, x);
+  return parse_by_name<event_kind>(event_names, x);
 }
 
 reply fail(std::optional<std::string> id, int code, std::string reason,
@@ -147,13 +120,6 @@ reply fail(std::optional<std::string> id, int code, std::string reason,
   r.code = code;
   r.reason = std::move(reason);
   r.message = std::move(message);
-  return r;
-}
-
-reply fail_retry_after(std::optional<std::string> id, int code, std::string reason,
-                       std::string message, std::int64_t retry_after_ms) {
-  auto r = fail(std::move(id), code, std::move(reason), std::move(message));
-  r.retry_after_ms = retry_after_ms;
   return r;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "actors/core/clock.hpp"
+#include "actors/core/enums.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -19,43 +20,6 @@ namespace meetingd {
 
 /// Largest uplink payload the node accepts (PROTOCOL.md §2).
 constexpr std::size_t max_payload_bytes = 16 * 1024;
-
-enum class role : std::uint8_t { host, cohost, member };
-enum class invite_policy : std::uint8_t { anyone, hosts };
-enum class participant_status : std::uint8_t { joined, left, kicked };
-enum class invitation_status : std::uint8_t {
-  ringing,
-  accepted,
-  declined,
-  canceled,
-  timed_out,
-};
-enum class meeting_status : std::uint8_t { active, ended };
-
-/// The RTC SDK's own events that a device relays with `rtc.event`.
-enum class sdk_event : std::uint8_t {
-  joined,
-  left,
-  network_lost,
-  network_recovered,
-  audio_muted,
-  audio_unmuted,
-  video_muted,
-  video_unmuted,
-};
-
-const char* to_string(role x);
-const char* to_string(invite_policy x);
-const char* to_string(participant_status x);
-const char* to_string(invitation_status x);
-const char* to_string(meeting_status x);
-const char* to_string(sdk_event x);
-std::optional<role> parse_role(std::string_view x);
-std::optional<invite_policy> parse_invite_policy(std::string_view x);
-std::optional<participant_status> parse_participant_status(std::string_view x);
-std::optional<invitation_status> parse_invitation_status(std::string_view x);
-std::optional<meeting_status> parse_meeting_status(std::string_view x);
-std::optional<sdk_event> parse_sdk_event(std::string_view x);
 
 namespace proto {
 
@@ -102,8 +66,19 @@ enum class command_kind : std::uint8_t {
 const char* to_string(command_kind x);
 std::optional<command_kind> parse_command_kind(std::string_view x);
 
-/// True for the commands of PROTOCOL.md §8, obeyed on the admin topic only.
+/// True for the admin commands, obeyed on the admin topic only.
 bool is_admin_command(command_kind x);
+
+/// Who answers a command: the directory for the device's session and the
+/// node-wide admin commands, a new meeting for meeting.create, the meeting a
+/// command names for all others.
+enum class command_scope : std::uint8_t { session, directory, create, meeting };
+command_scope scope_of(command_kind x);
+
+/// True for the commands that only read a meeting (meeting.get,
+/// admin.meeting.get): they are answered for an ended meeting too, where
+/// every other meeting command is refused with 410.
+bool reads_meeting(command_kind x);
 
 /// A validated command. Fields not used by `kind` stay empty; the codec
 /// guarantees that every field `kind` requires is present and well-formed.
@@ -291,13 +266,11 @@ struct reply {
   reply_data data;
 };
 
-/// An error reply.
+/// An error reply. The node's own refusals are made from their catalogue
+/// (actors/core/refusals.hpp); this is for the codec's, and for tests.
 reply fail(std::optional<std::string> id, int code, std::string reason,
            std::string message);
 
-/// An error reply that says when to try again (429, 503).
-reply fail_retry_after(std::optional<std::string> id, int code, std::string reason,
-                       std::string message, std::int64_t retry_after_ms);
 
 // -- events -------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 // args, every malformed message gets its code and reason (PROTOCOL.md §2-3),
 // everything the node encodes decodes back, and the shapes of a credentials
 // reply and of an event are pinned byte for byte.
+#include "actors/core/refusals.hpp"
 #include "gateway/codec.hpp"
 #include "actors/core/meeting_state.hpp"
 
@@ -1022,7 +1023,8 @@ TEST(codec_roundtrip, error_replies) {
 }
 
 TEST(codec_roundtrip, retry_after_ms_is_written_when_set_and_read_back) {
-  auto r = proto::fail_retry_after(std::string{"r-1"}, 429, "limit:creates", "slow down", 1500);
+  auto r = refuse_retry_after(refusal::limit_creates, "slow down", 1500);
+  r.id = "r-1";
   auto wire = encode_reply(r);
   EXPECT_EQ(wire, R"({"id":"r-1","type":"reply","code":429,"error":{"reason":"limit:creates",)"
                   R"("message":"slow down","retry_after_ms":1500}})");

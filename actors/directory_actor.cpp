@@ -5,6 +5,7 @@
 #include "actors/directory_login.hpp"
 #include "actors/directory_meetings.hpp"
 #include "actors/directory_replies.hpp"
+#include "actors/core/directory_routing.hpp"
 #include "config/log.hpp"
 #include "actors/core/crypto.hpp"
 
@@ -21,7 +22,8 @@ using proto::command_kind;
 namespace meetings = directory_meetings;
 
 /// How often the directory forgets what no longer matters (decayed login
-/// failures, creates older than a minute, old removals).
+/// failures, creates older than a minute, old removals, meetings that ended
+/// longer than --ended-retention ago).
 constexpr auto prune_interval = std::chrono::minutes(1);
 
 /// Applies a device presence change and tells the user's meetings if the
@@ -170,22 +172,12 @@ void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promi
   auto& st = self->state;
   auto& cmd = in.req.cmd;
   auto entry = st.book.find_meeting(cmd.meeting);
-  if (!actor && entry && cmd.kind == command_kind::admin_meeting_get) {
-    proto::meeting_view v;
-    v.meeting = entry->summary.meeting;
-    v.title = entry->summary.title;
-    v.host = entry->summary.host;
-    v.channel = entry->summary.meeting;
-    v.status = entry->summary.status;
-    v.end_reason = entry->end_reason;
-    v.created_at = entry->summary.created_at;
-    v.expires_at = entry->summary.expires_at;
-    reply_with(self, route_of(in, who.user), rp, ok(std::move(v)));
-    return;
-  }
   if (!actor) {
-    reply_with(self, route_of(in, who.user), rp,
-               ended_meeting_reply(entry ? entry->end_reason : std::string{}));
+    if (entry && cmd.kind == command_kind::admin_meeting_get)
+      reply_with(self, route_of(in, who.user), rp, ok(registry_view(*entry)));
+    else
+      reply_with(self, route_of(in, who.user), rp,
+                 ended_meeting_reply(entry ? entry->end_reason : std::string{}));
     return;
   }
   std::vector<user_fact> facts;
@@ -204,16 +196,9 @@ void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promi
 caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const caller& who) {
   auto& st = self->state;
   auto& cmd = in.req.cmd;
-  auto entry = st.book.find_meeting(cmd.meeting);
-  if (!entry || entry->creating)
-    return reply_here(self, route_of(in, who.user),
-                      refuse(refusal::meeting_not_found, "no meeting " + cmd.meeting));
-  bool reading = cmd.kind == command_kind::meeting_get
-                 || cmd.kind == command_kind::admin_meeting_get;
-  if (entry->summary.status == meeting_status::ended && !reading) {
-    // Answered here, so nothing is sent to a meeting actor about to finish.
-    return reply_here(self, route_of(in, who.user), ended_meeting_reply(entry->end_reason));
-  }
+  // Answered here, so nothing is sent to a meeting actor about to finish.
+  if (auto refusal = refusal_before_meeting(st.book.find_meeting(cmd.meeting), cmd.kind))
+    return reply_here(self, route_of(in, who.user), std::move(*refusal));
   auto rp = self->make_response_promise<final_reply>();
   auto id = cmd.meeting;
   meetings::with_actor(self, id, [self, in = std::move(in), who, rp](const meeting_actor* actor) mutable {
@@ -224,54 +209,45 @@ caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const ca
 
 caf::result<final_reply> handle(self_ptr self, inbound_request& in) {
   auto& st = self->state;
-  auto& cmd = in.req.cmd;
+  auto r = route_command(in.req.cmd.kind, in.client, in.admin, st.book.user_of(in.client));
+  // Any command proves a logged-in device is there.
+  if (!r.who.user.empty())
+    presence(self, in.client, true);
+  // Only paths that end in the directory make a promise: one made on a path
+  // that ends in a meeting would take over the request `delegate` forwards.
   auto promise = [self] { return self->make_response_promise<final_reply>(); };
-  if (in.admin) {
-    if (proto::is_admin_command(cmd.kind)
-        && cmd.kind != command_kind::admin_meeting_get && cmd.kind != command_kind::admin_meeting_end
-        && cmd.kind != command_kind::admin_kick && cmd.kind != command_kind::admin_mute_all) {
+  switch (r.where) {
+    case route::to::create:
+      return create_meeting(self, in, r.who.user);
+    case route::to::meeting:
+      return to_meeting(self, in, r.who);
+    case route::to::log_in: {
+      auto rp = promise();
+      directory_login::login(self, in, rp);
+      return rp;
+    }
+    case route::to::log_out: {
+      auto rp = promise();
+      directory_login::logout(self, in, rp);
+      return rp;
+    }
+    case route::to::admin: {
       auto rp = promise();
       handle_admin(self, in, rp);
       return rp;
     }
-    if (!proto::is_admin_command(cmd.kind))
-      return reply_here(self, route_of(in),
-                        refuse(refusal::wrong_topic,
-                                    "device commands go to the device topic <parent>/up/<client id>"));
-    return to_meeting(self, in, caller{"", in.client, true});
+    case route::to::refuse:
+      break;
   }
-  if (proto::is_admin_command(cmd.kind)) {
+  if (r.why == refusal::not_admin)
     MD_LOG_WARN("admin.refused", log::kv("client", in.client),
-                log::kv("type", proto::to_string(cmd.kind)), log::kv("req", in.req.id));
-    auto rp = promise();
-    reply_to_stranger(rp, route_of(in),
-                      refuse(refusal::not_admin,
-                                  "admin commands are taken only on the admin topic from ids in --admins"));
-    return rp;
-  }
-  if (cmd.kind == command_kind::auth_login) {
-    auto rp = promise();
-    directory_login::login(self, in, rp);
-    return rp;
-  }
-  auto bound = st.book.user_of(in.client);
-  if (!bound) {
-    auto rp = promise();
-    reply_to_stranger(rp, route_of(in),
-                      refuse(refusal::not_logged_in, "log in first with auth.login"));
-    return rp;
-  }
-  auto user = *bound;
-  // Any command proves the device is there.
-  presence(self, in.client, true);
-  if (cmd.kind == command_kind::auth_logout) {
-    auto rp = promise();
-    directory_login::logout(self, in, rp);
-    return rp;
-  }
-  if (cmd.kind == command_kind::meeting_create)
-    return create_meeting(self, in, user);
-  return to_meeting(self, in, caller{user, in.client, false});
+                log::kv("type", proto::to_string(in.req.cmd.kind)), log::kv("req", in.req.id));
+  auto rp = promise();
+  if (r.to_stranger)
+    reply_to_stranger(rp, route_of(in), refuse(r.why));
+  else
+    reply_with(self, route_of(in), rp, refuse(r.why));
+  return rp;
 }
 
 void deliver(self_ptr self, std::vector<outgoing_event>& events) {
@@ -297,6 +273,8 @@ void prune_books(self_ptr self) {
   auto rows = st.book.prune_logins(now);
   rows.append(st.book.prune_removed(now - st.env->ticket_max_age.count()));
   st.book.prune_creates(now);
+  // The store deletes their rows on its own round; from now on they are 404.
+  st.book.prune_ended(now - st.env->ended_retention.count());
   commit_then(self, st.links.store, std::move(rows), [] {});
   self->delayed_send(self, prune_interval, prune_atom::value);
 }

@@ -92,7 +92,7 @@ using directory_actor = caf::typed_actor<
   // Its own round: quiet meetings give up their actors (--passivate-after).
   caf::reacts_to<sweep_atom>,
   // Its own round: decayed login failures, old creates and removals are
-  // forgotten (with their rows).
+  // forgotten (with their rows), and meetings ended past --ended-retention.
   caf::reacts_to<prune_atom>>;
 
 /// When a password check is no longer wanted: the asker's actor clock, in

@@ -175,8 +175,10 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
       return bad(std::string{name} + ": must be a positive duration such as 45s, 10min, 48h");
   if (cfg.rtc_retries < 0 || cfg.rtc_retries > 10)
     return bad("--rtc-retries=" + std::to_string(cfg.rtc_retries) + ": expected 0..10");
-  if (cfg.max_participants < 2 || cfg.max_participants > 100000)
-    return bad("--max-participants=" + std::to_string(cfg.max_participants) + ": expected 2..100000");
+  auto most_participants = meeting_settings{}.max_participants_limit;
+  if (cfg.max_participants < 2 || cfg.max_participants > most_participants)
+    return bad("--max-participants=" + std::to_string(cfg.max_participants) + ": expected 2.."
+               + std::to_string(most_participants));
   if (cfg.rate_limit < 0)
     return bad("--rate-limit: must not be negative");
   if (cfg.pbkdf2_iterations < 1000 || cfg.pbkdf2_iterations > 10000000)

@@ -208,12 +208,6 @@ const user_fact* fact_for(const std::vector<user_fact>& facts,
   return nullptr;
 }
 
-std::optional<proto::reply> ended_reply(const meeting& m) {
-  if (m.status != meeting_status::ended)
-    return std::nullopt;
-  return ended_meeting_reply(m.end_reason);
-}
-
 effects not_participant() {
   return refused(refusal::not_participant,
                 "you are not in this meeting; join it first with meeting.join");
@@ -902,11 +896,10 @@ namespace {
 
 effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
                        const std::vector<user_fact>& facts, const core_context& ctx) {
-  if (cmd.kind == command_kind::meeting_get
-      || cmd.kind == command_kind::admin_meeting_get)
-    return on_get(m, who, ctx);
-  if (auto err = ended_reply(m))
+  if (auto err = refusal_if_ended(m.status, m.end_reason, cmd.kind))
     return effects::refusal(std::move(err));
+  if (proto::reads_meeting(cmd.kind))
+    return on_get(m, who, ctx);
   switch (cmd.kind) {
     case command_kind::meeting_join:
       return on_join(m, who, ctx);
@@ -982,7 +975,7 @@ namespace {
 effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
                     const core_context& ctx) {
   // The state may have moved on while RemoveTerminals was under way.
-  if (auto err = ended_reply(m))
+  if (auto err = refusal_if_ended(m.status, m.end_reason, cmd.kind))
     return effects::refusal(std::move(err));
   auto checked = check_kick(m, who, cmd);
   if (auto err = std::get_if<proto::reply>(&checked))
@@ -1154,6 +1147,13 @@ std::vector<std::string> joined_users(const meeting& m) {
     if (p.status == participant_status::joined)
       result.push_back(id);
   return result;
+}
+
+std::optional<proto::reply> refusal_if_ended(meeting_status status, std::string_view end_reason,
+                                             proto::command_kind kind) {
+  if (status != meeting_status::ended || proto::reads_meeting(kind))
+    return std::nullopt;
+  return ended_meeting_reply(end_reason);
 }
 
 proto::reply ended_meeting_reply(std::string_view end_reason) {

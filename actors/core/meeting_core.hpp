@@ -156,6 +156,12 @@ std::vector<std::string> joined_users(const meeting& m);
 /// meeting_expired if its channel expired, else meeting_ended.
 proto::reply ended_meeting_reply(std::string_view end_reason);
 
+/// The one rule for commands to an ended meeting, kept by the directory and
+/// the meeting alike: a command that only reads it is answered, any other
+/// gets ended_meeting_reply.
+std::optional<proto::reply> refusal_if_ended(meeting_status status, std::string_view end_reason,
+                                             proto::command_kind kind);
+
 /// The reply for a failed RTC call: 502 rtc_error:<code> when the service
 /// refused, 503 rtc_unavailable when it could not be reached.
 proto::reply rtc_failure_reply(const rtc::failure& f);

@@ -884,6 +884,24 @@ TEST_F(passivation_test, a_meeting_with_work_in_flight_keeps_its_actor) {
   EXPECT_EQ(running_actors(), awake - 1);
 }
 
+// An ended meeting answers 410 for --ended-retention, then 404: the
+// directory forgets it (it used to keep it until the next restart).
+TEST_F(directory_actor_test, an_ended_meeting_is_forgotten_after_the_retention) {
+  env->ended_retention = 2h;
+  restart();
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "c-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(a1, "e-1", command(command_kind::meeting_end, "m-1")).code, 0);
+  EXPECT_EQ(call(a1, "j-1", command(command_kind::meeting_join, "m-1")).code, 410);
+  advance(1h);
+  EXPECT_EQ(call(a1, "j-2", command(command_kind::meeting_join, "m-1")).code, 410);
+  advance(1h + 2min);
+  auto gone = call(a1, "j-3", command(command_kind::meeting_join, "m-1"));
+  EXPECT_EQ(gone.code, 404) << gone.wire;
+  auto listed = call(console, "l-1", command(command_kind::admin_meetings_list), true);
+  EXPECT_EQ(json::parse(listed.wire)["data"]["meetings"].size(), 0u) << listed.wire;
+}
+
 // -- the password hasher, faked --------------------------------------------------------
 
 /// The directory with a fake hasher: what it is asked, and answers held back.

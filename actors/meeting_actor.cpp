@@ -1,6 +1,7 @@
 // The meeting actor (see meeting_actor.hpp).
 #include "actors/meeting_actor.hpp"
 
+#include "actors/core/backoff.hpp"
 #include "actors/reply_commit.hpp"
 #include "config/log.hpp"
 #include "actors/core/crypto.hpp"
@@ -51,12 +52,12 @@ void start_delete(self_ptr self);
 /// answers `retire`, which arrives after every request it routed here.
 void quit_when_done(self_ptr self) {
   auto& st = self->state;
-  if (!st.deletion_committed || st.outstanding != 0)
+  if (st.phase < meeting_phase::deleted || st.outstanding != 0)
     return;
-  if (st.retired) {
+  if (st.phase == meeting_phase::retired) {
     self->quit();
-  } else if (!st.finish_reported) {
-    st.finish_reported = true;
+  } else if (st.phase == meeting_phase::deleted) {
+    st.phase = meeting_phase::finished;
     self->send(st.links.directory, finished_atom::value, st.m.id);
   }
 }
@@ -120,34 +121,29 @@ void log_ended(self_ptr self) {
 /// DeleteChannel until it is done; once committed, the actor's work is over.
 void start_delete(self_ptr self) {
   auto& st = self->state;
-  if (st.deleting || st.m.channel_deleted)
+  if (st.phase != meeting_phase::live || st.m.channel_deleted)
     return;
-  st.deleting = true;
+  st.phase = meeting_phase::deleting;
   self->request(st.links.rtc, caf::infinite, delete_channel_atom::value, st.m.channel.id)
     .then([self](rtc::answer& a) {
       auto& st = self->state;
-      st.deleting = false;
-      // A channel that is already gone (expired, or a lost earlier answer)
-      // is as deleted as it gets.
-      bool gone = a.ok()
-                  || (a.error->kind == rtc::failure_kind::refused
-                      && a.error->code.find("NotFound") != std::string::npos);
-      if (!gone) {
+      if (!rtc::channel_is_gone(a)) {
+        st.phase = meeting_phase::live;
+        auto wait = backoff_ceiling(std::chrono::seconds(1), std::chrono::minutes(5),
+                                    ++st.delete_failures);
         MD_LOG_WARN("meeting.delete_channel_failed", log::kv("meeting", st.m.id),
                     log::kv("channel", st.m.channel.id), log::kv("code", a.error->code),
                     log::kv("message", a.error->message),
-                    log::kv("retry_in_ms", st.delete_backoff.count()),
+                    log::kv("retry_in_ms", wait.count()),
                     log::kv("hint", "retried until it succeeds; check the RTC service and credentials"));
-        self->delayed_send(self, st.delete_backoff, retry_atom::value);
-        st.delete_backoff = std::min<std::chrono::milliseconds>(st.delete_backoff * 2,
-                                                                std::chrono::minutes(5));
+        self->delayed_send(self, wait, retry_atom::value);
         return;
       }
       auto fx = channel_deleted(st.m);
       commit_then(self, st.links.store, std::move(fx.changes), [self] {
         MD_LOG_INFO("meeting.channel_deleted", log::kv("meeting", self->state.m.id),
                     log::kv("channel", self->state.m.channel.id));
-        self->state.deletion_committed = true;
+        self->state.phase = meeting_phase::deleted;
         quit_when_done(self);
       });
     });
@@ -200,7 +196,7 @@ void create(self_ptr self, const meeting_request& req, reply_promise rp) {
     auto& st = self->state;
     auto fx = create_meeting(st.m, channel.id, channel, req.who, req.cmd, req.facts,
                              context_of(self));
-    st.exists = true;
+    st.phase = meeting_phase::live;
     MD_LOG_INFO("meeting.created", log::kv("meeting", st.m.id),
                 log::kv("host", req.who.user), log::kv("channel", channel.id),
                 log::kv("req", req.request_id),
@@ -235,7 +231,7 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
   st.links = std::move(links);
   if (recovered) {
     st.m = std::move(*recovered);
-    st.exists = true;
+    st.phase = meeting_phase::live;
     if (st.m.status == meeting_status::ended)
       start_delete(self);
     else
@@ -246,7 +242,7 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
   return {
     [self](handle_atom, meeting_request& req) -> caf::result<final_reply> {
       auto rp = self->make_response_promise<final_reply>();
-      if (!self->state.exists) {
+      if (self->state.phase == meeting_phase::unborn) {
         if (req.cmd.kind == proto::command_kind::meeting_create && req.cmd.requested_id)
           create(self, req, rp);
         else
@@ -269,7 +265,8 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       // and the pending tick is replaced by the directory's wake-up. An ended
       // meeting (deleting its channel, finishing) keeps its actor.
       auto& st = self->state;
-      if (!st.exists || st.m.status != meeting_status::active || st.outstanding != 0)
+      if (st.phase != meeting_phase::live || st.m.status != meeting_status::active
+          || st.outstanding != 0)
         return {};
       passivation out{std::move(st.m)};
       self->quit();
@@ -287,7 +284,7 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
     },
     [self](retry_atom) { start_delete(self); },
     [self](retire_atom) {
-      self->state.retired = true;
+      self->state.phase = meeting_phase::retired;
       quit_when_done(self);
     },
   };

@@ -25,23 +25,27 @@ struct meeting_links {
   std::shared_ptr<recovery_tracker> recovery;
 };
 
+/// Where a meeting actor is in its life, in this order.
+enum class meeting_phase : std::uint8_t {
+  unborn,   // spawned for meeting.create: no meeting yet
+  live,     // the meeting exists (active, or ended with its channel still there)
+  deleting, // DeleteChannel is under way
+  deleted,  // the channel's deletion is committed: only owed replies remain
+  finished, // told the directory it is finished; waits for `retire`
+  retired,  // `retire` came: quits as soon as nothing is owed
+};
+
 struct meeting_actor_state {
   meeting m;
-  /// False until the meeting was created (or recovered).
-  bool exists = false;
+  meeting_phase phase = meeting_phase::unborn;
   node_env_ptr env;
   meeting_links links;
   /// The deadline the pending tick was armed for; 0 = none.
   unix_ms armed = 0;
-  bool deleting = false;
-  /// DeleteChannel succeeded and that is committed: nothing left to do.
-  bool deletion_committed = false;
   /// Replies and steps still waiting on the store or the RTC service.
   int outstanding = 0;
-  /// `finished` was sent to the directory; `retired`: its answer came.
-  bool finish_reported = false;
-  bool retired = false;
-  std::chrono::milliseconds delete_backoff{std::chrono::seconds(1)};
+  /// DeleteChannel attempts that failed so far (for the backoff).
+  int delete_failures = 0;
   static inline const char* name = "meeting";
 };
 

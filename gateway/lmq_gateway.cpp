@@ -1,6 +1,7 @@
 // The LMQ gateway actor (see lmq_gateway.hpp).
 #include "gateway/lmq_gateway.hpp"
 
+#include "actors/core/backoff.hpp"
 #include "actors/core/refusals.hpp"
 #include "config/log.hpp"
 #include "gateway/codec.hpp"
@@ -444,7 +445,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
       st.counters.connected = false;
     },
     [self](ready_atom) {
-      self->state.connect_backoff = std::chrono::seconds(1);
+      self->state.connect_failures = 0;
       on_subscribed(self);
     },
     [self](retry_atom) {
@@ -454,9 +455,9 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
       if (st.connected || st.retry_pending)
         return;
       st.retry_pending = true;
-      self->delayed_send(self, st.connect_backoff, connect_atom::value);
-      st.connect_backoff = std::min<std::chrono::milliseconds>(st.connect_backoff * 2,
-                                                               std::chrono::seconds(30));
+      auto wait = backoff_ceiling(std::chrono::seconds(1), std::chrono::seconds(30),
+                                  ++st.connect_failures);
+      self->delayed_send(self, wait, connect_atom::value);
     },
     [self](connect_atom) {
       auto& st = self->state;

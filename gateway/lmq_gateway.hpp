@@ -88,7 +88,8 @@ struct lmq_actor_state {
   std::size_t in_flight = 0;
   bool connected = false;
   bool retry_pending = false;
-  std::chrono::milliseconds connect_backoff{std::chrono::seconds(1)};
+  /// First connection attempts that failed so far (for the backoff).
+  int connect_failures = 0;
   bool shutting_down = false;
   std::vector<caf::typed_response_promise<bool>> drained;
   lmq_actor_state();

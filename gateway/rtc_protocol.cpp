@@ -307,14 +307,22 @@ answer merge_answers(std::vector<answer> parts) {
   return out;
 }
 
+bool channel_is_gone(const answer& delete_answer) {
+  if (delete_answer.ok())
+    return true;
+  auto& e = *delete_answer.error;
+  auto not_found = std::string_view{"NotFound"};
+  bool ends_not_found = e.code.size() >= not_found.size()
+                        && e.code.compare(e.code.size() - not_found.size(), not_found.size(),
+                                          not_found) == 0;
+  return e.kind == failure_kind::refused && ends_not_found
+         && e.code.find("Channel") != std::string::npos;
+}
+
 // --- backoff ----------------------------------------------------------------
 
 std::chrono::milliseconds backoff_ceiling(const settings& s, int retry) {
-  auto cap = std::max<std::int64_t>(s.backoff_cap.count(), 0);
-  auto delay = std::max<std::int64_t>(s.backoff_base.count(), 0);
-  for (int i = 1; i < retry && delay < cap; ++i)
-    delay = delay > cap / 2 ? cap : delay * 2; // never past the cap: no overflow
-  return std::chrono::milliseconds{std::min(delay, cap)};
+  return meetingd::backoff_ceiling(s.backoff_base, s.backoff_cap, retry);
 }
 
 // --- circuit breaker --------------------------------------------------------

@@ -7,6 +7,7 @@
 // is unit-tested directly.
 #pragma once
 
+#include "actors/core/backoff.hpp"
 #include "gateway/rtc_signing.hpp"
 #include "gateway/rtc_types.hpp"
 
@@ -85,6 +86,13 @@ bool retryable(const failure& f);
 /// order, attempts summed, request ids joined with ',', the first error.
 answer merge_answers(std::vector<answer> parts);
 
+/// Whether DeleteChannel's answer means the channel is gone: deleted now, or
+/// already gone before (expired, or an earlier attempt whose answer was
+/// lost), which the service answers with a code about the channel ending in
+/// `NotFound` (`InvalidChannelId.NotFound`). Another thing not found (an
+/// access key, the app) means the channel may well still be there.
+bool channel_is_gone(const answer& delete_answer);
+
 // --- backoff ----------------------------------------------------------------
 
 /// Upper bound of the `retry`-th retry's delay (1-based):
@@ -95,9 +103,7 @@ std::chrono::milliseconds backoff_ceiling(const settings& s, int retry);
 /// given random source (any UniformRandomBitGenerator).
 template <class URBG>
 std::chrono::milliseconds backoff_delay(const settings& s, int retry, URBG& rng) {
-  auto ceiling = backoff_ceiling(s, retry).count();
-  std::uniform_int_distribution<std::int64_t> pick{0, static_cast<std::int64_t>(ceiling)};
-  return std::chrono::milliseconds{pick(rng)};
+  return full_jitter(backoff_ceiling(s, retry), rng);
 }
 
 // --- circuit breaker --------------------------------------------------------

@@ -302,16 +302,12 @@ void directory_core::expect_meetings(std::size_t n) {
 }
 
 void directory_core::restore_ended(const meeting_record& m) {
-  auto& e = meetings_[m.id];
-  e.creator = m.creator;
-  e.summary.meeting = m.id;
-  e.summary.title = m.title;
-  e.summary.host = m.host.empty() ? m.creator : m.host;
-  e.summary.status = meeting_status::ended;
-  e.summary.created_at = to_unix_s(m.created_at);
-  e.summary.expires_at = to_unix_s(m.expires_at);
-  e.ended_at = m.ended_at;
-  e.end_reason = m.end_reason;
+  // Its rows are not loaded: the summary comes from the meeting row alone,
+  // by the same rule as every other (update_of).
+  meeting ended;
+  static_cast<meeting_record&>(ended) = m;
+  apply(update_of(ended, {}));
+  meetings_[m.id].creator = m.creator;
 }
 
 std::vector<std::string> directory_core::meetings_of(const std::string& user) const {

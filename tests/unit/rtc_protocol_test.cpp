@@ -480,3 +480,24 @@ TEST(RtcCircuit, ThresholdZeroDisables) {
   EXPECT_EQ(cb.current(), circuit_breaker::state::closed);
   EXPECT_TRUE(cb.allow(t0));
 }
+
+// A DeleteChannel answer that says the channel is not there is as good as a
+// deletion; one that says something else is not there is not.
+TEST(rtc_protocol, a_channel_not_found_is_gone_other_things_not_found_are_not) {
+  auto refused = [](std::string code) {
+    answer a;
+    a.error = failure{failure_kind::refused, 404, std::move(code), "", "rid"};
+    return a;
+  };
+  EXPECT_TRUE(channel_is_gone(answer{}));
+  EXPECT_TRUE(channel_is_gone(refused("InvalidChannelId.NotFound")));
+  EXPECT_TRUE(channel_is_gone(refused("ChannelNotFound")));
+  EXPECT_FALSE(channel_is_gone(refused("InvalidAccessKeyId.NotFound")))
+    << "a wrong key does not delete channels";
+  EXPECT_FALSE(channel_is_gone(refused("InvalidAppId.NotFound")));
+  EXPECT_FALSE(channel_is_gone(refused("Forbidden.RAM")));
+  answer down;
+  down.error = failure{failure_kind::unavailable, 0, "TransportError", "", ""};
+  EXPECT_FALSE(channel_is_gone(down));
+}
+

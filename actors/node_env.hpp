@@ -45,7 +45,7 @@ struct node_env {
   std::chrono::milliseconds ended_retention = std::chrono::hours(24 * 7);
   /// A meeting without commands this long gives up its actor (its state
   /// waits in the directory, see dormant_meetings.hpp); 0: never.
-  std::chrono::milliseconds passivate_after{0};
+  std::chrono::milliseconds passivate_after = std::chrono::minutes(1);
   /// Idempotency window (PROTOCOL.md §4).
   std::chrono::milliseconds request_ttl = std::chrono::minutes(10);
   /// wall ms = actor clock ms + clock_offset_ms.

@@ -17,52 +17,77 @@
 
 namespace meetingd {
 
+/// Everything the node is made of (make_setup below checks and fills it).
+struct node_setup {
+  node_env env;
+  lmq_settings lmq;
+  rtc::settings rtc;
+  /// An http:// RTC endpoint outside loopback, let through by
+  /// --allow-insecure-rtc: the node warns at start.
+  bool rtc_in_clear = false;
+  std::string db = "var/meetingd.db";
+  bool db_sync_full = true;
+  int hashers = 2;
+  std::string log_level = "info";
+};
+
+/// The defaults of every option, taken from the settings they fill: each
+/// default is written once, where the setting is declared.
+namespace option_defaults {
+inline const node_env env{};
+inline const meeting_settings meeting = env.meeting;
+inline const lmq_settings lmq{};
+inline const rtc::settings rtc{};
+inline const abuse_limits limits = env.limits;
+inline const node_setup setup{};
+} // namespace option_defaults
+
 class node_config : public caf::actor_system_config {
 public:
   // connections
-  std::string broker = "tcp://127.0.0.1:1883";
+  std::string broker = option_defaults::lmq.broker;
   std::string broker_ca;
   std::string broker_cert;
   std::string broker_key;
-  bool lmq_auth = false;
-  std::string parent_topic = "MeetingCtrl";
-  std::string rtc_endpoint = "http://127.0.0.1:8090";
+  bool lmq_auth = option_defaults::lmq.lmq_auth;
+  std::string parent_topic = option_defaults::env.parent_topic;
+  std::string rtc_endpoint = option_defaults::rtc.endpoint;
   bool allow_insecure_rtc = false;
-  std::string region_id = "cn-hangzhou";
-  int rtc_retries = 3;
-  caf::timespan rtc_timeout = std::chrono::seconds(5);
+  std::string region_id = option_defaults::rtc.region_id;
+  int rtc_retries = option_defaults::rtc.retries;
+  caf::timespan rtc_timeout = option_defaults::rtc.timeout;
   // identity
   std::string app_id;
-  std::string node_id = "node-1";
+  std::string node_id = option_defaults::env.node_id;
   std::vector<std::string> admins;
   // state
-  std::string db = "var/meetingd.db";
-  std::string db_sync = "full";
-  caf::timespan ended_retention = std::chrono::hours(24 * 7);
-  caf::timespan passivate_after = std::chrono::minutes(1);
+  std::string db = option_defaults::setup.db;
+  std::string db_sync = option_defaults::setup.db_sync_full ? "full" : "normal";
+  caf::timespan ended_retention = option_defaults::env.ended_retention;
+  caf::timespan passivate_after = option_defaults::env.passivate_after;
   // tokens
-  std::string token_scheme = "channel";
-  caf::timespan token_ttl = std::chrono::hours(24);
-  caf::timespan token_renew_before = std::chrono::minutes(5);
-  std::string appkey_nonce;
-  std::vector<std::string> gslb{"https://rgslb.rtc.aliyuncs.com"};
+  std::string token_scheme = to_string(option_defaults::meeting.scheme);
+  caf::timespan token_ttl = option_defaults::meeting.token_ttl;
+  caf::timespan token_renew_before = option_defaults::meeting.token_renew_before;
+  std::string appkey_nonce = option_defaults::meeting.appkey_nonce;
+  std::vector<std::string> gslb = option_defaults::meeting.gslb;
   // timers
-  caf::timespan channel_ttl = std::chrono::hours(48);
-  caf::timespan idle_timeout = std::chrono::minutes(10);
-  caf::timespan ring_timeout = std::chrono::seconds(45);
-  caf::timespan presence_grace = std::chrono::seconds(60);
+  caf::timespan channel_ttl = option_defaults::meeting.channel_ttl;
+  caf::timespan idle_timeout = option_defaults::meeting.idle_timeout;
+  caf::timespan ring_timeout = option_defaults::meeting.ring_timeout;
+  caf::timespan presence_grace = option_defaults::meeting.presence_grace;
   // limits
-  int max_participants = 16;
-  int rate_limit = 50;
-  int pbkdf2_iterations = 600000;
-  int hashers = 2;
-  caf::timespan ticket_max_age = std::chrono::hours(24);
-  int max_meetings_per_user = 5;
-  int max_creates_per_minute = 10;
-  int max_invitees = 32;
-  int max_devices_per_user = 10;
+  int max_participants = option_defaults::meeting.max_participants;
+  int rate_limit = static_cast<int>(option_defaults::lmq.rate_limit);
+  int pbkdf2_iterations = option_defaults::env.pbkdf2_iterations;
+  int hashers = option_defaults::setup.hashers;
+  caf::timespan ticket_max_age = option_defaults::env.ticket_max_age;
+  int max_meetings_per_user = option_defaults::limits.meetings_per_user;
+  int max_creates_per_minute = option_defaults::limits.creates_per_minute;
+  int max_invitees = option_defaults::limits.invitees_per_call;
+  int max_devices_per_user = option_defaults::limits.devices_per_user;
   // operations
-  std::string log_level = "info";
+  std::string log_level = option_defaults::setup.log_level;
 
   node_config();
 };
@@ -78,20 +103,8 @@ struct secrets {
 };
 secrets read_secrets();
 
-/// Everything the node is made of, checked: nullopt and `error` set to one
-/// line naming the option and what is wrong with it.
-struct node_setup {
-  node_env env;
-  lmq_settings lmq;
-  rtc::settings rtc;
-  /// An http:// RTC endpoint outside loopback, let through by
-  /// --allow-insecure-rtc: the node warns at start.
-  bool rtc_in_clear = false;
-  std::string db;
-  bool db_sync_full = true;
-  int hashers = 2;
-  std::string log_level;
-};
+/// Checks the options and fills the node's settings: nullopt and `error`
+/// set to one line naming the option and what is wrong with it.
 std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys,
                                      std::string& error);
 

@@ -42,9 +42,10 @@ inline constexpr const char* system_trust_store = "system";
 bool broker_uses_tls(const std::string& uri);
 
 struct lmq_settings {
-  /// This node's id: its client id is GID_MEETING_UP@@@<node_id>.
-  std::string node_id = "node-1";
-  std::string parent_topic = "MeetingCtrl";
+  /// This node's id (its client id is GID_MEETING_UP@@@<node_id>) and the
+  /// parent topic: the node's (node_env), filled in by make_setup.
+  std::string node_id;
+  std::string parent_topic;
   /// Client ids obeyed on the admin topic (--admins).
   std::vector<std::string> admins;
   /// How long a reply is replayed for a duplicate (docs/protocol.md, "Replies").

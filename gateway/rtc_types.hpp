@@ -17,8 +17,9 @@ namespace meetingd::rtc {
 
 /// The RTC OpenAPI client's settings (`--rtc-*` options).
 struct settings {
-  /// Base URL without a trailing path, e.g. `https://rtc.aliyuncs.com`.
-  std::string endpoint;
+  /// Base URL without a trailing path; production: `https://rtc.aliyuncs.com`,
+  /// by default the RTC emulator of a development machine.
+  std::string endpoint = "http://127.0.0.1:8090";
   std::string access_key_id;
   std::string access_key_secret;
   std::string app_id;

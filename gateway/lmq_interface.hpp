@@ -6,11 +6,11 @@
 // does not depend on actors/; actors/interfaces.hpp lists it with the others.
 #pragma once
 
+#include "actors/atoms.hpp"
 #include "actors/core/protocol.hpp"
 #include "gateway/final_reply.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/atom.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
@@ -20,20 +20,6 @@
 
 namespace meetingd {
 
-// The LMQ gateway's messages (CAF 0.17 atoms: at most 10 characters).
-// `stats_atom`, `retry_atom` and `tick_atom` are the same atoms as elsewhere.
-using handle_atom = caf::atom_constant<caf::atom("handle")>;
-using presence_atom = caf::atom_constant<caf::atom("presence")>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using mqtt_in_atom = caf::atom_constant<caf::atom("mqttin")>;
-using connected_atom = caf::atom_constant<caf::atom("connected")>;
-using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using ready_atom = caf::atom_constant<caf::atom("ready")>;
-using connect_atom = caf::atom_constant<caf::atom("connect")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// A command as the LMQ gateway hands it on: decoded, not a duplicate,
 /// within the client's rate.

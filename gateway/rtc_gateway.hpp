@@ -12,12 +12,12 @@
 // messages. Many calls are in flight at once.
 #pragma once
 
+#include "actors/atoms.hpp"
 #include "gateway/http_pool.hpp"
 #include "gateway/rtc_protocol.hpp"
 #include "gateway/rtc_types.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/atom.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -37,15 +37,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::http_result)
 
 namespace meetingd {
 
-// The RTC gateway's messages (CAF 0.17 atoms: at most 10 characters).
-// `stats_atom` and `retry_atom` are the same atoms as elsewhere.
-using create_channel_atom = caf::atom_constant<caf::atom("mkchannel")>;
-using delete_channel_atom = caf::atom_constant<caf::atom("rmchannel")>;
-using remove_terminals_atom = caf::atom_constant<caf::atom("rmterm")>;
-using describe_users_atom = caf::atom_constant<caf::atom("lsusers")>;
-using http_done_atom = caf::atom_constant<caf::atom("httpdone")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// The RTC gateway actor interface.
 using rtc_actor = caf::typed_actor<

@@ -22,10 +22,10 @@
 //   auto st = sys.spawn<caf::detached>(store_actor_impl, std::move(db), cfg);
 #pragma once
 
+#include "actors/atoms.hpp"
 #include "config/log.hpp"
 #include "persistence/store.hpp"
 
-#include <caf/atom.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
@@ -40,14 +40,6 @@
 
 namespace meetingd {
 
-// The store's messages (CAF 0.17 atoms: at most 10 characters). `stats_atom`
-// is the same atom every actor answers its counters to.
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-using prune_atom = caf::atom_constant<caf::atom("prune")>;
-using checkpoint_atom = caf::atom_constant<caf::atom("checkpt")>;
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// How the store actor groups, retries and prunes.
 struct store_settings {

@@ -59,8 +59,9 @@ struct directory_actor_state {
   static inline const char* name = "directory";
 };
 
-/// Spawns the directory over what recovery loaded: users, devices, and the
-/// meetings (live ones get an actor, ended ones a tombstone for 410).
+/// Spawns the directory over what recovery loaded: users, devices, login
+/// failures, removals, and the meetings (live ones dormant, or with an actor
+/// if work is due at once; ended ones a registry entry that answers 410).
 directory_actor::behavior_type
 directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> self,
                      node_env_ptr env, directory_links links, snapshot recovered);

@@ -37,8 +37,9 @@ struct node_actors {
 };
 
 /// Spawns the whole node over `db` (already opened): loads the snapshot,
-/// spawns store, RTC gateway, hashers, LMQ gateway and directory (which
-/// respawns every live meeting), then attaches the gateway so it connects.
+/// spawns store, RTC gateway, hashers, LMQ gateway and directory (which keeps
+/// the recovered meetings dormant, spawning actors only for those with work
+/// due), then attaches the gateway so it connects.
 node_actors start_node(caf::actor_system& sys, const node_setup& setup,
                        std::unique_ptr<store> db, recovery_report& report);
 

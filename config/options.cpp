@@ -64,9 +64,9 @@ node_config::node_config() {
          "devices logged in as one user at a time (0: no limit)")
     .add(log_level, "log-level", "trace, debug, info, warn, error or off");
   // CAF's default, work stealing, keeps idle workers polling and sleeping
-  // 50 us at a time: on two cores that costs the node a third of its
-  // throughput (docs/benchmarks.md). A shared queue wakes workers only when
-  // there is work. The config file or --caf#scheduler.policy can still
+  // 50 us at a time, which on a small machine costs the node much of its
+  // throughput (docs/benchmarks.md has the figures). A shared queue wakes
+  // workers only when there is work. The config file or --caf#scheduler.policy can still
   // choose `stealing`.
   set("scheduler.policy", caf::atom("sharing"));
 }

@@ -17,8 +17,9 @@ struct final_reply {
   std::string wire;
   std::string user;
   std::string meeting;
-  /// False for replies that must not be replayed (429, 500, 503: the client
-  /// should be able to retry with the same id).
+  /// False for replies that must not be replayed: "try again" answers (429,
+  /// 500, 502, 503: a retry with the same id runs again), and answers to a
+  /// client that is nobody yet (answered afresh, as it is then).
   bool replayable = true;
 };
 

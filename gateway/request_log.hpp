@@ -6,9 +6,10 @@
 // as the change). Only the keys live here: the replies (some 750 bytes each)
 // would cost a busy node hundreds of MB over a 10-minute window.
 //
-// Even the keys add up: at 1000 commands/s the window holds 600k of them.
+// Even the keys add up: a busy node's window holds hundreds of thousands.
 // Each is kept as 128 bits of SHA-256(client, id) rather than as the two
-// strings: 86 bytes per request instead of 260 (measured, 600k requests).
+// strings, a third of the memory (bench/request_log_bench measures it;
+// docs/benchmarks.md has the figures).
 // Two requests would share a key with a chance of about n^2 / 2^129; even
 // then an "answered" verdict cannot return another request's reply, since the
 // reply is read back from the store by the real client and id.

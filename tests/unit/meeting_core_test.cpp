@@ -984,7 +984,9 @@ TEST_F(meeting_core_test, host_ends_meeting_for_participants_and_ringing_invitee
 TEST_F(meeting_core_test, admin_ends_meeting_with_reason_admin) {
   create();
   join("bob");
-  auto fx = run(admin_console(), make_cmd(command_kind::admin_meeting_end, m.id));
+  auto end = make_cmd(command_kind::admin_meeting_end, m.id);
+  end.reason = "abuse report 4711";
+  auto fx = run(admin_console(), end);
   EXPECT_OK(fx);
   EXPECT_EQ(m.end_reason, "admin");
   auto ev = one_event(fx, event_kind::ended);
@@ -992,6 +994,34 @@ TEST_F(meeting_core_test, admin_ends_meeting_with_reason_admin) {
   EXPECT_EQ(ev->ev.reason, "admin");
   EXPECT_EQ(sorted(ev->users), (names{"alice", "bob"}));
   EXPECT_TRUE(fx.delete_channel);
+  // The admin's reason is a note for the node's log, not the end reason.
+  EXPECT_EQ(fx.end_note, "abuse report 4711");
+}
+
+TEST_F(meeting_core_test, only_an_admin_end_carries_a_note) {
+  create();
+  auto host_end = make_cmd(command_kind::meeting_end, m.id);
+  host_end.reason = "not the host's to give";
+  auto fx = run(dev("alice"), host_end);
+  EXPECT_OK(fx);
+  EXPECT_EQ(fx.end_note, "");
+
+  m = meeting{};
+  create("alice", {}, std::nullopt, std::nullopt, "m-2");
+  auto fx2 = run(admin_console(), make_cmd(command_kind::admin_meeting_end, m.id));
+  EXPECT_OK(fx2);
+  EXPECT_EQ(fx2.end_note, "");
+}
+
+TEST_F(meeting_core_test, an_admin_end_keeps_its_note_when_a_deadline_fires_first) {
+  create("alice", {"carol"});
+  now = inv("carol").ring_deadline;
+  auto end = make_cmd(command_kind::admin_meeting_end, m.id);
+  end.reason = "maintenance";
+  auto fx = run(admin_console(), end);
+  EXPECT_OK(fx);
+  EXPECT_EQ(recipients(fx, event_kind::invite_timeout), (names{"alice", "carol"}));
+  EXPECT_EQ(fx.end_note, "maintenance");
 }
 
 // -- host succession --------------------------------------------------------------------

@@ -112,10 +112,15 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
   arm_timer(self);
 }
 
-void log_ended(self_ptr self) {
+void log_ended(self_ptr self, const std::string& note = {}) {
   auto& m = self->state.m;
-  MD_LOG_INFO("meeting.ended", log::kv("meeting", m.id),
-              log::kv("reason", m.end_reason), log::kv("channel", m.channel.id));
+  if (note.empty())
+    MD_LOG_INFO("meeting.ended", log::kv("meeting", m.id),
+                log::kv("reason", m.end_reason), log::kv("channel", m.channel.id));
+  else
+    MD_LOG_INFO("meeting.ended", log::kv("meeting", m.id),
+                log::kv("reason", m.end_reason), log::kv("channel", m.channel.id),
+                log::kv("note", note));
 }
 
 /// DeleteChannel until it is done; once committed, the actor's work is over.
@@ -152,12 +157,14 @@ void start_delete(self_ptr self) {
 void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
   auto& st = self->state;
   auto route = route_of(self, req);
+  // Before the command: it changes the state in place.
+  bool was_active = st.m.status == meeting_status::active;
   auto fx = handle_command(st.m, req.who, req.cmd, req.facts, context_of(self));
   if (fx.remove_terminals.empty()) {
-    bool was_active = st.m.status == meeting_status::active;
+    auto note = std::move(fx.end_note);
     perform(self, std::move(fx), &route, &rp);
     if (was_active && st.m.status == meeting_status::ended)
-      log_ended(self);
+      log_ended(self, note);
     return;
   }
   // A kick: the user leaves the channel first, then the state changes.
@@ -165,8 +172,11 @@ void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
   self->request(st.links.rtc, caf::infinite, remove_terminals_atom::value,
                 st.m.channel.id, fx.remove_terminals)
     .then([self, req, route, rp](rtc::answer& a) mutable {
+      bool was_active = self->state.m.status == meeting_status::active;
       auto fx = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));
       perform(self, std::move(fx), &route, &rp);
+      if (was_active && self->state.m.status == meeting_status::ended)
+        log_ended(self); // a deadline that passed while RemoveTerminals ran
       end_outstanding(self);
     });
 }

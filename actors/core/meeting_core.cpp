@@ -118,6 +118,8 @@ effects merge(effects earlier, effects later) {
   for (auto& t : later.remove_terminals)
     earlier.remove_terminals.push_back(std::move(t));
   earlier.delete_channel = earlier.delete_channel || later.delete_channel;
+  if (!later.end_note.empty())
+    earlier.end_note = std::move(later.end_note);
   return earlier;
 }
 
@@ -524,6 +526,8 @@ effects on_end(meeting& m, const caller& who, const proto::command& cmd,
                   "only the host may end the meeting; ask the host, or an admin");
   step st{m, ctx};
   end_meeting(st, who.admin ? "admin" : "ended");
+  if (who.admin)
+    st.out().end_note = cmd.reason.value_or("");
   st.reply_ok();
   return st.finish();
 }

@@ -78,6 +78,9 @@ struct effects {
   std::vector<std::string> remove_terminals;
   /// The meeting ended: DeleteChannel until it is done.
   bool delete_channel = false;
+  /// The `reason` an admin gave to admin.meeting.end: the operator's note,
+  /// for the node's log; the meeting's end_reason stays "admin".
+  std::string end_note;
 
   /// A refusal: the reply, nothing changed.
   static effects refusal(std::optional<proto::reply> r) {

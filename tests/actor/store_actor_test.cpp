@@ -301,8 +301,15 @@ TEST_F(store_actor_test, recovers_from_a_second_failure_after_a_checkpoint) {
   checkpoint.receive([](bool ok) { EXPECT_TRUE(ok); },
                      [&](caf::error& err) { ADD_FAILURE() << sys_.render(err); });
   // Let the stale timed retry pass, then fail once more (apply 3): a new
-  // retry must be armed.
-  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  // retry must be armed. Had the stale one not come yet, it would do that
+  // retry and hide a missing one. The actor clock hands out delayed messages
+  // in the order they are due, so once a message due after the stale retry
+  // has been answered, the store has handled the retry too.
+  self->delayed_send(st, cfg.retry_interval + std::chrono::milliseconds(1), stats_atom::value);
+  bool fenced = false;
+  self->receive([&](const store_stats&) { fenced = true; },
+                caf::after(std::chrono::seconds(10)) >> [] {});
+  ASSERT_TRUE(fenced) << "no answer to a delayed stats request";
   {
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     ctl_->fail_at.insert(ctl_->applies + 1);

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace meetingd::testing;
@@ -63,6 +65,29 @@ std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   return s;
+}
+
+/// Whether the node has answered request `id`: it logs a `cmd` line once the
+/// reply is sent.
+bool node_answered(cluster& c, const std::string& id) {
+  std::istringstream in{c.node_log()};
+  for (std::string line; std::getline(in, line);)
+    if (line.find(" cmd type=") != std::string::npos
+        && line.find(" req=" + id + " ") != std::string::npos)
+      return true;
+  return false;
+}
+
+/// The milliseconds in "... <prefix><n> ms ..." of `text`, if there.
+std::optional<long long> ms_after(const std::string& text, const std::string& prefix) {
+  auto at = text.find(prefix);
+  if (at == std::string::npos)
+    return std::nullopt;
+  try {
+    return std::stoll(text.substr(at + prefix.size()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
 }
 
 /// Lines of the node's log that contain `what`, for failure messages.
@@ -215,23 +240,32 @@ TEST(faults, circuit_opens_fails_fast_and_closes_again) {
   EXPECT_EQ(rtc_requests(c, "CreateChannel"), 5);
 
   // Open: fast failures, the service sees nothing.
+  std::optional<steady::time_point> probe_at; // when the node says it tries again
   for (int i = 0; i < 3; ++i) {
     auto t0 = steady::now();
     auto r = alice->request("meeting.create", {{"title", "fast"}}, 10s);
     auto ms = ms_since(t0);
     EXPECT_EQ(code_of(r), 503) << r.dump();
     EXPECT_EQ(reason_of(r), "rtc_unavailable");
-    EXPECT_NE(lower(r["error"].value("message", std::string{})).find("circuit"), std::string::npos)
+    auto message = r["error"].value("message", std::string{});
+    EXPECT_NE(lower(message).find("circuit"), std::string::npos)
       << "the message says the circuit is open: " << r.dump();
     EXPECT_LT(ms, 300) << "an open circuit fails fast";
+    // Counted from the reply's arrival, after the node wrote it; +1 ms for
+    // the part of a millisecond it leaves out.
+    if (auto left = ms_after(message, "retried in "))
+      probe_at = steady::now() + std::chrono::milliseconds(*left + 1);
   }
+  ASSERT_TRUE(probe_at) << "the fast failures do not say when the service is tried again";
   EXPECT_EQ(rtc_requests(c, "CreateChannel"), 5) << "no request reaches the service while open";
   auto console = c.console();
   auto stats = console->request("admin.stats", json::object());
   EXPECT_EQ(stats["data"]["rtc"]["circuit_open"], true) << stats.dump();
 
   c.emulator_delete("/_emulator/faults");
-  std::this_thread::sleep_for(5300ms);
+  // Until the moment the node announced, not a copy of its cooldown: a call
+  // then must go through, or the announcement was wrong.
+  std::this_thread::sleep_until(*probe_at);
   auto r = alice->request("meeting.create", {{"title", "recovered"}}, 10s);
   ASSERT_EQ(code_of(r), 0) << r.dump();
   EXPECT_EQ(rtc_requests(c, "CreateChannel"), 6);
@@ -310,7 +344,11 @@ void retry_is_single_execution(cluster& c, session& d, const std::string& id, co
   if (!early.empty()) {
     EXPECT_EQ((*retried)["data"], early.front()["data"]) << "the same reply again";
   }
-  std::this_thread::sleep_for(700ms);
+  // A second reply, sent with the first or for a copy the node got before
+  // the probe, comes before the probe's answer: the node answers one device
+  // over one ordered topic.
+  auto probe = d.send("meeting.get", {{"meeting", meeting}});
+  ASSERT_TRUE(d.wait_reply(probe, 10s)) << "no answer to a probe after the retry";
   EXPECT_EQ(d.reply_count(id), before + 1) << "exactly one reply to the retry\n"
                                             << log_lines(c.node_log(), id);
 }
@@ -333,18 +371,21 @@ TEST(faults, broker_outage_mid_call) {
   add_fault(c, {{"action", "CreateChannel"}, {"latency_ms", 2500}, {"count", 1}});
   const std::string id1 = "create-across-outage";
   const json args1{{"title", "second"}, {"meeting", "m-outage"}};
-  auto t0 = steady::now();
   alice->send("meeting.create", args1, id1); // returns once the broker has it
-  std::this_thread::sleep_for(300ms);        // the node took it, CreateChannel is running
+  ASSERT_TRUE(eventually([&] { return rtc_requests(c, "CreateChannel") == 2; }, 5s))
+    << "the node did not take the create";
   c.stop_broker();
   std::this_thread::sleep_for(200ms);
   // And one she sends while the broker is down (libmosquitto queues it, or
   // it is lost: either way she never sees its reply in time).
   const std::string id2 = "create-while-broker-down";
   const json args2{{"title", "third"}, {"meeting", "m-broker-down"}};
+  bool id2_queued = true;
   try {
     alice->send("meeting.create", args2, id2);
   } catch (const std::exception& e) {
+    // libmosquitto refuses it: nothing is queued to go out later.
+    id2_queued = false;
     ::testing::Test::RecordProperty("send_while_down", e.what());
   }
   std::this_thread::sleep_for(800ms);
@@ -355,11 +396,16 @@ TEST(faults, broker_outage_mid_call) {
   ASSERT_TRUE(ready) << "the node did not resubscribe after the broker came back:\n"
                      << log_lines(c.node_log(), "lmq.");
   ASSERT_TRUE(eventually([&] { return alice->connected() && bob->connected(); }, 10s));
-  // Until the first copy's reply would have come and gone.
-  auto waited = ms_since(t0);
-  if (waited < 3500)
-    std::this_thread::sleep_for(std::chrono::milliseconds(3500 - waited));
-  // Both devices get answers again (probes with fresh ids).
+  // Every copy that reached the node is answered before the retries, so
+  // that what reached alice before a retry is all there is: the first (its
+  // CreateChannel is slow), and the second if her client kept it to send
+  // on reconnecting, ahead of her probe.
+  ASSERT_TRUE(eventually([&] { return node_answered(c, id1); }, 10s))
+    << log_lines(c.node_log(), id1);
+  if (id2_queued && !eventually([&] { return node_answered(c, id2); }, 10s))
+    ::testing::Test::RecordProperty("queued_copy", "lost");
+  // Both devices get answers again (probes with fresh ids); an answer to a
+  // copy that was on its way to alice is ahead of her probe's.
   auto answered = [&](session& d) {
     return eventually(
       [&] {
@@ -371,7 +417,6 @@ TEST(faults, broker_outage_mid_call) {
   };
   ASSERT_TRUE(answered(*alice)) << log_lines(c.node_log(), "lmq.");
   ASSERT_TRUE(answered(*bob));
-  std::this_thread::sleep_for(500ms); // a queued copy has been handled by now
 
   retry_is_single_execution(c, *alice, id1, args1, "m-outage");
   retry_is_single_execution(c, *alice, id2, args2, "m-broker-down");
@@ -556,8 +601,11 @@ TEST(faults, hostile_payloads_get_one_4xx_each_and_change_nothing) {
     }
     EXPECT_EQ((*reply)["type"], "reply");
   }
-  // Exactly one reply each: nothing more arrives.
-  std::this_thread::sleep_for(500ms);
+  // Exactly one reply each: an extra one, sent while a payload was handled,
+  // comes before the answer to a probe sent after them all (the node answers
+  // one device over one ordered topic).
+  auto probe = mallory->send("meeting.get", {{"meeting", meeting}});
+  ASSERT_TRUE(mallory->wait_reply(probe, 5s)) << "no answer to a probe after the payloads";
   EXPECT_FALSE(mallory->wait_null_reply(0ms)) << "an extra reply without id";
   for (auto& h : table) {
     if (h.id) {

@@ -328,6 +328,9 @@ TEST(meetctl, reads_and_acts_on_a_live_node) {
   auto carol_end = carol->wait_event("event.ended"); // a ringing invitee
   ASSERT_TRUE(carol_end);
   EXPECT_EQ((*carol_end)["data"]["reason"], "admin");
+  // --reason is for the node's log, which is where the operator finds it.
+  EXPECT_TRUE(has(line_with(c.node_log(), "meeting.ended meeting=" + m1), "note=maintenance"))
+    << c.node_log();
   auto ended_list = run({"meetings", "--state=ended"});
   EXPECT_TRUE(has(line_with(ended_list.output, m1), "ended")) << ended_list.output;
   EXPECT_FALSE(has(ended_list.output, m2)) << ended_list.output;

@@ -149,6 +149,8 @@ TEST(node_process, config_file_sets_options_and_the_command_line_wins) {
   EXPECT_NE(out3.find("line 3"), std::string::npos) << out3;
 }
 
+// That the file documents every option with its compiled default is checked
+// in-process (tests/unit/options_test.cpp); this is the node starting from it.
 TEST(node_process, the_shipped_config_file_parses) {
   cluster c{node_options{{{"config-file", std::string{MEETINGD_SOURCE_DIR} + "/config/meetingd.conf"}}, {}}};
   c.start_node();

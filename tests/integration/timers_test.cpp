@@ -221,17 +221,29 @@ TEST(timers, a_join_before_the_idle_deadline_cancels_it) {
   ASSERT_EQ(code_of(created), 0) << created.dump();
   std::string meeting = created["data"]["meeting"];
   std::string channel = created["data"]["channel"];
+  // The positive control: a meeting emptied just after the first one, that
+  // nobody joins.
+  auto control = alice->request("meeting.create", json::object());
+  ASSERT_EQ(code_of(control), 0) << control.dump();
+  std::string control_channel = control["data"]["channel"];
 
   auto t0 = steady::now();
   ASSERT_EQ(code_of(alice->request("meeting.leave", {{"meeting", meeting}})), 0);
-  std::this_thread::sleep_for(800ms);
+  ASSERT_EQ(code_of(alice->request("meeting.leave", {{"meeting", control["data"]["meeting"]}})),
+            0);
+  // Acknowledged, so the first deadline is armed (replies follow the commit).
   auto joined = bob->request("meeting.join", {{"meeting", meeting}});
   ASSERT_EQ(code_of(joined), 0) << joined.dump();
 
-  // Well past the first deadline the meeting goes on.
+  // The control ends at its deadline, so idle deadlines fire and are seen
+  // now; the first meeting's came earlier. What must not happen is then
+  // waited for up to `late` after the first deadline, as long as an end
+  // that did fire could take to show.
+  auto control_deleted = wait_channel_deleted(c, control_channel, 2s + late + 1s);
+  ASSERT_TRUE(control_deleted) << "the control meeting did not end\n" << c.node_log();
   std::this_thread::sleep_until(t0 + 2s + late);
   EXPECT_TRUE(channel_exists(c, channel)) << c.node_log();
-  EXPECT_EQ(delete_channel_calls(c), 0);
+  EXPECT_EQ(delete_channel_calls(c), 1) << "only the control's channel is deleted";
   auto got = console->request("admin.meeting.get", {{"meeting", meeting}});
   ASSERT_EQ(code_of(got), 0) << got.dump();
   EXPECT_EQ(got["data"]["state"], "active") << got.dump();

@@ -42,42 +42,59 @@ namespace {
 constexpr unix_ms t0 = 1'700'000'000'000; // a whole second
 
 // -- serialising the state ------------------------------------------------------------
+//
+// Each dump binds every field of its record by name (a structured binding must
+// name them all), so a field added to the record stops this file compiling
+// until it is dumped here too: the checks below cannot go blind to it.
+
+std::string dump(const channel_info& c) {
+  const auto& [id, key, nonce, timestamp] = c;
+  std::ostringstream o;
+  o << id << "/" << key << "/" << nonce << "/" << timestamp;
+  return o.str();
+}
 
 std::string dump(const meeting_record& r) {
+  const auto& [id, title, creator, host, channel, scheme, status, end_reason, created_at,
+               expires_at, ended_at, idle_deadline, expiry_warn_at, locked, policy,
+               max_participants, channel_deleted, next_order] = r;
   std::ostringstream o;
-  o << "meeting{id=" << r.id << " title=" << r.title << " creator=" << r.creator
-    << " channel=" << r.channel.id << "/" << r.channel.key << "/" << r.channel.nonce
-    << "/" << r.channel.timestamp << " scheme=" << to_string(r.scheme)
-    << " status=" << to_string(r.status) << " end_reason=" << r.end_reason
-    << " created_at=" << r.created_at << " expires_at=" << r.expires_at
-    << " ended_at=" << r.ended_at << " idle_deadline=" << r.idle_deadline
-    << " expiry_warn_at=" << r.expiry_warn_at << " locked=" << r.locked
-    << " policy=" << to_string(r.policy) << " max=" << r.max_participants
-    << " channel_deleted=" << r.channel_deleted << " next_order=" << r.next_order
-    << "}";
+  o << "meeting{id=" << id << " title=" << title << " creator=" << creator
+    << " host=" << host << " channel=" << dump(channel) << " scheme=" << to_string(scheme)
+    << " status=" << to_string(status) << " end_reason=" << end_reason
+    << " created_at=" << created_at << " expires_at=" << expires_at
+    << " ended_at=" << ended_at << " idle_deadline=" << idle_deadline
+    << " expiry_warn_at=" << expiry_warn_at << " locked=" << locked
+    << " policy=" << to_string(policy) << " max=" << max_participants
+    << " channel_deleted=" << channel_deleted << " next_order=" << next_order << "}";
   return o.str();
 }
 
 std::string dump(const participant& p) {
+  const auto& [user, rtc_user, r, status, order, joined_at, left_at, left_reason, kicked_by,
+               audio_muted, video_muted, online, network_lost, grace_deadline, session,
+               token_expires_at, token_warn_at] = p;
   std::ostringstream o;
-  o << "participant{user=" << p.user << " rtc=" << p.rtc_user << " role=" << to_string(p.r)
-    << " status=" << to_string(p.status) << " order=" << p.order
-    << " joined_at=" << p.joined_at << " left_at=" << p.left_at
-    << " left_reason=" << p.left_reason << " kicked_by=" << p.kicked_by
-    << " audio_muted=" << p.audio_muted << " video_muted=" << p.video_muted
-    << " online=" << p.online << " network_lost=" << p.network_lost
-    << " grace=" << p.grace_deadline << " session=" << p.session
-    << " token_expires_at=" << p.token_expires_at << " token_warn_at=" << p.token_warn_at
+  o << "participant{user=" << user << " rtc=" << rtc_user << " role=" << to_string(r)
+    << " status=" << to_string(status) << " order=" << order
+    << " joined_at=" << joined_at << " left_at=" << left_at
+    << " left_reason=" << left_reason << " kicked_by=" << kicked_by
+    << " audio_muted=" << audio_muted << " video_muted=" << video_muted
+    << " online=" << online << " network_lost=" << network_lost
+    << " grace=" << grace_deadline << " session=" << session
+    << " token_expires_at=" << token_expires_at << " token_warn_at=" << token_warn_at
     << "}";
   return o.str();
 }
 
 std::string dump(const invitation& i) {
+  const auto& [invitee, inviter, status, created_at, ring_deadline, answered_at, session,
+               delivered] = i;
   std::ostringstream o;
-  o << "invitation{invitee=" << i.invitee << " inviter=" << i.inviter
-    << " status=" << to_string(i.status) << " created_at=" << i.created_at
-    << " ring_deadline=" << i.ring_deadline << " answered_at=" << i.answered_at
-    << " session=" << i.session << " delivered=" << i.delivered << "}";
+  o << "invitation{invitee=" << invitee << " inviter=" << inviter
+    << " status=" << to_string(status) << " created_at=" << created_at
+    << " ring_deadline=" << ring_deadline << " answered_at=" << answered_at
+    << " session=" << session << " delivered=" << delivered << "}";
   return o.str();
 }
 
@@ -967,7 +984,9 @@ TEST_F(meeting_core_test, host_ends_meeting_for_participants_and_ringing_invitee
 TEST_F(meeting_core_test, admin_ends_meeting_with_reason_admin) {
   create();
   join("bob");
-  auto fx = run(admin_console(), make_cmd(command_kind::admin_meeting_end, m.id));
+  auto end = make_cmd(command_kind::admin_meeting_end, m.id);
+  end.reason = "abuse report 4711";
+  auto fx = run(admin_console(), end);
   EXPECT_OK(fx);
   EXPECT_EQ(m.end_reason, "admin");
   auto ev = one_event(fx, event_kind::ended);
@@ -975,6 +994,34 @@ TEST_F(meeting_core_test, admin_ends_meeting_with_reason_admin) {
   EXPECT_EQ(ev->ev.reason, "admin");
   EXPECT_EQ(sorted(ev->users), (names{"alice", "bob"}));
   EXPECT_TRUE(fx.delete_channel);
+  // The admin's reason is a note for the node's log, not the end reason.
+  EXPECT_EQ(fx.end_note, "abuse report 4711");
+}
+
+TEST_F(meeting_core_test, only_an_admin_end_carries_a_note) {
+  create();
+  auto host_end = make_cmd(command_kind::meeting_end, m.id);
+  host_end.reason = "not the host's to give";
+  auto fx = run(dev("alice"), host_end);
+  EXPECT_OK(fx);
+  EXPECT_EQ(fx.end_note, "");
+
+  m = meeting{};
+  create("alice", {}, std::nullopt, std::nullopt, "m-2");
+  auto fx2 = run(admin_console(), make_cmd(command_kind::admin_meeting_end, m.id));
+  EXPECT_OK(fx2);
+  EXPECT_EQ(fx2.end_note, "");
+}
+
+TEST_F(meeting_core_test, an_admin_end_keeps_its_note_when_a_deadline_fires_first) {
+  create("alice", {"carol"});
+  now = inv("carol").ring_deadline;
+  auto end = make_cmd(command_kind::admin_meeting_end, m.id);
+  end.reason = "maintenance";
+  auto fx = run(admin_console(), end);
+  EXPECT_OK(fx);
+  EXPECT_EQ(recipients(fx, event_kind::invite_timeout), (names{"alice", "carol"}));
+  EXPECT_EQ(fx.end_note, "maintenance");
 }
 
 // -- host succession --------------------------------------------------------------------

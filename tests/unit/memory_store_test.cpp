@@ -54,6 +54,7 @@ meeting_record sample_meeting(const std::string& id) {
   m.id = id;
   m.title = "standup \"daily\" ü";
   m.creator = "alice";
+  m.host = "bob"; // not the creator, so a store that writes one for the other is caught
   m.channel = {"ch-" + id, "key-" + id, "nonce-" + id, 1700000000};
   m.scheme = token_scheme::appkey;
   m.status = meeting_status::active;
@@ -137,81 +138,102 @@ request_record sample_request(const std::string& id, unix_ms at) {
           R"({"id":")" + id + R"(","type":"reply","code":0})", at};
 }
 
+// Each expect_same binds every field of `a` by name (a structured binding must
+// name them all), so a field added to a record stops this file compiling until
+// it is compared here too.
+
+void expect_same(const channel_info& a, const channel_info& b) {
+  const auto& [id, key, nonce, timestamp] = a;
+  EXPECT_EQ(id, b.id);
+  EXPECT_EQ(key, b.key);
+  EXPECT_EQ(nonce, b.nonce);
+  EXPECT_EQ(timestamp, b.timestamp);
+}
+
 void expect_same(const meeting_record& a, const meeting_record& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.title, b.title);
-  EXPECT_EQ(a.creator, b.creator);
-  EXPECT_EQ(a.channel.id, b.channel.id);
-  EXPECT_EQ(a.channel.key, b.channel.key);
-  EXPECT_EQ(a.channel.nonce, b.channel.nonce);
-  EXPECT_EQ(a.channel.timestamp, b.channel.timestamp);
-  EXPECT_EQ(a.scheme, b.scheme);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.end_reason, b.end_reason);
-  EXPECT_EQ(a.created_at, b.created_at);
-  EXPECT_EQ(a.expires_at, b.expires_at);
-  EXPECT_EQ(a.ended_at, b.ended_at);
-  EXPECT_EQ(a.idle_deadline, b.idle_deadline);
-  EXPECT_EQ(a.expiry_warn_at, b.expiry_warn_at);
-  EXPECT_EQ(a.locked, b.locked);
-  EXPECT_EQ(a.policy, b.policy);
-  EXPECT_EQ(a.max_participants, b.max_participants);
-  EXPECT_EQ(a.channel_deleted, b.channel_deleted);
-  EXPECT_EQ(a.next_order, b.next_order);
+  const auto& [id, title, creator, host, channel, scheme, status, end_reason, created_at,
+               expires_at, ended_at, idle_deadline, expiry_warn_at, locked, policy,
+               max_participants, channel_deleted, next_order] = a;
+  EXPECT_EQ(id, b.id);
+  EXPECT_EQ(title, b.title);
+  EXPECT_EQ(creator, b.creator);
+  EXPECT_EQ(host, b.host);
+  expect_same(channel, b.channel);
+  EXPECT_EQ(scheme, b.scheme);
+  EXPECT_EQ(status, b.status);
+  EXPECT_EQ(end_reason, b.end_reason);
+  EXPECT_EQ(created_at, b.created_at);
+  EXPECT_EQ(expires_at, b.expires_at);
+  EXPECT_EQ(ended_at, b.ended_at);
+  EXPECT_EQ(idle_deadline, b.idle_deadline);
+  EXPECT_EQ(expiry_warn_at, b.expiry_warn_at);
+  EXPECT_EQ(locked, b.locked);
+  EXPECT_EQ(policy, b.policy);
+  EXPECT_EQ(max_participants, b.max_participants);
+  EXPECT_EQ(channel_deleted, b.channel_deleted);
+  EXPECT_EQ(next_order, b.next_order);
 }
 
 void expect_same(const participant& a, const participant& b) {
-  EXPECT_EQ(a.user, b.user);
-  EXPECT_EQ(a.rtc_user, b.rtc_user);
-  EXPECT_EQ(a.r, b.r);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.order, b.order);
-  EXPECT_EQ(a.joined_at, b.joined_at);
-  EXPECT_EQ(a.left_at, b.left_at);
-  EXPECT_EQ(a.left_reason, b.left_reason);
-  EXPECT_EQ(a.kicked_by, b.kicked_by);
-  EXPECT_EQ(a.audio_muted, b.audio_muted);
-  EXPECT_EQ(a.video_muted, b.video_muted);
-  EXPECT_EQ(a.online, b.online);
-  EXPECT_EQ(a.network_lost, b.network_lost);
-  EXPECT_EQ(a.grace_deadline, b.grace_deadline);
-  EXPECT_EQ(a.session, b.session);
-  EXPECT_EQ(a.token_expires_at, b.token_expires_at);
-  EXPECT_EQ(a.token_warn_at, b.token_warn_at);
+  const auto& [user, rtc_user, r, status, order, joined_at, left_at, left_reason, kicked_by,
+               audio_muted, video_muted, online, network_lost, grace_deadline, session,
+               token_expires_at, token_warn_at] = a;
+  EXPECT_EQ(user, b.user);
+  EXPECT_EQ(rtc_user, b.rtc_user);
+  EXPECT_EQ(r, b.r);
+  EXPECT_EQ(status, b.status);
+  EXPECT_EQ(order, b.order);
+  EXPECT_EQ(joined_at, b.joined_at);
+  EXPECT_EQ(left_at, b.left_at);
+  EXPECT_EQ(left_reason, b.left_reason);
+  EXPECT_EQ(kicked_by, b.kicked_by);
+  EXPECT_EQ(audio_muted, b.audio_muted);
+  EXPECT_EQ(video_muted, b.video_muted);
+  EXPECT_EQ(online, b.online);
+  EXPECT_EQ(network_lost, b.network_lost);
+  EXPECT_EQ(grace_deadline, b.grace_deadline);
+  EXPECT_EQ(session, b.session);
+  EXPECT_EQ(token_expires_at, b.token_expires_at);
+  EXPECT_EQ(token_warn_at, b.token_warn_at);
 }
 
 void expect_same(const invitation& a, const invitation& b) {
-  EXPECT_EQ(a.invitee, b.invitee);
-  EXPECT_EQ(a.inviter, b.inviter);
-  EXPECT_EQ(a.status, b.status);
-  EXPECT_EQ(a.created_at, b.created_at);
-  EXPECT_EQ(a.ring_deadline, b.ring_deadline);
-  EXPECT_EQ(a.answered_at, b.answered_at);
-  EXPECT_EQ(a.session, b.session);
-  EXPECT_EQ(a.delivered, b.delivered);
+  const auto& [invitee, inviter, status, created_at, ring_deadline, answered_at, session,
+               delivered] = a;
+  EXPECT_EQ(invitee, b.invitee);
+  EXPECT_EQ(inviter, b.inviter);
+  EXPECT_EQ(status, b.status);
+  EXPECT_EQ(created_at, b.created_at);
+  EXPECT_EQ(ring_deadline, b.ring_deadline);
+  EXPECT_EQ(answered_at, b.answered_at);
+  EXPECT_EQ(session, b.session);
+  EXPECT_EQ(delivered, b.delivered);
 }
 
 void expect_same(const user_record& a, const user_record& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.display_name, b.display_name);
-  EXPECT_EQ(a.password_hash, b.password_hash);
-  EXPECT_EQ(a.created_at, b.created_at);
+  const auto& [id, display_name, password_hash, created_at] = a;
+  EXPECT_EQ(id, b.id);
+  EXPECT_EQ(display_name, b.display_name);
+  EXPECT_EQ(password_hash, b.password_hash);
+  EXPECT_EQ(created_at, b.created_at);
 }
 
 void expect_same(const device_record& a, const device_record& b) {
-  EXPECT_EQ(a.client, b.client);
-  EXPECT_EQ(a.user, b.user);
-  EXPECT_EQ(a.bound_at, b.bound_at);
-  EXPECT_EQ(a.last_seq, b.last_seq);
-  EXPECT_EQ(a.online, b.online);
-  EXPECT_EQ(a.last_seen_at, b.last_seen_at);
+  const auto& [client, user, bound_at, last_seq, online, last_seen_at] = a;
+  EXPECT_EQ(client, b.client);
+  EXPECT_EQ(user, b.user);
+  EXPECT_EQ(bound_at, b.bound_at);
+  EXPECT_EQ(last_seq, b.last_seq);
+  EXPECT_EQ(online, b.online);
+  EXPECT_EQ(last_seen_at, b.last_seen_at);
 }
 
 void expect_same(const request_record& a, const request_record& b) {
-  EXPECT_EQ(a.client, b.client);
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.reply, b.reply);
-  EXPECT_EQ(a.at, b.at);
+  const auto& [client, id, reply, at] = a;
+  EXPECT_EQ(client, b.client);
+  EXPECT_EQ(id, b.id);
+  EXPECT_EQ(reply, b.reply);
+  EXPECT_EQ(at, b.at);
 }
 
 template <class Rows, class Key>

@@ -1,12 +1,19 @@
 // The option checks that guard the node's connections: TLS to the broker
 // needs a CA to check it against, and an RTC endpoint in clear is refused
-// outside loopback unless --allow-insecure-rtc says so.
+// outside loopback unless --allow-insecure-rtc says so. And the shipped
+// config file, which documents every option with its default, says what the
+// code does.
 #include "config/options.hpp"
 
+#include <caf/actor_system_config.hpp>
+#include <caf/config_value.hpp>
+#include <caf/settings.hpp>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 
 using namespace meetingd;
 
@@ -94,4 +101,108 @@ TEST(options, tls_brokers_need_a_ca) {
   plain.app_id = "x";
   plain.broker = "tcp://127.0.0.1:1883";
   EXPECT_TRUE(check(plain).setup);
+}
+
+
+namespace {
+
+/// A config whose option set can be looked at: each option's name and the
+/// value its member holds.
+template <class Config>
+class inspected : public Config {
+public:
+  const caf::config_option_set& options() const {
+    return this->custom_options_;
+  }
+};
+
+const std::string shipped_file = MEETINGD_SOURCE_DIR "/config/meetingd.conf";
+
+std::string str(caf::string_view x) {
+  return {x.begin(), x.end()};
+}
+
+/// "category.name" -> value of every entry the file sets; top-level keys are
+/// in CAF's "global" category.
+void flatten(const caf::settings& xs, const std::string& category,
+             std::map<std::string, caf::config_value>& out) {
+  for (auto& [key, value] : xs) {
+    if (auto section = caf::get_if<caf::settings>(&value))
+      flatten(*section, std::string{key}, out);
+    else
+      out.emplace(category + "." + std::string{key}, value);
+  }
+}
+
+} // namespace
+
+TEST(options, the_shipped_config_file_documents_every_option_with_its_default) {
+  // The values the file says are the demo's, not the defaults.
+  const std::set<std::string> demo_values{"global.app-id", "global.admins"};
+  inspected<node_config> compiled;
+  inspected<node_config> shipped;
+  {
+    std::ifstream file{shipped_file};
+    ASSERT_TRUE(file) << shipped_file;
+    auto err = shipped.parse(caf::actor_system_config::string_list{}, file);
+    ASSERT_FALSE(err) << describe_parse_error(shipped, err);
+  }
+  // What the file sets, read apart (reading stores into the options given,
+  // so into a config of its own).
+  std::map<std::string, caf::config_value> in_file;
+  {
+    inspected<node_config> scratch;
+    std::ifstream file{shipped_file};
+    auto xs = caf::actor_system_config::parse_config(file, scratch.options());
+    ASSERT_TRUE(xs) << scratch.render(xs.error());
+    flatten(*xs, "global", in_file);
+  }
+  ASSERT_FALSE(in_file.empty());
+
+  auto option = [](const inspected<node_config>& cfg, const std::string& name) {
+    const caf::config_option* found = nullptr;
+    for (auto& opt : cfg.options())
+      if (str(opt.full_name()) == name)
+        found = &opt;
+    return found;
+  };
+  for (auto& [name, value] : in_file) {
+    SCOPED_TRACE(name + " = " + caf::to_string(value));
+    auto want = option(compiled, name);
+    auto got = option(shipped, name);
+    ASSERT_TRUE(want && got) << "the file sets an option the node does not have";
+    if (demo_values.count(name))
+      continue;
+    auto default_value = want->get();
+    if (default_value) {
+      auto file_value = got->get();
+      ASSERT_TRUE(file_value);
+      EXPECT_EQ(caf::to_string(*file_value), caf::to_string(*default_value))
+        << "the file documents another default than the code has";
+    } else {
+      // A CAF option without a member (scheduler.policy): its default is
+      // what the node puts in its settings.
+      auto set_by_node = caf::get_if(&compiled.content, name);
+      ASSERT_TRUE(set_by_node) << "no compiled default to compare the file's value with";
+      EXPECT_EQ(caf::to_string(value), caf::to_string(*set_by_node))
+        << "the file documents another default than the code has";
+    }
+  }
+
+  // Every option meetingd adds to CAF's own is in the file.
+  inspected<caf::actor_system_config> caf_only;
+  std::set<std::string> cafs;
+  for (auto& opt : caf_only.options())
+    cafs.insert(str(opt.full_name()));
+  std::set<std::string> ours;
+  for (auto& opt : compiled.options()) {
+    auto name = str(opt.full_name());
+    if (cafs.count(name))
+      continue;
+    ours.insert(name);
+    EXPECT_TRUE(in_file.count(name)) << name << " is not documented in " << shipped_file;
+  }
+  EXPECT_TRUE(ours.count("global.ring-timeout")) << "node_config's own options were not found";
+  for (auto& name : demo_values)
+    EXPECT_TRUE(in_file.count(name)) << name;
 }

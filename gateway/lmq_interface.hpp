@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/core/protocol.hpp"
+#include "gateway/atoms.hpp"
 #include "gateway/final_reply.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -19,21 +20,6 @@
 #include <vector>
 
 namespace meetingd {
-
-// The LMQ gateway's messages (CAF 0.17 atoms: at most 10 characters).
-// `stats_atom`, `retry_atom` and `tick_atom` are the same atoms as elsewhere.
-using handle_atom = caf::atom_constant<caf::atom("handle")>;
-using presence_atom = caf::atom_constant<caf::atom("presence")>;
-using publish_atom = caf::atom_constant<caf::atom("publish")>;
-using mqtt_in_atom = caf::atom_constant<caf::atom("mqttin")>;
-using connected_atom = caf::atom_constant<caf::atom("connected")>;
-using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using ready_atom = caf::atom_constant<caf::atom("ready")>;
-using connect_atom = caf::atom_constant<caf::atom("connect")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// A command as the LMQ gateway hands it on: decoded, not a duplicate,
 /// within the client's rate.
@@ -56,6 +42,18 @@ struct gateway_stats {
   double latency_p99_ms = 0;
   bool connected = false;
 };
+
+// The LMQ gateway's messages (CAF 0.17 atoms: at most 10 characters), and
+// `stats_atom`, `retry_atom` and `tick_atom` of gateway/atoms.hpp.
+using handle_atom = caf::atom_constant<caf::atom("handle")>;
+using presence_atom = caf::atom_constant<caf::atom("presence")>;
+using publish_atom = caf::atom_constant<caf::atom("publish")>;
+using mqtt_in_atom = caf::atom_constant<caf::atom("mqttin")>;
+using connected_atom = caf::atom_constant<caf::atom("connected")>;
+using shutdown_atom = caf::atom_constant<caf::atom("shutdown")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using connect_atom = caf::atom_constant<caf::atom("connect")>;
 
 } // namespace meetingd
 

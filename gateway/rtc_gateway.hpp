@@ -12,6 +12,7 @@
 // messages. Many calls are in flight at once.
 #pragma once
 
+#include "gateway/atoms.hpp"
 #include "gateway/http_pool.hpp"
 #include "gateway/rtc_protocol.hpp"
 #include "gateway/rtc_types.hpp"
@@ -37,15 +38,13 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::http_result)
 
 namespace meetingd {
 
-// The RTC gateway's messages (CAF 0.17 atoms: at most 10 characters).
-// `stats_atom` and `retry_atom` are the same atoms as elsewhere.
+// The RTC gateway's messages (CAF 0.17 atoms: at most 10 characters), and
+// `stats_atom` and `retry_atom` of gateway/atoms.hpp.
 using create_channel_atom = caf::atom_constant<caf::atom("mkchannel")>;
 using delete_channel_atom = caf::atom_constant<caf::atom("rmchannel")>;
 using remove_terminals_atom = caf::atom_constant<caf::atom("rmterm")>;
 using describe_users_atom = caf::atom_constant<caf::atom("lsusers")>;
 using http_done_atom = caf::atom_constant<caf::atom("httpdone")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
-using stats_atom = caf::atom_constant<caf::atom("stats")>;
 
 /// The RTC gateway actor interface.
 using rtc_actor = caf::typed_actor<

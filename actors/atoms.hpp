@@ -1,9 +1,9 @@
 // The atoms that name the messages of the meeting and directory actors (CAF
 // 0.17 atoms are at most 10 characters). The store's are in
-// persistence/store_actor.hpp, the gateways' in gateway/rtc_gateway.hpp and
-// gateway/lmq_gateway.hpp; an atom used by several actors (`stats`,
-// `retry`, `tick`) is declared alike in each of their headers. Message
-// signatures are in actors/interfaces.hpp.
+// persistence/store_actor.hpp, the gateways' in gateway/rtc_gateway.hpp,
+// gateway/lmq_interface.hpp and (those both use) gateway/atoms.hpp; an atom
+// used by several actors (`stats`, `retry`, `tick`) is declared alike in
+// each of their headers. Message signatures are in actors/interfaces.hpp.
 #pragma once
 
 #include <caf/atom.hpp>

@@ -80,12 +80,7 @@ std::string encode_reply(const proto::reply& x);
 std::optional<proto::reply> decode_reply(std::string_view payload,
                                          proto::command_kind sent);
 
-/// Decodes a reply's id, code and error and leaves its data unread
-/// (std::monostate): for a client that needs only the outcome (loadgen), or
-/// whose message was no command of the protocol (loadgen's echo round trip).
-std::optional<proto::reply> decode_reply_outcome(std::string_view payload);
-
-// -- events and status messages (codec_events.cpp) ----------------------------
+// -- events, what the node sends, status messages (codec_events.cpp) ---------
 
 /// Encodes an event with the device's sequence number.
 std::string encode_event(const proto::event& x, std::uint64_t seq);
@@ -93,6 +88,17 @@ std::string encode_event(const proto::event& x, std::uint64_t seq);
 /// Decodes an event and its sequence number.
 std::optional<std::pair<proto::event, std::uint64_t>>
 decode_event(std::string_view payload);
+
+/// Whatever the node sent a client, read with one parse: a reply, with its
+/// id, code and error and its data left unread (std::monostate; decode_reply
+/// reads it once the command it answers is known), or an event; neither if
+/// it is neither. For a client that needs only the outcome of its requests
+/// (loadgen), or whose message was no command (loadgen's echo round trip).
+struct downlink {
+  std::optional<proto::reply> reply;
+  std::optional<std::pair<proto::event, std::uint64_t>> event;
+};
+downlink decode_downlink(std::string_view payload);
 
 /// Presence payloads on <parent>/presence/<client>: {"online":true|false}.
 std::optional<bool> decode_presence(std::string_view payload);

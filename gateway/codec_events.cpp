@@ -86,27 +86,42 @@ std::string encode_event(const proto::event& x, std::uint64_t seq) {
   return detail::dump(j);
 }
 
-std::optional<std::pair<proto::event, std::uint64_t>> decode_event(std::string_view payload) {
-  using result = std::pair<proto::event, std::uint64_t>;
-  return detail::read_object<result>(payload, [](auto& in, const ojson& j) -> std::optional<result> {
-    auto type = detail::member(j, "type");
-    auto kind = type && type->is_string() ? proto::parse_event_kind(type->get_ref<const std::string&>())
-                                          : std::nullopt;
-    auto seq = detail::member(j, "seq");
-    if (!kind || !seq || !seq->is_number_unsigned())
-      return std::nullopt; // also a negative or fractional sequence number
-    proto::event ev;
-    ev.kind = *kind;
-    in("meeting", ev.meeting).object("data", [&ev](auto& d) {
-      if (ev.kind != proto::event_kind::participant) {
-        detail::event_shape(d, ev);
-      } else if (!d.empty()) {
-        shape(d, ev.participant.emplace());
-        ev.user = ev.participant->user;
-      }
-    });
-    return result{std::move(ev), seq->get<std::uint64_t>()};
+std::optional<std::pair<proto::event, std::uint64_t>>
+detail::read_event(members_in& in, const ojson& j) {
+  auto type = member(j, "type");
+  auto kind = type && type->is_string() ? proto::parse_event_kind(type->get_ref<const std::string&>())
+                                        : std::nullopt;
+  auto seq = member(j, "seq");
+  if (!kind || !seq || !seq->is_number_unsigned())
+    return std::nullopt; // also a negative or fractional sequence number
+  proto::event ev;
+  ev.kind = *kind;
+  in("meeting", ev.meeting).object("data", [&ev](auto& d) {
+    if (ev.kind != proto::event_kind::participant) {
+      event_shape(d, ev);
+    } else if (!d.empty()) {
+      shape(d, ev.participant.emplace());
+      ev.user = ev.participant->user;
+    }
   });
+  return std::make_pair(std::move(ev), seq->get<std::uint64_t>());
+}
+
+std::optional<std::pair<proto::event, std::uint64_t>> decode_event(std::string_view payload) {
+  return detail::read_object<std::pair<proto::event, std::uint64_t>>(payload, detail::read_event);
+}
+
+downlink decode_downlink(std::string_view payload) {
+  auto j = detail::parse_bounded<ojson>(payload);
+  auto type = j.is_object() ? detail::member(j, "type") : nullptr;
+  downlink d;
+  if (type && type->is_string() && type->get_ref<const std::string&>() == "reply")
+    d.reply = detail::read_parsed<proto::reply>(j, [](auto& in, const ojson& o) {
+      return detail::read_reply(in, o, std::nullopt);
+    });
+  else
+    d.event = detail::read_parsed<std::pair<proto::event, std::uint64_t>>(j, detail::read_event);
+  return d;
 }
 
 std::optional<bool> decode_presence(std::string_view payload) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace meetingd::codec::detail {
@@ -295,11 +296,10 @@ private:
 };
 
 /// Reads an object the node wrote: `read(in, object)` fills a value from it
-/// with `in`. Nullopt if the payload is no JSON object, or a member `read`
-/// asked for is missing or of the wrong type.
+/// with `in`. Nullopt if `j` is no JSON object, or a member `read` asked for
+/// is missing or of the wrong type.
 template <class T, class Read>
-std::optional<T> read_object(std::string_view payload, Read read) {
-  auto j = parse_bounded<ojson>(payload);
+std::optional<T> read_parsed(const ojson& j, Read read) {
   if (!j.is_object())
     return std::nullopt;
   bool ok = true;
@@ -309,6 +309,17 @@ std::optional<T> read_object(std::string_view payload, Read read) {
     return std::nullopt;
   return x;
 }
+
+template <class T, class Read>
+std::optional<T> read_object(std::string_view payload, Read read) {
+  return read_parsed<T>(parse_bounded<ojson>(payload), read);
+}
+
+/// The readers of replies (codec_replies.cpp; with `sent`, their data as
+/// the answer to it) and of events (codec_events.cpp), for read_parsed.
+std::optional<proto::reply> read_reply(members_in& in, const ojson& j,
+                                       std::optional<proto::command_kind> sent);
+std::optional<std::pair<proto::event, std::uint64_t>> read_event(members_in& in, const ojson& j);
 
 // -- the shapes both replies and events carry ---------------------------------------
 

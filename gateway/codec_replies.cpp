@@ -104,9 +104,9 @@ template <class Io> void error_shape(Io& io, of<Io, proto::reply>& x) {
 
 } // namespace detail
 
-namespace {
-
 using detail::ojson;
+
+namespace {
 
 /// The data a code-0 reply to each command carries; every command not named
 /// here is answered without data (std::monostate).
@@ -130,36 +130,32 @@ proto::reply_data reply_data_of(proto::command_kind kind) {
   return std::monostate{};
 }
 
-/// The envelope and, with `sent`, the data read as the reply to it.
-std::optional<proto::reply> decode(std::string_view payload,
-                                   std::optional<proto::command_kind> sent) {
-  return detail::read_object<proto::reply>(payload, [sent](auto& in, const ojson& j)
-                                                      -> std::optional<proto::reply> {
-    auto type = detail::member(j, "type");
-    if (!type || !type->is_string() || type->get_ref<const std::string&>() != "reply")
-      return std::nullopt;
-    proto::reply r;
-    in("id", r.id)("code", r.code);
-    if (r.code < 0 || r.code > 999)
-      return std::nullopt;
-    if (r.code != 0) {
-      in.object("error", [&r](auto& e) { detail::error_shape(e, r); });
-    } else if (sent) {
-      r.data = reply_data_of(*sent);
-      in.object("data", [&r](auto& d) {
-        std::visit(
-          [&d](auto& x) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, std::monostate>)
-              shape(d, x);
-          },
-          r.data);
-      });
-    }
-    return r;
-  });
-}
-
 } // namespace
+
+std::optional<proto::reply> detail::read_reply(members_in& in, const ojson& j,
+                                               std::optional<proto::command_kind> sent) {
+  auto type = member(j, "type");
+  if (!type || !type->is_string() || type->get_ref<const std::string&>() != "reply")
+    return std::nullopt;
+  proto::reply r;
+  in("id", r.id)("code", r.code);
+  if (r.code < 0 || r.code > 999)
+    return std::nullopt;
+  if (r.code != 0) {
+    in.object("error", [&r](auto& e) { error_shape(e, r); });
+  } else if (sent) {
+    r.data = reply_data_of(*sent);
+    in.object("data", [&r](auto& d) {
+      std::visit(
+        [&d](auto& x) {
+          if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, std::monostate>)
+            shape(d, x);
+        },
+        r.data);
+    });
+  }
+  return r;
+}
 
 std::string encode_reply(const proto::reply& x) {
   ojson j = ojson::object();
@@ -182,11 +178,8 @@ std::string encode_reply(const proto::reply& x) {
 }
 
 std::optional<proto::reply> decode_reply(std::string_view payload, proto::command_kind sent) {
-  return decode(payload, sent);
-}
-
-std::optional<proto::reply> decode_reply_outcome(std::string_view payload) {
-  return decode(payload, std::nullopt);
+  return detail::read_object<proto::reply>(
+    payload, [sent](auto& in, const ojson& j) { return detail::read_reply(in, j, sent); });
 }
 
 } // namespace meetingd::codec

@@ -1,11 +1,12 @@
-// The RTC gateway actor: the node's one client of the RTC OpenAPI
-// (PROTOCOL.md §6a). Meetings ask it to create and delete channels, remove
-// terminals and list a channel's users; it signs each call, sends it through
-// an http_pool (curl multi on the pool's own thread), retries transport
-// errors, 5xx and throttling with full-jitter backoff, fails fast while its
-// circuit breaker is open, and answers an `rtc::answer` — failures included,
-// as `answer::error`, never as a CAF error. The decisions are in
-// gateway/rtc_protocol.*; this file is the shell that performs them.
+// The RTC gateway actor: the node's one client of the RTC OpenAPI (see
+// docs/protocol.md, "Join credentials"). Meetings ask it to create and
+// delete channels, remove terminals and list a channel's users; it signs
+// each call, sends it through an http_pool (curl multi on the pool's own
+// thread), retries transport errors, 5xx and throttling with full-jitter
+// backoff, fails fast while its circuit breaker is open, and answers an
+// `rtc::answer` — failures included, as `answer::error`, never as a CAF
+// error. The decisions are in gateway/rtc_protocol.*; this file is the
+// shell that performs them.
 //
 // Nothing here blocks: a call is a submit to the pool; the pool's callback
 // (curl thread) only `anon_send`s `http_done_atom` back; retries are delayed

@@ -43,7 +43,9 @@ void client_side(std::string_view input, meetingd::proto::command_kind kind) {
     if (!again || codec::encode_event(again->first, again->second) != wire)
       fail("a decoded event does not round-trip", wire);
   }
-  (void)codec::decode_reply_outcome(input);
+  auto d = codec::decode_downlink(input);
+  if (d.reply && d.event)
+    fail("decode_downlink gives a reply and an event", input);
   (void)codec::decode_node_status(input);
 }
 

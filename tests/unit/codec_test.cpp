@@ -1227,28 +1227,6 @@ TEST(codec_roundtrip, decode_reply_reads_the_data_of_the_command_sent) {
   }
 }
 
-TEST(codec_roundtrip, decode_reply_outcome_leaves_the_data_unread) {
-  proto::reply r;
-  r.id = "r";
-  r.data = sample_data()[2];
-  auto back = decode_reply_outcome(encode_reply(r));
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->id, "r");
-  EXPECT_EQ(back->code, 0);
-  EXPECT_TRUE(std::holds_alternative<std::monostate>(back->data));
-  auto echo = decode_reply_outcome(R"({"id":"e-1","type":"reply","code":0,"data":{"pad":"xxxx"}})");
-  ASSERT_TRUE(echo);
-  EXPECT_EQ(echo->id, "e-1");
-  auto err = decode_reply_outcome(
-    encode_reply(proto::fail_retry_after(std::string{"r"}, 503, "overloaded", "busy", 250)));
-  ASSERT_TRUE(err);
-  EXPECT_EQ(err->code, 503);
-  EXPECT_EQ(err->reason, "overloaded");
-  EXPECT_EQ(err->message, "busy");
-  EXPECT_EQ(err->retry_after_ms, std::optional<std::int64_t>{250});
-  EXPECT_FALSE(decode_reply_outcome(R"({"type":"event.ended","seq":1,"meeting":"m","data":{}})"));
-}
-
 // -- events ---------------------------------------------------------------------
 
 namespace {
@@ -1399,6 +1377,40 @@ TEST(codec_roundtrip, decode_event_refuses_garbage) {
   EXPECT_FALSE(
     decode_event(R"({"type":"event.role_changed","seq":1,"meeting":"m","data":{"role":"king"}})"));
   EXPECT_FALSE(decode_event(std::string(50000, '{')));
+}
+
+TEST(codec_roundtrip, decode_downlink_tells_replies_from_events) {
+  proto::reply r;
+  r.id = "r";
+  r.data = sample_data()[2];
+  auto back = decode_downlink(encode_reply(r));
+  ASSERT_TRUE(back.reply);
+  EXPECT_FALSE(back.event);
+  EXPECT_EQ(back.reply->id, "r");
+  EXPECT_EQ(back.reply->code, 0);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(back.reply->data)) << "the data is left unread";
+  auto echo = decode_downlink(R"({"id":"e-1","type":"reply","code":0,"data":{"pad":"xxxx"}})");
+  ASSERT_TRUE(echo.reply);
+  EXPECT_EQ(echo.reply->id, "e-1");
+  auto err = decode_downlink(
+    encode_reply(proto::fail_retry_after(std::string{"r"}, 503, "overloaded", "busy", 250)));
+  ASSERT_TRUE(err.reply);
+  EXPECT_EQ(err.reply->code, 503);
+  EXPECT_EQ(err.reply->reason, "overloaded");
+  EXPECT_EQ(err.reply->message, "busy");
+  EXPECT_EQ(err.reply->retry_after_ms, std::optional<std::int64_t>{250});
+  for (const auto& e : sample_events()) {
+    auto wire = encode_event(e, 7);
+    auto d = decode_downlink(wire);
+    EXPECT_FALSE(d.reply) << wire;
+    ASSERT_TRUE(d.event) << wire;
+    EXPECT_EQ(encode_event(d.event->first, d.event->second), wire);
+  }
+  for (auto bad : {"", "[]", R"({"type":"reply","code":"0"})", R"({"type":"event.nope","seq":1})",
+                   R"({"id":"r","code":0})"}) {
+    auto d = decode_downlink(bad);
+    EXPECT_FALSE(d.reply || d.event) << bad;
+  }
 }
 
 // -- pinned shapes and determinism ----------------------------------------------

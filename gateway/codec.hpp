@@ -71,12 +71,15 @@ std::string encode_reply(const proto::reply& x);
 /// Decodes a reply to a command of kind `sent`. Each command kind has one
 /// shape of reply data (meeting.create: proto::create_data, meeting.leave:
 /// none, ...); a code-0 reply's data is read as that shape and nothing else:
-///  - a kind whose reply carries data fails (nullopt) unless the data has
-///    every member that shape always has, each of the right JSON type, so the
-///    reply to another command does not pass for it;
-///  - a kind whose reply carries no data decodes to std::monostate whatever
-///    the data holds.
+///  - for a kind whose reply carries data, nullopt unless the data has every
+///    member that shape always has, each of the right JSON type;
+///  - for a kind whose reply carries no data, std::monostate whatever the
+///    data holds.
 /// Error replies (code != 0) carry no data and decode alike for every kind.
+/// Replies do not name their command, so the sender must say it: read as
+/// the answer to another command, a reply fails, or decodes to nothing, or,
+/// where its data holds every member of that command's reply too (a
+/// meeting.create reply holds meeting.renew's credentials), to that reply.
 std::optional<proto::reply> decode_reply(std::string_view payload,
                                          proto::command_kind sent);
 

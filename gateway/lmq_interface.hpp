@@ -20,7 +20,6 @@
 
 namespace meetingd {
 
-
 /// A command as the LMQ gateway hands it on: decoded, not a duplicate,
 /// within the client's rate.
 struct inbound_request {

@@ -71,20 +71,30 @@ std::optional<std::int64_t> integer_of(const json& obj, const char* key) {
   return std::nullopt;
 }
 
-/// A list given as an array or as `{"<inner>": [...]}` (the shape Aliyun's
-/// XML-to-JSON conversion produces). Null when absent or of another shape.
-const json* list_of(const json& obj, const char* key, const char* inner) {
+/// Reads each element of the list `key`, given as an array or as
+/// `{"<inner>": [...]}` (the shape Aliyun's XML-to-JSON conversion produces),
+/// with `take`, which is false for an element it cannot use. An absent list
+/// is fine (nothing reported); the error message otherwise names `what` the
+/// answer is and the element refused.
+template <class Take>
+std::optional<std::string> each_of(const json& obj, const char* what, const char* key,
+                                   const char* inner, const char* refused, Take take) {
   auto it = obj.find(key);
   if (it == obj.end())
-    return nullptr;
-  if (it->is_array())
-    return &*it;
+    return std::nullopt;
+  const json* list = it->is_array() ? &*it : nullptr;
   if (it->is_object()) {
     auto in = it->find(inner);
     if (in != it->end() && in->is_array())
-      return &*in;
+      list = &*in;
   }
-  return nullptr;
+  if (!list)
+    return std::string{what} + " answer with " + key + " neither a list nor {\"" + inner
+           + "\": [...]}";
+  for (const auto& x : *list)
+    if (!take(x))
+      return std::string{what} + " answer with " + refused;
+  return std::nullopt;
 }
 
 failure make_failure(int http_status, std::string code, std::string message,
@@ -127,19 +137,14 @@ std::optional<std::string> read_success(action act, const json& body, answer& ou
     }
     case action::delete_channel:
       return std::nullopt;
-    case action::remove_terminals: {
-      if (body.find("Terminals") == body.end())
-        return std::nullopt; // nothing reported per terminal
-      auto* list = list_of(body, "Terminals", "Terminal");
-      if (!list)
-        return "RemoveTerminals answer with Terminals neither a list nor {\"Terminal\": [...]}";
-      for (const auto& t : *list) {
-        if (!t.is_object())
-          return "RemoveTerminals answer with a terminal that is not an object";
-        out.terminals.push_back({text_of(t, "Id"), text_of(t, "Code"), text_of(t, "Message")});
-      }
-      return std::nullopt;
-    }
+    case action::remove_terminals:
+      return each_of(body, "RemoveTerminals", "Terminals", "Terminal",
+                     "a terminal that is not an object", [&out](const json& t) {
+                       if (t.is_object())
+                         out.terminals.push_back(
+                           {text_of(t, "Id"), text_of(t, "Code"), text_of(t, "Message")});
+                       return t.is_object();
+                     });
     case action::describe_channel_users: {
       auto exists = body.find("IsChannelExist");
       if (exists != body.end()) {
@@ -150,17 +155,12 @@ std::optional<std::string> read_success(action act, const json& body, answer& ou
         else
           return "DescribeChannelUsers answer with a non-boolean IsChannelExist";
       }
-      if (body.find("UserList") == body.end())
-        return std::nullopt;
-      auto* list = list_of(body, "UserList", "User");
-      if (!list)
-        return "DescribeChannelUsers answer with UserList neither a list nor {\"User\": [...]}";
-      for (const auto& u : *list) {
-        if (!u.is_string())
-          return "DescribeChannelUsers answer with a user id that is not a string";
-        out.users.push_back(u.get<std::string>());
-      }
-      return std::nullopt;
+      return each_of(body, "DescribeChannelUsers", "UserList", "User",
+                     "a user id that is not a string", [&out](const json& u) {
+                       if (u.is_string())
+                         out.users.push_back(u.get<std::string>());
+                       return u.is_string();
+                     });
     }
   }
   return "unknown action";

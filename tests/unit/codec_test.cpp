@@ -1,7 +1,9 @@
-// Tests of gateway/codec and gateway/protocol: every command decodes with its
-// args, every malformed message gets its code and reason (PROTOCOL.md §2-3),
-// everything the node encodes decodes back, and the shapes of a credentials
-// reply and of an event are pinned byte for byte.
+// Tests of gateway/codec and actors/core/protocol: every command decodes with
+// its args, every malformed message gets its code and reason
+// (docs/protocol.md), the args table round-trips every command, everything
+// the node encodes decodes back (a reply as the answer to the command sent,
+// and not as another's), and the shapes of a credentials reply and of an
+// event are pinned byte for byte.
 #include "actors/core/refusals.hpp"
 #include "gateway/codec.hpp"
 #include "actors/core/meeting_state.hpp"
@@ -10,9 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 using namespace meetingd;
@@ -793,6 +798,90 @@ TEST(codec_roundtrip, requests_of_every_kind) {
   }
 }
 
+namespace {
+
+/// True if every member of `got` equals that of `want` or is empty: args
+/// may be dropped (those the kind does not take), never changed.
+template <std::size_t... I>
+bool only_dropped(const proto::command& got, const proto::command& want,
+                  std::index_sequence<I...>) {
+  auto g = fields(got);
+  auto w = fields(want);
+  auto one = [](const auto& x, const auto& y) {
+    return x == y || x == std::decay_t<decltype(x)>{};
+  };
+  return (one(std::get<I>(g), std::get<I>(w)) && ...);
+}
+
+} // namespace
+
+TEST(codec_roundtrip, args_table_round_trips_every_command) {
+  // A command with every member set, sent as each kind: the payload holds
+  // exactly the kind's args (kind_specs(), this test's own list), decoding
+  // gives each back unchanged, and encoding what was decoded gives the same
+  // payload again.
+  proto::command full;
+  full.meeting = "m-1";
+  full.user = "bob";
+  full.password = "password1";
+  full.title = "standup";
+  full.display_name = "Bob B.";
+  full.reason = "because";
+  full.users = {"bob", "carol"};
+  full.requested_id = "m-9";
+  full.max_participants = 10;
+  full.policy = invite_policy::hosts;
+  full.new_role = role::cohost;
+  full.audio = true;
+  full.video = false;
+  full.event = sdk_event::left;
+  full.state = meeting_status::ended;
+  full.limit = 50;
+  full.after = "x-1";
+  std::map<std::string, std::set<std::string>> spec;
+  for (const auto& k : kind_specs())
+    for (const auto& a : k.args)
+      spec[k.type].insert(a.name);
+  constexpr auto n = std::tuple_size_v<decltype(fields(full))>;
+  int checked = 0;
+  for (auto kind : all_kinds) {
+    std::vector<proto::command> variants{full};
+    variants[0].kind = kind;
+    auto names = spec[proto::to_string(kind)];
+    if (kind == command_kind::auth_login) { // a password or a ticket, not both
+      variants.push_back(variants[0]);
+      variants[1].password.reset();
+      variants[1].ticket = "bob.1764000000.abcdef";
+    }
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      const auto& sent = variants[v];
+      auto wire = encode_request({"q-1", sent});
+      SCOPED_TRACE(wire);
+      auto d = decode_request(wire);
+      ASSERT_TRUE(d.request) << describe(d);
+      const auto& got = d.request->cmd;
+      EXPECT_EQ(got.kind, kind);
+      EXPECT_TRUE(only_dropped(got, sent, std::make_index_sequence<n>{}));
+      std::set<std::string> keys;
+      auto args = json::parse(wire).value("args", json::object());
+      for (auto& [key, value] : args.items())
+        keys.insert(key);
+      auto expected = names;
+      if (v == 1) {
+        expected.erase("password");
+        expected.insert("ticket");
+      }
+      EXPECT_EQ(keys, expected);
+      EXPECT_EQ(encode_request({"q-1", got}), wire);
+      auto again = decode_request(encode_request({"q-1", got}));
+      ASSERT_TRUE(again.request);
+      EXPECT_TRUE(same(again.request->cmd, got));
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, static_cast<int>(all_kinds.size()) + 1);
+}
+
 TEST(codec_roundtrip, request_wire_names) {
   proto::request r;
   r.id = "r-1";
@@ -943,6 +1032,33 @@ std::vector<proto::reply_data> sample_data() {
   return xs;
 }
 
+/// The commands whose code-0 reply carries each alternative of reply_data
+/// (docs/protocol.md; the meeting and directory cores build them), by index.
+const std::vector<std::vector<command_kind>> answered_by{
+  {command_kind::auth_logout, command_kind::meeting_leave, command_kind::meeting_end,
+   command_kind::call_ringing, command_kind::call_decline, command_kind::call_cancel,
+   command_kind::moderate_kick, command_kind::moderate_mute, command_kind::moderate_unmute,
+   command_kind::moderate_mute_all, command_kind::moderate_unmute_all,
+   command_kind::moderate_lock, command_kind::moderate_unlock, command_kind::moderate_set_role,
+   command_kind::rtc_event, command_kind::admin_meeting_end, command_kind::admin_kick,
+   command_kind::admin_mute_all, command_kind::admin_user_add, command_kind::admin_user_remove},
+  {command_kind::auth_login},
+  {command_kind::meeting_create},
+  {command_kind::meeting_join},
+  {command_kind::meeting_renew, command_kind::call_accept},
+  {command_kind::meeting_get, command_kind::admin_meeting_get},
+  {command_kind::call_invite},
+  {command_kind::admin_ping},
+  {command_kind::admin_stats},
+  {command_kind::admin_meetings_list},
+  {command_kind::admin_users_list},
+};
+
+/// A command whose reply carries `d`'s alternative.
+command_kind kind_for(const proto::reply_data& d) {
+  return answered_by.at(d.index()).front();
+}
+
 } // namespace
 
 TEST(codec_roundtrip, replies_of_every_data_alternative) {
@@ -952,7 +1068,7 @@ TEST(codec_roundtrip, replies_of_every_data_alternative) {
     r.id = "r-" + std::to_string(data.index());
     r.data = data;
     auto wire = encode_reply(r);
-    auto back = decode_reply(wire);
+    auto back = decode_reply(wire, kind_for(data));
     ASSERT_TRUE(back) << wire;
     EXPECT_EQ(back->id, r.id);
     EXPECT_EQ(back->code, 0);
@@ -968,7 +1084,7 @@ TEST(codec_roundtrip, reply_fields_survive) {
   proto::reply r;
   r.id = "x";
   r.data = data[2]; // create_data with three invitations
-  auto back = decode_reply(encode_reply(r));
+  auto back = decode_reply(encode_reply(r), command_kind::meeting_create);
   ASSERT_TRUE(back);
   const auto& c = std::get<proto::create_data>(back->data);
   EXPECT_EQ(c.meeting, "m-8f3a");
@@ -978,7 +1094,7 @@ TEST(codec_roundtrip, reply_fields_survive) {
   EXPECT_EQ(c.invitations[0].user, "carol"); // order kept
   EXPECT_EQ(c.invitations[1].status, "busy");
   r.data = data[7]; // meeting_view
-  back = decode_reply(encode_reply(r));
+  back = decode_reply(encode_reply(r), command_kind::meeting_get);
   ASSERT_TRUE(back);
   const auto& v = std::get<proto::meeting_view>(back->data);
   EXPECT_EQ(v.title, std::get<proto::meeting_view>(data[7]).title);
@@ -991,7 +1107,7 @@ TEST(codec_roundtrip, reply_fields_survive) {
   EXPECT_FALSE(v.participants[1].online);
   EXPECT_EQ(v.invitations[0].status, invitation_status::timed_out);
   r.data = data[12]; // stats
-  back = decode_reply(encode_reply(r));
+  back = decode_reply(encode_reply(r), command_kind::admin_stats);
   ASSERT_TRUE(back);
   const auto& st = std::get<proto::stats_data>(back->data);
   EXPECT_EQ(st.latency_p99_ms, 1.0 / 3.0);
@@ -1006,7 +1122,7 @@ TEST(codec_roundtrip, error_replies) {
   auto wire = encode_reply(r);
   EXPECT_EQ(wire,
             R"({"id":"r-17","type":"reply","code":403,"error":{"reason":"not_host","message":"only the host may end the meeting"}})");
-  auto back = decode_reply(wire);
+  auto back = decode_reply(wire, command_kind::meeting_end);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->id, "r-17");
   EXPECT_EQ(back->code, 403);
@@ -1016,7 +1132,7 @@ TEST(codec_roundtrip, error_replies) {
   wire = encode_reply(n);
   EXPECT_EQ(wire,
             R"({"id":null,"type":"reply","code":400,"error":{"reason":"bad_json","message":"not JSON"}})");
-  back = decode_reply(wire);
+  back = decode_reply(wire, command_kind::meeting_create);
   ASSERT_TRUE(back);
   EXPECT_FALSE(back->id);
   EXPECT_EQ(back->code, 400);
@@ -1028,31 +1144,89 @@ TEST(codec_roundtrip, retry_after_ms_is_written_when_set_and_read_back) {
   auto wire = encode_reply(r);
   EXPECT_EQ(wire, R"({"id":"r-1","type":"reply","code":429,"error":{"reason":"limit:creates",)"
                   R"("message":"slow down","retry_after_ms":1500}})");
-  auto back = decode_reply(wire);
+  auto back = decode_reply(wire, command_kind::meeting_create);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->retry_after_ms, std::optional<std::int64_t>{1500});
-  auto plain = decode_reply(encode_reply(proto::fail(std::string{"r-2"}, 403, "not_host", "no")));
+  auto plain = decode_reply(encode_reply(proto::fail(std::string{"r-2"}, 403, "not_host", "no")),
+                            command_kind::meeting_end);
   ASSERT_TRUE(plain);
   EXPECT_FALSE(plain->retry_after_ms);
   EXPECT_FALSE(decode_reply(
-    R"({"id":"r","type":"reply","code":429,"error":{"reason":"x","message":"y","retry_after_ms":"soon"}})"))
+    R"({"id":"r","type":"reply","code":429,"error":{"reason":"x","message":"y","retry_after_ms":"soon"}})",
+    command_kind::meeting_create))
     << "a retry_after_ms that is not a number is malformed";
 }
 
 TEST(codec_roundtrip, decode_reply_refuses_garbage) {
-  EXPECT_FALSE(decode_reply(""));
-  EXPECT_FALSE(decode_reply("[]"));
-  EXPECT_FALSE(decode_reply(R"({"id":"r","type":"event.ended","code":0})"));
-  EXPECT_FALSE(decode_reply(R"({"id":"r","type":"reply"})"));
-  EXPECT_FALSE(decode_reply(R"({"id":5,"type":"reply","code":0})"));
-  EXPECT_FALSE(decode_reply(R"({"id":"r","type":"reply","code":"0"})"));
-  EXPECT_FALSE(decode_reply(R"({"id":"r","type":"reply","code":0,"data":[]})"));
-  EXPECT_FALSE(
-    decode_reply(R"({"id":"r","type":"reply","code":0,"data":{"uptime_s":"long"}})"));
-  EXPECT_FALSE(decode_reply(std::string(100000, '[')));
-  auto ok = decode_reply(R"({"id":"r","type":"reply","code":0,"data":{"future":1}})");
-  ASSERT_TRUE(ok);
-  EXPECT_TRUE(std::holds_alternative<std::monostate>(ok->data));
+  auto ping = [](const std::string& p) { return decode_reply(p, command_kind::admin_ping); };
+  EXPECT_FALSE(ping(""));
+  EXPECT_FALSE(ping("[]"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"event.ended","code":0})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply"})"));
+  EXPECT_FALSE(ping(R"({"id":5,"type":"reply","code":0})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":"0"})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":0,"data":[]})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":0,"data":{"node":"n","version":"v","uptime_s":"long"}})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":0,"data":{"node":"n","version":"v"}})"))
+    << "a member every ping reply has is missing";
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":1000,"error":{"reason":"x","message":"y"}})"));
+  EXPECT_FALSE(ping(R"({"id":"r","type":"reply","code":403})")) << "an error reply without its error";
+  EXPECT_FALSE(ping(std::string(100000, '[')));
+  auto ok = ping(R"({"id":"r","type":"reply","code":0,"data":{"node":"n","version":"v","uptime_s":1,"future":1}})");
+  ASSERT_TRUE(ok) << "members the codec does not know are ignored";
+  EXPECT_EQ(std::get<proto::ping_data>(ok->data).uptime_s, 1);
+  auto nothing = decode_reply(R"({"id":"r","type":"reply","code":0,"data":{"future":1}})",
+                              command_kind::meeting_leave);
+  ASSERT_TRUE(nothing);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(nothing->data));
+}
+
+TEST(codec_roundtrip, decode_reply_reads_the_data_of_the_command_sent) {
+  // Every pair of (data, command): the data decodes as the command's reply
+  // when the command answers with it, to nothing when the command's reply
+  // has no data, and otherwise fails, except where the data holds every
+  // member of the other reply too (see codec.hpp).
+  auto holds_also = [](std::size_t data, command_kind kind) {
+    bool credentials = kind == command_kind::meeting_renew || kind == command_kind::call_accept;
+    return (data == 2 && (credentials || kind == command_kind::call_invite)) // create
+           || (data == 3 && credentials);                                  // join
+  };
+  int wrong = 0;
+  for (const auto& data : sample_data()) {
+    proto::reply r;
+    r.id = "r";
+    r.data = data;
+    auto wire = encode_reply(r);
+    for (auto kind : all_kinds) {
+      SCOPED_TRACE(std::string{proto::to_string(kind)} + " <- " + wire);
+      auto back = decode_reply(wire, kind);
+      std::size_t answers = 0;
+      while (std::find(answered_by[answers].begin(), answered_by[answers].end(), kind)
+             == answered_by[answers].end())
+        ++answers;
+      if (answers == data.index()) {
+        ASSERT_TRUE(back);
+        EXPECT_EQ(encode_reply(*back), wire);
+      } else if (answers == 0) {
+        ASSERT_TRUE(back);
+        EXPECT_TRUE(std::holds_alternative<std::monostate>(back->data));
+      } else if (holds_also(data.index(), kind)) {
+        ASSERT_TRUE(back);
+        EXPECT_EQ(back->data.index(), answers);
+      } else {
+        EXPECT_FALSE(back);
+        ++wrong;
+      }
+    }
+  }
+  EXPECT_GT(wrong, 100);
+  // Error replies carry no data: every command reads them alike.
+  auto err = encode_reply(proto::fail(std::string{"r"}, 409, "meeting_full", "full"));
+  for (auto kind : all_kinds) {
+    auto back = decode_reply(err, kind);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->reason, "meeting_full");
+  }
 }
 
 // -- events ---------------------------------------------------------------------
@@ -1207,6 +1381,40 @@ TEST(codec_roundtrip, decode_event_refuses_garbage) {
   EXPECT_FALSE(decode_event(std::string(50000, '{')));
 }
 
+TEST(codec_roundtrip, decode_downlink_tells_replies_from_events) {
+  proto::reply r;
+  r.id = "r";
+  r.data = sample_data()[2];
+  auto back = decode_downlink(encode_reply(r));
+  ASSERT_TRUE(back.reply);
+  EXPECT_FALSE(back.event);
+  EXPECT_EQ(back.reply->id, "r");
+  EXPECT_EQ(back.reply->code, 0);
+  EXPECT_TRUE(std::holds_alternative<std::monostate>(back.reply->data)) << "the data is left unread";
+  auto echo = decode_downlink(R"({"id":"e-1","type":"reply","code":0,"data":{"pad":"xxxx"}})");
+  ASSERT_TRUE(echo.reply);
+  EXPECT_EQ(echo.reply->id, "e-1");
+  auto err = decode_downlink(
+    encode_reply(proto::fail_retry_after(std::string{"r"}, 503, "overloaded", "busy", 250)));
+  ASSERT_TRUE(err.reply);
+  EXPECT_EQ(err.reply->code, 503);
+  EXPECT_EQ(err.reply->reason, "overloaded");
+  EXPECT_EQ(err.reply->message, "busy");
+  EXPECT_EQ(err.reply->retry_after_ms, std::optional<std::int64_t>{250});
+  for (const auto& e : sample_events()) {
+    auto wire = encode_event(e, 7);
+    auto d = decode_downlink(wire);
+    EXPECT_FALSE(d.reply) << wire;
+    ASSERT_TRUE(d.event) << wire;
+    EXPECT_EQ(encode_event(d.event->first, d.event->second), wire);
+  }
+  for (auto bad : {"", "[]", R"({"type":"reply","code":"0"})", R"({"type":"event.nope","seq":1})",
+                   R"({"id":"r","code":0})"}) {
+    auto d = decode_downlink(bad);
+    EXPECT_FALSE(d.reply || d.event) << bad;
+  }
+}
+
 // -- pinned shapes and determinism ----------------------------------------------
 
 TEST(codec_shapes, credentials_reply_exact_json) {
@@ -1290,7 +1498,7 @@ TEST(codec_shapes, deterministic) {
   r.data = s;
   auto wire = encode_reply(r);
   EXPECT_EQ(wire, encode_reply(r));
-  EXPECT_TRUE(decode_reply(wire));
+  EXPECT_TRUE(decode_reply(wire, command_kind::admin_stats));
   // Invalid UTF-8 from inside the node does not throw.
   proto::reply bad;
   bad.id = "r";

@@ -16,6 +16,10 @@
 // Exit codes: 0 every expected reply and event arrived; 1 something was
 // missing or refused (the last line says what); 2 a bad option, or the
 // broker or the RTC emulator cannot be reached (the line says which).
+//
+// The devices speak through tools/client's typed API, so what they send is
+// encoded and what they read decoded by the node's own wire codec; the
+// printer shows each message as it went over the wire.
 #include <CLI/CLI.hpp>
 #include <httplib.h>
 
@@ -41,6 +45,9 @@ using meetingd::call_demo::printer;
 using json = nlohmann::json;
 namespace client = meetingd::client;
 namespace demo_ns = meetingd::call_demo;
+namespace proto = meetingd::proto;
+using proto::command_kind;
+using proto::event_kind;
 
 constexpr const char* device_prefix = "GID_MEETING_DOWN@@@";
 
@@ -78,15 +85,21 @@ std::string str(const json& j, const char* key) {
   return {};
 }
 
-std::string describe_error(const json& reply) {
-  std::string out = std::to_string(reply.value("code", -1));
-  if (reply.contains("error") && reply["error"].is_object()) {
-    out += " " + str(reply["error"], "reason");
-    auto msg = str(reply["error"], "message");
-    if (!msg.empty())
-      out += " (" + msg + ")";
+std::string describe_error(const proto::reply& r) {
+  std::string out = std::to_string(r.code);
+  if (r.code != 0) {
+    out += " " + r.reason;
+    if (!r.message.empty())
+      out += " (" + r.message + ")";
   }
   return out;
+}
+
+proto::command command(command_kind kind, const std::string& meeting = {}) {
+  proto::command c;
+  c.kind = kind;
+  c.meeting = meeting;
+  return c;
 }
 
 std::string short_secret(const std::string& s) {
@@ -125,9 +138,9 @@ public:
           && sessions_["alice-phone"]->connected()) {
         out_.heading(0, "cleanup: alice ends the meeting so that a rerun starts clean");
         auto& alice = *sessions_["alice-phone"];
-        auto id = alice.send("meeting.end", {{"meeting", meeting_}});
-        if (auto r = alice.wait_reply(id, opts_.timeout))
-          out_.wait_printed("alice-phone", *r);
+        auto id = alice.send(command(command_kind::meeting_end, meeting_));
+        if (auto r = alice.wait_answer(id, opts_.timeout))
+          out_.wait_printed("alice-phone", r->wire);
       }
     } catch (const std::exception&) {
     }
@@ -174,13 +187,20 @@ private:
     return *sessions_.at(name);
   }
 
-  /// Sends a request and waits for its reply; fails on no reply, and on a
-  /// non-zero code unless `accept_error`.
-  json request(const std::string& name, const std::string& type, const json& args,
-               bool accept_error = false) {
+  /// Sends a command and waits for its reply; fails on no reply, on one
+  /// that is not a reply to it, and on a non-zero code unless `accept_error`.
+  client::answer request(const std::string& name, const proto::command& cmd,
+                         bool accept_error = false) {
     auto& s = device(name);
-    auto id = s.send(type, args);
-    auto reply = s.wait_reply(id, opts_.timeout);
+    std::string type = proto::to_string(cmd.kind);
+    auto id = s.send(cmd);
+    std::optional<client::answer> reply;
+    try {
+      reply = s.wait_answer(id, opts_.timeout);
+    } catch (const client::malformed_message& e) {
+      out_.wait_printed(name, e.wire);
+      fail(name + "'s " + type + " got an answer that is no reply to it: " + e.wire.dump());
+    }
     if (!reply) {
       std::string hint;
       if (!node_answered_)
@@ -190,26 +210,33 @@ private:
       fail(name + " got no reply to " + type + " within " + seconds_text(opts_.timeout) + hint);
     }
     node_answered_ = true;
-    out_.wait_printed(name, *reply);
-    if (!accept_error && reply->value("code", -1) != 0)
-      fail(name + "'s " + type + " was refused: " + describe_error(*reply));
-    return *reply;
+    out_.wait_printed(name, reply->wire);
+    if (!accept_error && reply->reply.code != 0)
+      fail(name + "'s " + type + " was refused: " + describe_error(reply->reply));
+    return std::move(*reply);
   }
 
-  /// Waits for an event of this meeting; fails if it does not come.
-  json expect_event(const std::string& name, const std::string& type,
-                    const std::string& user_field = {}) {
-    auto ev = device(name).wait_event(type, opts_.timeout);
+  /// Waits for an event of this meeting (about `user`, if given); fails if
+  /// it does not come.
+  proto::event expect_event(const std::string& name, event_kind kind,
+                            const std::string& user = {}) {
+    std::string type = proto::to_string(kind);
+    std::optional<client::incoming_event> ev;
+    try {
+      ev = device(name).wait_event(kind, opts_.timeout);
+    } catch (const client::malformed_message& e) {
+      out_.wait_printed(name, e.wire);
+      fail(name + " got a malformed " + type + ": " + e.wire.dump());
+    }
     if (!ev)
       fail(name + " did not get " + type + " within " + seconds_text(opts_.timeout));
-    out_.wait_printed(name, *ev);
-    if (str(*ev, "meeting") != meeting_)
-      fail(name + " got " + type + " for meeting '" + str(*ev, "meeting") + "', expected '"
+    out_.wait_printed(name, ev->wire);
+    if (ev->event.meeting != meeting_)
+      fail(name + " got " + type + " for meeting '" + ev->event.meeting + "', expected '"
            + meeting_ + "'");
-    if (!user_field.empty() && str((*ev)["data"], "user") != user_field)
-      fail(name + " got " + type + " about '" + str((*ev)["data"], "user") + "', expected '"
-           + user_field + "'");
-    return *ev;
+    if (!user.empty() && ev->event.user != user)
+      fail(name + " got " + type + " about '" + ev->event.user + "', expected '" + user + "'");
+    return std::move(ev->event);
   }
 
   httplib::Client http() {
@@ -249,24 +276,25 @@ private:
   }
 
   /// The device enters the RTC channel with its credentials: the emulator
-  /// checks the token against the channel key it issued (PROTOCOL.md §6).
+  /// checks the token against the channel key it issued (docs/protocol.md,
+  /// "Join credentials").
   void enter_channel(const std::string& device_name, const std::string& user,
-                     const json& creds) {
+                     const proto::credentials& creds) {
     auto [status, body] = rtc_post(device_name, "/_emulator/join",
-                                   {{"appid", creds.value("appid", json())},
-                                    {"channel", creds.value("channel", json())},
-                                    {"userid", creds.value("userid", json())},
-                                    {"session", creds.value("session", json())},
-                                    {"nonce", creds.value("nonce", json())},
-                                    {"timestamp", creds.value("timestamp", json())},
-                                    {"token", creds.value("token", json())}});
+                                   {{"appid", creds.appid},
+                                    {"channel", creds.channel},
+                                    {"userid", creds.userid},
+                                    {"session", creds.session},
+                                    {"nonce", creds.nonce},
+                                    {"timestamp", creds.timestamp},
+                                    {"token", creds.token}});
     if (status != 200) {
       auto why = std::to_string(status) + " " + str(body, "Code") + ": " + str(body, "Message");
       out_.note(user + "'s token refused by RTC: " + why, printer::tone::bad);
       fail("the RTC service refused " + user + "'s token: " + why);
     }
     out_.note(user + " (" + device_name + ") token verified by RTC, scheme "
-                  + str(body, "scheme") + ", session " + str(creds, "session"),
+                  + str(body, "scheme") + ", session " + creds.session,
               printer::tone::ok);
   }
 
@@ -282,13 +310,13 @@ private:
     connect(opts_.console, true); // first: an unreachable broker is said before anything
     step(1, opts_.console + " creates the users alice and bob");
     for (auto user : {"alice", "bob"}) {
-      auto r = request(opts_.console, "admin.user.add",
-                       {{"user", user}, {"password", password(user)}}, true);
-      auto code = r.value("code", -1);
-      auto reason = r.contains("error") ? str(r["error"], "reason") : std::string{};
-      if (code == 0)
+      auto add = command(command_kind::admin_user_add);
+      add.user = user;
+      add.password = password(user);
+      auto r = request(opts_.console, add, true).reply;
+      if (r.code == 0)
         out_.note(std::string{"user "} + user + " created", printer::tone::ok);
-      else if (reason == "user_exists")
+      else if (r.reason == "user_exists")
         out_.note(std::string{"user "} + user + " exists already (a previous run): fine");
       else
         fail(opts_.console + "'s admin.user.add " + user + " was refused: " + describe_error(r));
@@ -306,11 +334,13 @@ private:
     for (auto& [name, user] : devs)
       connect(name, false);
     for (auto& [name, user] : devs) {
-      auto r = request(name, "auth.login", {{"user", user}, {"password", password(user)}}, true);
-      if (r.value("code", -1) != 0) {
-        std::string hint = r.contains("error") && str(r["error"], "reason") == "bad_credentials"
-                               ? " (the user existed with another password?)"
-                               : "";
+      auto login = command(command_kind::auth_login);
+      login.user = user;
+      login.password = password(user);
+      auto r = request(name, login, true).reply;
+      if (r.code != 0) {
+        std::string hint =
+          r.reason == "bad_credentials" ? " (the user existed with another password?)" : "";
         fail(name + "'s auth.login as " + user + " was refused: " + describe_error(r) + hint);
       }
       out_.note(name + " is logged in as " + user, printer::tone::ok);
@@ -319,50 +349,53 @@ private:
 
   void step3_create() {
     step(3, "alice creates the meeting \"demo call\" and invites bob");
-    auto r = request("alice-phone", "meeting.create",
-                     {{"title", "demo call"}, {"invitees", json::array({"bob"})}});
-    auto& data = r["data"];
-    meeting_ = str(data, "meeting");
-    channel_ = str(data, "channel");
-    alice_creds_ = data.value("credentials", json::object());
-    if (meeting_.empty() || !alice_creds_.is_object() || alice_creds_.empty())
-      fail("meeting.create answered without meeting or credentials: " + r.dump());
+    auto create = command(command_kind::meeting_create);
+    create.title = "demo call";
+    create.users = {"bob"};
+    auto r = request("alice-phone", create);
+    const auto& data = std::get<proto::create_data>(r.reply.data);
+    meeting_ = data.meeting;
+    channel_ = data.channel;
+    alice_creds_ = data.creds;
+    if (meeting_.empty() || alice_creds_.token.empty())
+      fail("meeting.create answered without meeting or credentials: " + r.wire.dump());
     out_.note("meeting " + meeting_ + ", RTC channel " + channel_ + ", alice's session "
-              + str(alice_creds_, "session"));
-    auto inv = data.value("invitations", json::object());
+              + alice_creds_.session);
     std::string list;
-    for (auto& [user, state] : inv.items())
-      list += (list.empty() ? "" : ", ") + user + ": " + (state.is_string() ? state.get<std::string>() : state.dump());
+    std::optional<std::string> bob;
+    for (const auto& [user, state] : data.invitations) {
+      list += (list.empty() ? "" : ", ") + user + ": " + state;
+      if (user == "bob")
+        bob = state;
+    }
     out_.note("invitations: " + (list.empty() ? std::string{"(none)"} : list));
-    if (str(inv, "bob") != "ringing")
-      fail("bob's invitation is '" + (inv.contains("bob") ? inv["bob"].dump() : std::string{"missing"})
-           + "', expected 'ringing'"
-           + (str(inv, "bob") == "busy" ? " (bob is still in an earlier meeting)" : ""));
+    if (bob != "ringing")
+      fail("bob's invitation is '" + (bob ? json(*bob).dump() : std::string{"missing"})
+           + "', expected 'ringing'" + (bob == "busy" ? " (bob is still in an earlier meeting)" : ""));
   }
 
   void step4_ring() {
     step(4, "both of bob's devices ring; bob-phone shows the call");
     for (auto name : {"bob-phone", "bob-laptop"}) {
-      auto ev = expect_event(name, "event.invite");
-      if (str(ev["data"], "from") != "alice")
-        fail(std::string{name} + "'s event.invite is from '" + str(ev["data"], "from")
-             + "', expected 'alice'");
-      out_.note(std::string{name} + " rings: \"" + str(ev["data"], "title") + "\" from alice");
+      auto ev = expect_event(name, event_kind::invite);
+      if (ev.from != "alice")
+        fail(std::string{name} + "'s event.invite is from '" + ev.from + "', expected 'alice'");
+      out_.note(std::string{name} + " rings: \"" + ev.title + "\" from alice");
     }
-    request("bob-phone", "call.ringing", {{"meeting", meeting_}});
-    expect_event("alice-phone", "event.ringing", "bob");
+    request("bob-phone", command(command_kind::call_ringing, meeting_));
+    expect_event("alice-phone", event_kind::ringing, "bob");
     out_.note("alice hears it ringing at bob's", printer::tone::ok);
   }
 
   void step5_accept() {
     step(5, "bob-laptop accepts; bob-phone stops ringing");
-    auto r = request("bob-laptop", "call.accept", {{"meeting", meeting_}});
-    bob_creds_ = r["data"].value("credentials", json::object());
-    if (bob_creds_.empty())
-      fail("call.accept answered without credentials: " + r.dump());
-    expect_event("alice-phone", "event.accepted", "bob");
-    expect_event("alice-phone", "event.joined", "bob");
-    expect_event("bob-phone", "event.answered_elsewhere");
+    auto r = request("bob-laptop", command(command_kind::call_accept, meeting_));
+    bob_creds_ = std::get<proto::credentials_data>(r.reply.data).creds;
+    if (bob_creds_.token.empty())
+      fail("call.accept answered without credentials: " + r.wire.dump());
+    expect_event("alice-phone", event_kind::accepted, "bob");
+    expect_event("alice-phone", event_kind::joined, "bob");
+    expect_event("bob-phone", event_kind::answered_elsewhere);
     out_.note("bob answered on his laptop; his phone was told", printer::tone::ok);
   }
 
@@ -374,25 +407,24 @@ private:
 
   void step7_rejoin() {
     step(7, "bob leaves and rejoins: new session, new token");
-    request("bob-laptop", "meeting.leave", {{"meeting", meeting_}});
+    request("bob-laptop", command(command_kind::meeting_leave, meeting_));
     rtc_post("bob-laptop", "/_emulator/leave",
-             {{"appid", bob_creds_.value("appid", json())},
-              {"channel", bob_creds_.value("channel", json())},
-              {"userid", bob_creds_.value("userid", json())}});
-    expect_event("alice-phone", "event.left", "bob");
-    auto r = request("bob-laptop", "meeting.join", {{"meeting", meeting_}});
-    auto fresh = r["data"].value("credentials", json::object());
-    if (fresh.empty())
-      fail("meeting.join answered without credentials: " + r.dump());
-    expect_event("alice-phone", "event.joined", "bob");
-    auto old_session = str(bob_creds_, "session"), new_session = str(fresh, "session");
-    auto old_token = str(bob_creds_, "token"), new_token = str(fresh, "token");
+             {{"appid", bob_creds_.appid},
+              {"channel", bob_creds_.channel},
+              {"userid", bob_creds_.userid}});
+    expect_event("alice-phone", event_kind::left, "bob");
+    auto r = request("bob-laptop", command(command_kind::meeting_join, meeting_));
+    auto fresh = std::get<proto::join_data>(r.reply.data).creds;
+    if (fresh.token.empty())
+      fail("meeting.join answered without credentials: " + r.wire.dump());
+    expect_event("alice-phone", event_kind::joined, "bob");
+    auto old_session = bob_creds_.session, new_session = fresh.session;
+    auto old_token = bob_creds_.token, new_token = fresh.token;
     out_.note("bob's session: " + old_session + " → " + new_session);
     out_.note("bob's token:   " + short_secret(old_token) + " → " + short_secret(new_token));
-    out_.note("bob's RTC userid stays " + str(fresh, "userid"));
-    if (str(fresh, "userid") != str(bob_creds_, "userid"))
-      fail("bob's RTC userid changed on rejoin: " + str(bob_creds_, "userid") + " → "
-           + str(fresh, "userid"));
+    out_.note("bob's RTC userid stays " + fresh.userid);
+    if (fresh.userid != bob_creds_.userid)
+      fail("bob's RTC userid changed on rejoin: " + bob_creds_.userid + " → " + fresh.userid);
     if (new_session == old_session)
       fail("bob's session did not change on rejoin (" + new_session + ")");
     if (new_token == old_token)
@@ -403,27 +435,26 @@ private:
 
   void step8_mute() {
     step(8, "alice asks bob to mute (moderate.mute)");
-    auto r = request("alice-phone", "moderate.mute",
-                     {{"meeting", meeting_}, {"user", "bob"}, {"audio", true}}, true);
-    auto code = r.value("code", -1);
-    auto reason = r.contains("error") ? str(r["error"], "reason") : std::string{};
-    if (code == 400 && reason == "unknown_type") {
+    auto mute = command(command_kind::moderate_mute, meeting_);
+    mute.user = "bob";
+    mute.audio = true;
+    auto r = request("alice-phone", mute, true).reply;
+    if (r.code == 400 && r.reason == "unknown_type") {
       out_.note("this node does not implement moderate.mute (400 unknown_type): skipped");
       return;
     }
-    if (code != 0)
+    if (r.code != 0)
       fail("alice-phone's moderate.mute was refused: " + describe_error(r));
-    expect_event("bob-laptop", "event.mute_request");
+    expect_event("bob-laptop", event_kind::mute_request);
     out_.note("bob-laptop was asked to mute its microphone", printer::tone::ok);
   }
 
   void step9_end() {
     step(9, "alice ends the meeting; the RTC channel is deleted");
-    request("alice-phone", "meeting.end", {{"meeting", meeting_}});
+    request("alice-phone", command(command_kind::meeting_end, meeting_));
     ended_ = true;
-    auto ev = expect_event("bob-laptop", "event.ended");
-    out_.note("bob was told the meeting ended (reason " + str(ev["data"], "reason") + ")",
-              printer::tone::ok);
+    auto ev = expect_event("bob-laptop", event_kind::ended);
+    out_.note("bob was told the meeting ended (reason " + ev.reason + ")", printer::tone::ok);
 
     // DeleteChannel happens as part of the end; poll the emulator's list
     // briefly in case the node answers before the call completes.
@@ -472,8 +503,8 @@ private:
   bool ended_ = false;
   std::string meeting_;
   std::string channel_;
-  json alice_creds_;
-  json bob_creds_;
+  proto::credentials alice_creds_;
+  proto::credentials bob_creds_;
 };
 
 int bad_option(const std::string& line) {

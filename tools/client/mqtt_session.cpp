@@ -1,3 +1,6 @@
+// The MQTT plumbing of a device session (libmosquitto's own network thread,
+// a mutex and a condition variable between it and the waiting caller); the
+// wire format is the codec's, see mqtt_session.hpp.
 #include "tools/client/mqtt_session.hpp"
 
 #include <mosquitto.h>
@@ -95,7 +98,7 @@ void session::on_connect(struct mosquitto* mosq, void* self, int rc) {
   if (resubscribe) {
     mosquitto_subscribe(mosq, nullptr, s->p2p_topic().c_str(), 1);
     if (s->opts_.presence) {
-      std::string online = R"({"online":true})";
+      auto online = codec::encode_presence(true);
       mosquitto_publish(mosq, nullptr, s->presence_topic().c_str(),
                         static_cast<int>(online.size()), online.data(), 1, true);
     }
@@ -143,7 +146,7 @@ void session::connect(std::chrono::milliseconds timeout) {
   if (!opts_.username.empty())
     mosquitto_username_pw_set(mosq_, opts_.username.c_str(), opts_.password.c_str());
   if (opts_.presence) {
-    std::string offline = R"({"online":false})";
+    auto offline = codec::encode_presence(false);
     mosquitto_will_set(mosq_, presence_topic().c_str(), static_cast<int>(offline.size()),
                        offline.data(), 1, true);
   }
@@ -174,14 +177,14 @@ void session::connect(std::chrono::milliseconds timeout) {
     throw std::runtime_error("cannot subscribe to " + p2p_topic());
   lock.unlock();
   if (opts_.presence)
-    publish(presence_topic(), R"({"online":true})", true);
+    publish(presence_topic(), codec::encode_presence(true), true);
 }
 
 void session::disconnect() {
   if (!connected())
     return;
   if (opts_.presence)
-    publish(presence_topic(), R"({"online":false})", true);
+    publish(presence_topic(), codec::encode_presence(false), true);
   mosquitto_disconnect(mosq_);
   std::unique_lock<std::mutex> lock{mtx_};
   cv_.wait_for(lock, 2s, [&] { return !connected_; });
@@ -229,11 +232,68 @@ void session::publish(const std::string& topic, const std::string& payload, bool
   published_.erase(mid);
 }
 
-std::string session::send(const std::string& type, const json& args, std::string id) {
+std::string session::next_id(std::string id) {
   if (id.empty()) {
     std::lock_guard<std::mutex> guard{mtx_};
     id = id_prefix_ + std::to_string(next_id_++);
   }
+  return id;
+}
+
+// -- typed ------------------------------------------------------------------------
+
+std::string session::send(const proto::command& cmd, std::string id) {
+  id = next_id(std::move(id));
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    sent_kinds_[id] = cmd.kind;
+  }
+  publish(uplink_topic(), codec::encode_request({id, cmd}));
+  return id;
+}
+
+std::optional<answer> session::wait_answer(const std::string& id,
+                                           std::chrono::milliseconds timeout) {
+  proto::command_kind kind{};
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto i = sent_kinds_.find(id);
+    if (i == sent_kinds_.end())
+      throw std::invalid_argument("no command was sent with id " + id);
+    kind = i->second;
+  }
+  auto r = take_reply(id, timeout);
+  if (!r)
+    return std::nullopt;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    sent_kinds_.erase(id);
+  }
+  auto reply = codec::decode_reply(r->payload, kind);
+  if (!reply)
+    throw malformed_message(std::string{"the reply to "} + proto::to_string(kind) + " (id " + id
+                              + ") is not one: " + r->payload,
+                            std::move(r->wire));
+  return answer{std::move(*reply), std::move(r->wire)};
+}
+
+std::optional<incoming_event> session::wait_event(proto::event_kind kind,
+                                                  std::chrono::milliseconds timeout) {
+  auto r = take_event(proto::to_string(kind), timeout);
+  if (!r)
+    return std::nullopt;
+  auto ev = codec::decode_event(r->payload);
+  if (!ev)
+    throw malformed_message(std::string{"a malformed "} + proto::to_string(kind) + ": "
+                              + r->payload,
+                            std::move(r->wire));
+  return incoming_event{std::move(ev->first), ev->second, std::move(r->wire)};
+}
+
+// -- raw JSON ---------------------------------------------------------------------
+
+std::string session::send(const std::string& type, const json& args, std::string id) {
+  id = next_id(std::move(id));
   json msg{{"id", id}, {"type", type}};
   if (!args.empty())
     msg["args"] = args;
@@ -256,13 +316,13 @@ void session::arrived(const std::string& topic, const std::string& payload) {
       if (type == "reply") {
         if (msg.contains("id") && msg["id"].is_string()) {
           auto id = msg["id"].get<std::string>();
-          replies_[id].push_back(msg);
+          replies_[id].push_back({msg, payload});
           ++reply_counts_[id];
         } else {
           null_replies_.push_back(msg);
         }
       } else if (type.rfind("event.", 0) == 0) {
-        events_.push_back(msg);
+        events_.push_back({msg, payload});
       }
     }
   }
@@ -271,7 +331,8 @@ void session::arrived(const std::string& topic, const std::string& payload) {
     observer(traffic{false, topic, payload});
 }
 
-std::optional<json> session::wait_reply(const std::string& id, std::chrono::milliseconds timeout) {
+std::optional<session::received> session::take_reply(const std::string& id,
+                                                     std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock{mtx_};
   if (!cv_.wait_for(lock, timeout, [&] {
         auto i = replies_.find(id);
@@ -284,6 +345,12 @@ std::optional<json> session::wait_reply(const std::string& id, std::chrono::mill
   return reply;
 }
 
+std::optional<json> session::wait_reply(const std::string& id, std::chrono::milliseconds timeout) {
+  if (auto r = take_reply(id, timeout))
+    return std::move(r->wire);
+  return std::nullopt;
+}
+
 json session::request(const std::string& type, const json& args,
                       std::chrono::milliseconds timeout, std::string id) {
   auto sent = send(type, args, std::move(id));
@@ -294,12 +361,13 @@ json session::request(const std::string& type, const json& args,
   return *reply;
 }
 
-std::optional<json> session::wait_event(const std::string& type, std::chrono::milliseconds timeout) {
+std::optional<session::received> session::take_event(const std::string& type,
+                                                     std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock{mtx_};
-  std::optional<json> found;
+  std::optional<received> found;
   cv_.wait_for(lock, timeout, [&] {
     for (auto i = events_.begin(); i != events_.end(); ++i) {
-      if ((*i)["type"] == type) {
+      if (i->wire["type"] == type) {
         found = std::move(*i);
         events_.erase(i);
         return true;
@@ -310,11 +378,17 @@ std::optional<json> session::wait_event(const std::string& type, std::chrono::mi
   return found;
 }
 
+std::optional<json> session::wait_event(const std::string& type, std::chrono::milliseconds timeout) {
+  if (auto r = take_event(type, timeout))
+    return std::move(r->wire);
+  return std::nullopt;
+}
+
 std::optional<json> session::next_event(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock{mtx_};
   if (!cv_.wait_for(lock, timeout, [&] { return !events_.empty(); }))
     return std::nullopt;
-  auto ev = std::move(events_.front());
+  auto ev = std::move(events_.front().wire);
   events_.pop_front();
   return ev;
 }

@@ -1,8 +1,18 @@
-// A device's or console's side of PROTOCOL.md, for the tools and tests that
-// play devices: call-demo, meetctl, loadgen and the integration tests. One
-// MQTT connection with the device's last will on its presence topic, its own
-// P2P topic subscribed, requests matched to replies by id, and events queued
-// in arrival order.
+// A device's or console's side of the protocol (docs/protocol.md), for the
+// tools and tests that play devices: call-demo, meetctl, loadgen and the
+// integration tests. One MQTT connection with the device's last will on its
+// presence topic, its own P2P topic subscribed, requests matched to replies
+// by id, and events queued in arrival order.
+//
+// Two ways to talk, over the same queues:
+//  - typed, for the tools: a proto::command goes out encoded by the wire
+//    codec (gateway/codec.hpp), and its reply comes back decoded by the codec
+//    as the answer to that command; events come back decoded too. Each keeps
+//    the JSON it came as, for tools that print the traffic.
+//  - raw JSON, for the integration tests: requests are written and replies
+//    and events read as JSON without the codec, so the tests check the wire
+//    independently of the code under test (and can send what the codec would
+//    refuse to encode).
 //
 // The node uses Paho; the tools use libmosquitto, because Debian's Paho C
 // 1.3.11 stalls ~2 s on every connect while another client of the same
@@ -10,16 +20,20 @@
 // the tools open many connections per process.
 #pragma once
 
+#include "gateway/codec.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 struct mosquitto;
@@ -51,6 +65,27 @@ struct traffic {
   std::string payload;
 };
 
+/// The reply to a command sent typed: decoded for that command, and the
+/// JSON it came as (for printing).
+struct answer {
+  proto::reply reply;
+  json wire;
+};
+
+/// An event decoded by the codec, its sequence number and the JSON it came as.
+struct incoming_event {
+  proto::event event;
+  std::uint64_t seq = 0;
+  json wire;
+};
+
+/// A message that came but does not decode as what was awaited.
+struct malformed_message : std::runtime_error {
+  malformed_message(const std::string& what, json message)
+    : std::runtime_error(what), wire(std::move(message)) {}
+  json wire;
+};
+
 class session {
 public:
   explicit session(session_options opts);
@@ -68,7 +103,24 @@ public:
   void drop();
   bool connected() const;
 
-  /// Sends a request and returns its id (generated if empty).
+  // -- typed ----------------------------------------------------------------
+
+  /// Sends a command encoded by the codec; returns the request id (generated
+  /// if empty).
+  std::string send(const proto::command& cmd, std::string id = {});
+  /// Waits for the reply to a command sent with send(proto::command) and
+  /// decodes it as the answer to that command. Throws malformed_message if it
+  /// does not decode as one.
+  std::optional<answer> wait_answer(const std::string& id,
+                                    std::chrono::milliseconds timeout = 5s);
+  /// The next event of this kind (earlier events of other kinds stay
+  /// queued). Throws malformed_message if it does not decode.
+  std::optional<incoming_event> wait_event(proto::event_kind kind,
+                                           std::chrono::milliseconds timeout = 5s);
+
+  // -- raw JSON ---------------------------------------------------------------
+
+  /// Sends a request written as JSON and returns its id (generated if empty).
   std::string send(const std::string& type, const json& args = json::object(),
                    std::string id = {});
   /// Publishes any payload on the uplink topic (tests of malformed input).
@@ -102,6 +154,15 @@ public:
   std::string presence_topic() const;
 
 private:
+  /// A message as it came: parsed for the JSON API, its bytes for the codec.
+  struct received {
+    json wire;
+    std::string payload;
+  };
+
+  std::string next_id(std::string id);
+  std::optional<received> take_reply(const std::string& id, std::chrono::milliseconds timeout);
+  std::optional<received> take_event(const std::string& type, std::chrono::milliseconds timeout);
   void arrived(const std::string& topic, const std::string& payload);
   void make_client();
   static void on_connect(struct mosquitto*, void* self, int rc);
@@ -120,10 +181,11 @@ private:
   std::map<int, bool> published_; // QoS 1 mids acknowledged
   mutable std::mutex mtx_;
   std::condition_variable cv_;
-  std::map<std::string, std::deque<json>> replies_;
+  std::map<std::string, std::deque<received>> replies_;
   std::map<std::string, int> reply_counts_;
+  std::map<std::string, proto::command_kind> sent_kinds_; // typed requests awaiting their answer
   std::deque<json> null_replies_;
-  std::deque<json> events_;
+  std::deque<received> events_;
   std::function<void(const traffic&)> observer_;
   std::string id_prefix_;
   std::uint64_t next_id_ = 1;

@@ -14,6 +14,8 @@
 // See docs/benchmarks.md.
 #include "tools/loadgen/engine.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <sys/resource.h>
@@ -29,6 +31,7 @@
 #include <thread>
 
 using namespace meetingd::loadgen;
+using json = nlohmann::json;
 using steady = std::chrono::steady_clock;
 
 namespace {
@@ -105,10 +108,12 @@ int main(int argc, char** argv) {
   std::string duration = "10s", warmup = "2s", drain = "5s", timeout = "10s",
               setup_timeout = "120s";
   std::string json_file, hook_ready, hook_done, label;
+  std::string mode_name = name(o.mode), login_name = name(o.login),
+              topics_name = name(o.echo_topics);
   bool quiet = false;
   app.add_option("--broker", o.broker, "tcp://HOST:PORT")->capture_default_str();
   app.add_option("--parent-topic", o.parent, "the node's parent topic")->capture_default_str();
-  app.add_option("--mode", o.mode, "node: the command mix against meetingd; echo: the same "
+  app.add_option("--mode", mode_name, "node: the command mix against meetingd; echo: the same "
                                    "traffic through a loopback echo peer; populate: create "
                                    "--meetings meetings of --participants users")
     ->check(CLI::IsMember({"node", "echo", "populate"}))
@@ -139,7 +144,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "worker threads driving the connections")
     ->check(CLI::Range(1, 256))
     ->capture_default_str();
-  app.add_option("--login", o.login, "auto (ticket if LOGIN_TICKET_SECRET is set), ticket, password")
+  app.add_option("--login", login_name, "auto (ticket if LOGIN_TICKET_SECRET is set), ticket, password")
     ->check(CLI::IsMember({"auto", "ticket", "password"}))
     ->capture_default_str();
   app.add_option("--console", o.console, "admin client id that adds the users (password logins)")
@@ -160,7 +165,7 @@ int main(int argc, char** argv) {
     ->capture_default_str();
   app.add_option("--keepalive", o.keepalive_s, "MQTT keepalive seconds")->capture_default_str();
   app.add_flag("!--no-presence", o.presence, "do not publish presence or set a last will");
-  app.add_option("--echo-topics", o.echo_topics,
+  app.add_option("--echo-topics", topics_name,
                  "echo mode topics: bench (bench/echo/+ -> bench/reply/<client>) or node "
                  "(<parent>/up/+ -> <parent>/p2p/<client>, as the node; no node may run)")
     ->check(CLI::IsMember({"bench", "node"}))
@@ -200,11 +205,15 @@ int main(int argc, char** argv) {
   if (!parse_seconds(setup_timeout, o.setup_timeout_s))
     return bad("--setup-timeout: '" + setup_timeout + "' is not a duration");
   duration_s = o.duration_s;
-  if (o.mode == "node") {
+  // CLI11 checked the names.
+  o.mode = *parse<mode>(mode_name);
+  o.login = *parse<login_method>(login_name);
+  o.echo_topics = *parse<echo_topics>(topics_name);
+  if (o.mode == mode::node) {
     if (auto err = parse_mix(o.mix, o.weights); !err.empty())
       return bad("--mix: " + err);
   }
-  if (o.mode == "populate") {
+  if (o.mode == mode::populate) {
     if (o.meetings <= 0)
       return bad("--meetings: populate needs a positive number of meetings");
     if (o.devices % o.participants != 0)
@@ -219,10 +228,11 @@ int main(int argc, char** argv) {
     o.mqtt_username = s;
   if (const char* s = std::getenv("MQTT_PASSWORD"))
     o.mqtt_password = s;
-  if (o.login == "ticket" && o.ticket_secret.empty())
+  if (o.login == login_method::ticket && o.ticket_secret.empty())
     return bad("--login=ticket: LOGIN_TICKET_SECRET is not set in the environment");
-  bool needs_console = o.mode != "echo"
-                       && (o.login == "password" || (o.login == "auto" && o.ticket_secret.empty()));
+  bool needs_console = o.mode != mode::echo
+                       && (o.login == login_method::password
+                           || (o.login == login_method::automatic && o.ticket_secret.empty()));
   if (needs_console && o.console.empty())
     return bad("password logins need --console=<admin client id> to add the users "
                "(or set LOGIN_TICKET_SECRET for ticket logins)");
@@ -256,7 +266,7 @@ int main(int argc, char** argv) {
       return fatal("interrupted during setup");
     if (auto f = eng.get_fatal(); !f.empty())
       return fatal(f);
-    bool peer_ok = eo.mode != "echo" || eng.peer_ready.load();
+    bool peer_ok = eo.mode != mode::echo || eng.peer_ready.load();
     if (eng.ready.load() + eng.failed.load() >= total && peer_ok)
       break;
     auto waited = std::chrono::duration<double>(steady::now() - t_setup).count();
@@ -278,7 +288,7 @@ int main(int argc, char** argv) {
     return fatal(std::to_string(eng.failed.load()) + " devices failed in setup; first: "
                  + eng.get_first_failure());
   say("[setup] " + std::to_string(total) + " devices ready in " + std::to_string(setup_s).substr(0, 5)
-      + " s (" + eng.login_method() + " logins)");
+      + " s (" + name(eng.login_method()) + " logins)");
   run_hook(hook_ready, "--on-ready");
 
   // -- warmup, measure, drain ----------------------------------------------------------
@@ -297,7 +307,7 @@ int main(int argc, char** argv) {
          << " cmd/s  p50 " << ms(w.quantile_us(0.5)) << " p99 " << ms(w.quantile_us(0.99))
          << " max " << ms(w.max_us()) << " ms  errors " << s.window_errors << "  inflight "
          << eng.inflight() << "  load " << la[0];
-    if (eo.mode == "populate")
+    if (eo.mode == mode::populate)
       line << "  meetings " << eng.creates_ok.load() << "/" << eo.meetings << " joins "
            << eng.joins_ok.load();
     say(line.str());
@@ -335,11 +345,11 @@ int main(int argc, char** argv) {
     auto elapsed = std::chrono::duration<double>(steady::now() - t0).count();
     if (elapsed >= o.duration_s)
       break;
-    if (eo.mode == "populate" && eng.populate_done())
+    if (eo.mode == mode::populate && eng.populate_done())
       break;
     if (auto f = eng.get_fatal(); !f.empty())
       return fatal(f);
-    std::this_thread::sleep_for(std::chrono::milliseconds(eo.mode == "populate" ? 20 : 50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(eo.mode == mode::populate ? 20 : 50));
     if (steady::now() >= next) {
       progress("measure", std::chrono::duration<double>(steady::now() - t0).count(), true);
       next += std::chrono::seconds(1);
@@ -365,26 +375,26 @@ int main(int argc, char** argv) {
   out["tool"] = "loadgen";
   if (!label.empty())
     out["label"] = label;
-  out["mode"] = eo.mode;
+  out["mode"] = name(eo.mode);
   out["config"] = {{"broker", eo.broker},
                    {"devices", eo.devices},
                    {"users", eo.users},
                    {"threads", eo.threads},
-                   {"mix", eo.mode == "node" ? json(eo.mix) : json(nullptr)},
+                   {"mix", eo.mode == mode::node ? json(eo.mix) : json(nullptr)},
                    {"rate", eo.rate},
                    {"inflight", eo.inflight},
                    {"duration_s", eo.duration_s},
                    {"warmup_s", eo.warmup_s},
                    {"timeout_s", eo.timeout_s},
-                   {"login", eng.login_method()},
+                   {"login", name(eng.login_method())},
                    {"invitees", eo.invitees},
                    {"max_hosted", eo.max_hosted},
                    {"meeting_size", eo.meeting_size}};
-  if (eo.mode == "echo")
-    out["config"]["echo"] = {{"topics", eo.echo_topics},
+  if (eo.mode == mode::echo)
+    out["config"]["echo"] = {{"topics", name(eo.echo_topics)},
                              {"payload_bytes", eo.payload_bytes > 0 ? eo.payload_bytes : 160},
                              {"reply_bytes", eo.reply_bytes}};
-  if (eo.mode == "populate")
+  if (eo.mode == mode::populate)
     out["config"]["populate"] = {{"meetings", eo.meetings}, {"participants", eo.participants}};
   out["host"] = {{"nproc", std::thread::hardware_concurrency()},
                  {"loadavg_start", load_start},
@@ -446,9 +456,9 @@ int main(int argc, char** argv) {
   out["outstanding_after_drain"] = outstanding;
   out["loadgen_cpu_s"] = cpu_end - cpu_measure;
   out["loadgen_cpu_s_total"] = cpu_seconds() - cpu_start;
-  if (eo.mode == "echo")
+  if (eo.mode == mode::echo)
     out["echoed"] = eng.echoed.load();
-  if (eo.mode == "populate")
+  if (eo.mode == mode::populate)
     out["populate"] = {{"meetings", eng.creates_ok.load()},
                        {"joins", eng.joins_ok.load()},
                        {"retries", eng.populate_failed.load()},
@@ -484,7 +494,7 @@ int main(int argc, char** argv) {
     if (!f)
       return bad("--json: cannot write " + json_file);
   }
-  if (eo.mode == "populate" && !eng.populate_done()) {
+  if (eo.mode == mode::populate && !eng.populate_done()) {
     std::cerr << "loadgen: populate did not finish: " << eng.creates_ok.load() << " meetings, "
               << eng.joins_ok.load() << " joins" << std::endl;
     return 1;

@@ -1,4 +1,5 @@
-// meetctl: the admin console of PROTOCOL.md §8 as a command-line program.
+// meetctl: the admin console (the admin commands of docs/protocol.md) as a
+// command-line program.
 //
 //   meetctl [--broker=tcp://127.0.0.1:1883] [--id=console-1] [--parent-topic=MeetingCtrl]
 //           [--username=U] [--password=P] [--timeout=5s] [--json] [--utc] <command>
@@ -32,6 +33,11 @@
 // With --json the reply's data is printed as JSON on stdout; an error reply
 // is printed there as the whole reply, an exit-3 failure as
 // {"type":"meetctl.error","error":{"reason":"broker_unreachable"|"no_reply",..}}.
+//
+// Commands go out as proto::commands through the wire codec, and each reply
+// is decoded as the answer to its command (a reply that does not decode as
+// one is an error, exit 1); what is printed is the reply's JSON as it came,
+// rendered by render.hpp, which copes with fields missing or of other types.
 #include "tools/client/mqtt_session.hpp"
 #include "tools/meetctl/render.hpp"
 
@@ -62,7 +68,10 @@ namespace {
 using namespace std::chrono_literals;
 using json = nlohmann::json;
 namespace client = meetingd::client;
+namespace codec = meetingd::codec;
 namespace mc = meetingd::meetctl;
+namespace proto = meetingd::proto;
+using proto::command_kind;
 
 enum exit_code : int { exit_ok = 0, exit_node_error = 1, exit_usage = 2, exit_unreachable = 3 };
 
@@ -150,14 +159,11 @@ std::map<std::string, std::string> probe_nodes(const global_options& g,
     std::string topic = msg->topic;
     std::string payload{static_cast<const char*>(msg->payload),
                         static_cast<std::size_t>(msg->payloadlen)};
-    auto j = json::parse(payload, nullptr, false);
+    auto status = codec::decode_node_status(payload);
     std::string node = topic.substr(std::min(topic.size(), s.prefix.size()));
-    std::string st_text = "unknown";
-    if (j.is_object() && j.contains("state") && j["state"].is_string())
-      st_text = j["state"].get<std::string>();
     std::lock_guard<std::mutex> guard{s.mtx};
     if (!payload.empty())
-      s.nodes[node] = st_text;
+      s.nodes[node] = status ? status->state : "unknown";
   });
   auto uri = g.broker;
   if (auto at = uri.find("://"); at != std::string::npos)
@@ -186,36 +192,52 @@ std::map<std::string, std::string> probe_nodes(const global_options& g,
 
 // -- the console session -------------------------------------------------------------
 
-bool mutating(const std::string& type) {
-  return type == "admin.meeting.end" || type == "admin.kick" || type == "admin.mute_all"
-         || type == "admin.user.add" || type == "admin.user.remove";
+bool mutating(command_kind kind) {
+  return kind == command_kind::admin_meeting_end || kind == command_kind::admin_kick
+         || kind == command_kind::admin_mute_all || kind == command_kind::admin_user_add
+         || kind == command_kind::admin_user_remove;
+}
+
+proto::command command(command_kind kind) {
+  proto::command c;
+  c.kind = kind;
+  return c;
+}
+
+/// The reply's data as it came, for printing.
+json data_of(const client::answer& a) {
+  auto d = a.wire.find("data");
+  return d != a.wire.end() && !d->is_null() ? *d : json::object();
 }
 
 class console {
 public:
   explicit console(const global_options& g) : g_(g) {}
 
-  /// Sends an admin request and returns the reply's data. Throws
-  /// `unreachable` (no broker, no reply) or `node_error` (code != 0).
-  json call(const std::string& type, const json& args = json::object()) {
+  /// Sends an admin command and returns its reply. Throws `unreachable` (no
+  /// broker, no reply) or `node_error` (code != 0, or not a reply to it).
+  client::answer call(const proto::command& cmd) {
     connect();
+    std::string type = proto::to_string(cmd.kind);
     std::string id;
     try {
-      id = session_->send(type, args);
+      id = session_->send(cmd);
     } catch (const std::exception& e) {
       session_.reset();
       throw unreachable("broker_unreachable", "meetctl: lost the broker at " + g_.broker
                                                 + " while sending " + type + ": " + e.what());
     }
-    auto reply = session_->wait_reply(id, g_.timeout);
-    if (!reply)
-      throw unreachable("no_reply", no_reply_message(type));
-    if (!reply->contains("code") || !(*reply)["code"].is_number_integer()
-        || (*reply)["code"].get<int>() != 0)
-      throw node_error(*reply);
-    if (reply->contains("data") && !(*reply)["data"].is_null())
-      return (*reply)["data"];
-    return json::object();
+    std::optional<client::answer> a;
+    try {
+      a = session_->wait_answer(id, g_.timeout);
+    } catch (const client::malformed_message& e) {
+      throw node_error(e.wire);
+    }
+    if (!a)
+      throw unreachable("no_reply", no_reply_message(cmd.kind));
+    if (a->reply.code != 0)
+      throw node_error(a->wire);
+    return std::move(*a);
   }
 
   /// Forgets the connection; the next call connects afresh.
@@ -248,7 +270,8 @@ private:
     session_ = std::move(s);
   }
 
-  std::string no_reply_message(const std::string& type) const {
+  std::string no_reply_message(command_kind kind) const {
+    std::string type = proto::to_string(kind);
     std::string out = "meetctl: no reply to " + type + " from the node within "
                       + seconds_text(g_.timeout) + " (broker " + g_.broker + ", topic "
                       + g_.parent + "/admin/" + g_.id + ")\n";
@@ -269,7 +292,7 @@ private:
                                     : "no node is ready; last heard: " + others)
              + ".\n  check: is meetingd running, connected to " + g_.broker
              + " with --parent-topic=" + g_.parent + "? is '" + g_.id + "' in its --admins?";
-    if (mutating(type))
+    if (mutating(kind))
       out += "\n  note: the node may still carry out this " + type
              + " when it comes back (it keeps its broker session).";
     return out;
@@ -396,7 +419,7 @@ int watch_stats(const global_options& g, console& con, std::chrono::milliseconds
     std::string block;
     json data;
     try {
-      data = con.call("admin.stats");
+      data = data_of(con.call(command(command_kind::admin_stats)));
       connected_once = true;
       last = exit_ok;
       block = mc::render_stats(data);
@@ -478,33 +501,59 @@ std::chrono::milliseconds duration_of(const std::string& s) {
   return ms;
 }
 
+/// Where the next page of a list reply starts, if there is one.
+std::optional<std::string> next_after(const proto::reply_data& data) {
+  if (auto m = std::get_if<proto::meetings_page>(&data))
+    return m->next_after;
+  if (auto u = std::get_if<proto::users_page>(&data))
+    return u->next_after;
+  return std::nullopt;
+}
+
 /// Fetches every page of a list command (following next_after) into one.
-json all_pages(console& con, const std::string& type, json args, const char* key) {
+json all_pages(console& con, proto::command cmd, const char* key) {
   json merged = json::object();
   merged[key] = json::array();
   std::optional<std::string> last;
   for (;;) {
-    auto page = con.call(type, args);
+    auto a = con.call(cmd);
+    auto page = data_of(a);
     if (page.contains(key) && page[key].is_array())
       for (auto& x : page[key])
         merged[key].push_back(x);
-    if (!page.contains("next_after") || !page["next_after"].is_string())
+    auto next = next_after(a.reply.data);
+    if (!next)
       break;
-    auto next = page["next_after"].get<std::string>();
-    if (last && *last == next) // a node that does not advance: stop, do not loop
+    if (last && *last == *next) // a node that does not advance: stop, do not loop
       break;
     last = next;
-    args["after"] = next;
+    cmd.after = *next;
   }
   return merged;
 }
 
-void hint_more(const global_options& g, const json& page, const char* what) {
-  if (g.json || !page.contains("next_after") || !page["next_after"].is_string())
+void hint_more(const global_options& g, const proto::reply_data& page, const char* what) {
+  auto next = next_after(page);
+  if (g.json || !next)
     return;
-  auto next = page["next_after"].get<std::string>();
-  std::cerr << "(more " << what << " after " << mc::sanitize(next) << ": use --all, or --after="
-            << mc::sanitize(next) << ")\n";
+  std::cerr << "(more " << what << " after " << mc::sanitize(*next) << ": use --all, or --after="
+            << mc::sanitize(*next) << ")\n";
+}
+
+/// Prints a list command's reply: every page with `all`, else one and a
+/// hint on stderr when more follow.
+template <class Render>
+void print_list(const global_options& g, console& con, const proto::command& cmd, bool all,
+                const char* key, Render render) {
+  if (all) {
+    auto d = all_pages(con, cmd, key);
+    print(g, d, render(d, render_opts(g)));
+    return;
+  }
+  auto a = con.call(cmd);
+  auto d = data_of(a);
+  print(g, d, render(d, render_opts(g)));
+  hint_more(g, a.reply.data, key);
 }
 
 } // namespace
@@ -513,7 +562,7 @@ int main(int argc, char** argv) {
   global_options g;
   std::string timeout = "5s";
 
-  CLI::App app{"meetctl: the meetingd admin console (PROTOCOL.md §8).\n"
+  CLI::App app{"meetctl: the meetingd admin console (docs/protocol.md).\n"
                "Exit codes: 0 done, 1 the node answered an error, 2 usage error, "
                "3 broker unreachable or no reply."};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -634,69 +683,73 @@ int main(int argc, char** argv) {
   console con{g};
   try {
     if (*ping) {
-      auto d = con.call("admin.ping");
+      auto d = data_of(con.call(command(command_kind::admin_ping)));
       print(g, d, mc::render_ping(d));
     } else if (*stats) {
       if (watch)
         return watch_stats(g, con, duration_of(interval), count);
-      auto d = con.call("admin.stats");
+      auto d = data_of(con.call(command(command_kind::admin_stats)));
       print(g, d, mc::render_stats(d));
     } else if (*meetings) {
-      json args = json::object();
+      auto c = command(command_kind::admin_meetings_list);
       if (!m_state.empty())
-        args["state"] = m_state;
-      if (!m_user.empty())
-        args["user"] = m_user;
+        c.state = meetingd::parse_meeting_status(m_state);
+      c.user = m_user;
       if (m_limit > 0)
-        args["limit"] = m_limit;
+        c.limit = m_limit;
       if (!m_after.empty())
-        args["after"] = m_after;
-      auto d = m_all ? all_pages(con, "admin.meetings.list", args, "meetings")
-                     : con.call("admin.meetings.list", args);
-      print(g, d, mc::render_meetings(d, render_opts(g)));
-      hint_more(g, d, "meetings");
+        c.after = m_after;
+      print_list(g, con, c, m_all, "meetings", mc::render_meetings);
     } else if (*meeting) {
-      auto d = con.call("admin.meeting.get", {{"meeting", meeting_id}});
+      auto c = command(command_kind::admin_meeting_get);
+      c.meeting = meeting_id;
+      auto d = data_of(con.call(c));
       print(g, d, mc::render_meeting(d, render_opts(g)));
     } else if (*end) {
-      json args{{"meeting", end_id}};
+      auto c = command(command_kind::admin_meeting_end);
+      c.meeting = end_id;
       if (!end_reason.empty())
-        args["reason"] = end_reason;
-      auto d = con.call("admin.meeting.end", args);
+        c.reason = end_reason;
+      auto d = data_of(con.call(c));
       print(g, d, "ended meeting " + mc::sanitize(end_id) + "\n");
     } else if (*kick) {
-      auto d = con.call("admin.kick", {{"meeting", kick_id}, {"user", kick_user}});
+      auto c = command(command_kind::admin_kick);
+      c.meeting = kick_id;
+      c.user = kick_user;
+      auto d = data_of(con.call(c));
       print(g, d, "kicked " + mc::sanitize(kick_user) + " from " + mc::sanitize(kick_id) + "\n");
     } else if (*mute_all) {
-      json args{{"meeting", mute_id}, {"audio", true}};
+      auto c = command(command_kind::admin_mute_all);
+      c.meeting = mute_id;
+      c.audio = true;
       if (mute_video)
-        args["video"] = true;
-      auto d = con.call("admin.mute_all", args);
+        c.video = true;
+      auto d = data_of(con.call(c));
       print(g, d,
             "asked the members of " + mc::sanitize(mute_id) + " to mute audio"
               + (mute_video ? " and video" : "") + "\n");
     } else if (*users_add) {
-      auto password = add_password;
+      auto c = command(command_kind::admin_user_add);
+      c.user = add_user;
+      c.password = add_password;
       if (pw_opt->count() == 0)
-        password = read_password(add_user); // --password-stdin, or neither given
-      json args{{"user", add_user}, {"password", password}};
+        c.password = read_password(add_user); // --password-stdin, or neither given
       if (!add_display.empty())
-        args["display_name"] = add_display;
-      auto d = con.call("admin.user.add", args);
+        c.display_name = add_display;
+      auto d = data_of(con.call(c));
       print(g, d, "added user " + mc::sanitize(add_user) + "\n");
     } else if (*users_remove) {
-      auto d = con.call("admin.user.remove", {{"user", remove_user}});
+      auto c = command(command_kind::admin_user_remove);
+      c.user = remove_user;
+      auto d = data_of(con.call(c));
       print(g, d, "removed user " + mc::sanitize(remove_user) + "\n");
     } else if (*users) {
-      json args = json::object();
+      auto c = command(command_kind::admin_users_list);
       if (u_limit > 0)
-        args["limit"] = u_limit;
+        c.limit = u_limit;
       if (!u_after.empty())
-        args["after"] = u_after;
-      auto d = u_all ? all_pages(con, "admin.users.list", args, "users")
-                     : con.call("admin.users.list", args);
-      print(g, d, mc::render_users(d, render_opts(g)));
-      hint_more(g, d, "users");
+        c.after = u_after;
+      print_list(g, con, c, u_all, "users", mc::render_users);
     }
   } catch (const node_error& e) {
     if (g.json)

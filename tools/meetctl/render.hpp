@@ -1,5 +1,5 @@
 // meetctl's output: tables and blocks rendered from the `data` of admin
-// replies (PROTOCOL.md §8; shapes pinned in gateway/codec.cpp). Pure
+// replies (docs/protocol.md; shapes in gateway/codec_replies.cpp). Pure
 // functions from JSON to text, no I/O, so they are unit-tested
 // (tests/unit/meetctl_render_test.cpp).
 //

@@ -1394,8 +1394,9 @@ TEST(codec_roundtrip, decode_downlink_tells_replies_from_events) {
   auto echo = decode_downlink(R"({"id":"e-1","type":"reply","code":0,"data":{"pad":"xxxx"}})");
   ASSERT_TRUE(echo.reply);
   EXPECT_EQ(echo.reply->id, "e-1");
-  auto err = decode_downlink(
-    encode_reply(proto::fail_retry_after(std::string{"r"}, 503, "overloaded", "busy", 250)));
+  auto overloaded = refuse_retry_after(refusal::overloaded, "busy", 250);
+  overloaded.id = "r";
+  auto err = decode_downlink(encode_reply(overloaded));
   ASSERT_TRUE(err.reply);
   EXPECT_EQ(err.reply->code, 503);
   EXPECT_EQ(err.reply->reason, "overloaded");

@@ -1,6 +1,6 @@
 // meetingd: the process. Parses the options (one clear line and a non-zero
 // exit for a bad one), opens the database, starts the node, and waits for
-// SIGTERM or SIGINT to stop it in order (PROTOCOL.md §9).
+// SIGTERM or SIGINT to stop it in order (docs/operators-guide.md).
 #include "actors/huge_page_heap.hpp"
 #include "actors/node.hpp"
 #include "config/log.hpp"

@@ -46,7 +46,7 @@ struct node_env {
   /// A meeting without commands this long gives up its actor (its state
   /// waits in the directory, see dormant_meetings.hpp); 0: never.
   std::chrono::milliseconds passivate_after = std::chrono::minutes(1);
-  /// Idempotency window (PROTOCOL.md §4).
+  /// Idempotency window ([protocol §4](protocol.md#4-idempotency)).
   std::chrono::milliseconds request_ttl = std::chrono::minutes(10);
   /// wall ms = actor clock ms + clock_offset_ms.
   std::int64_t clock_offset_ms = 0;

@@ -1,6 +1,6 @@
 // The one way a command's reply leaves an actor: the reply is encoded, stored
 // with the changes it reports in one changeset (the request record makes it
-// replayable, PROTOCOL.md §4), and released only when the store has committed
+// replayable, docs/protocol.md §4), and released only when the store has committed
 // that changeset (§5). Shared by the directory and the meeting actors.
 #pragma once
 

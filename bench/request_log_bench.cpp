@@ -1,4 +1,4 @@
-// request_log_bench: what the gateway's idempotency index (PROTOCOL.md §4,
+// request_log_bench: what the gateway's idempotency index (docs/protocol.md §4,
 // gateway/request_log.*) costs per request it remembers for the 10-minute
 // window: resident memory and time per check + complete.
 //

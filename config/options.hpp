@@ -1,4 +1,4 @@
-// meetingd's options (PROTOCOL.md §9) as a CAF actor_system_config: every
+// meetingd's options (docs/operators-guide.md, docs/protocol.md §12) as a CAF actor_system_config: every
 // option can be set in the config file (`--config-file=FILE`, see
 // config/meetingd.conf) or on the command line, which wins. Secrets are never
 // options: they come from the environment (see `read_secrets`).

@@ -1,4 +1,4 @@
-// The topic layout of PROTOCOL.md §1, in one place: which topics the node
+// The topic layout of docs/protocol.md §1, in one place: which topics the node
 // listens on, and who sent a message (always the last topic segment, never
 // a payload field: the broker's ACL binds it to the connection).
 #pragma once

@@ -1,4 +1,4 @@
-// Per-client command rate limit (PROTOCOL.md §3, 429): a token bucket per
+// Per-client command rate limit (docs/protocol.md §3, 429): a token bucket per
 // client, `rate` commands per second with bursts up to `burst`. Idle
 // buckets are dropped so the table stays as small as the active clients.
 #pragma once

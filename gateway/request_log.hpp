@@ -1,4 +1,4 @@
-// Idempotency at the edge (PROTOCOL.md §4): which requests of the last
+// Idempotency at the edge (docs/protocol.md §4): which requests of the last
 // window (by client and request id) are answered or still in flight, so a
 // repeated message is not executed again. A duplicate that arrives while the
 // first is in flight waits for it; one of an answered request gets the reply

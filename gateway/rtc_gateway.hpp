@@ -1,5 +1,5 @@
 // The RTC gateway actor: the node's one client of the RTC OpenAPI
-// (PROTOCOL.md §6a). Meetings ask it to create and delete channels, remove
+// (docs/protocol.md §11). Meetings ask it to create and delete channels, remove
 // terminals and list a channel's users; it signs each call, sends it through
 // an http_pool (curl multi on the pool's own thread), retries transport
 // errors, 5xx and throttling with full-jitter backoff, fails fast while its

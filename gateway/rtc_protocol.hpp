@@ -1,4 +1,4 @@
-// The RTC OpenAPI client's functional core (PROTOCOL.md §6a): building a
+// The RTC OpenAPI client's functional core (docs/protocol.md §11): building a
 // signed request for each action, reading an HTTP result into an `answer`,
 // deciding whether a failure is worth a retry, how long to back off, and a
 // circuit breaker that stops calling a service that keeps failing. Pure
@@ -73,7 +73,7 @@ split_terminals(const std::vector<std::string>& ids,
 answer parse_answer(action a, int http_status, std::string_view body,
                     std::string_view transport_error = {});
 
-/// The retry rule of PROTOCOL.md §6a: never for `SignatureDoesNotMatch`,
+/// The retry rule of docs/protocol.md §11: never for `SignatureDoesNotMatch`,
 /// `InvalidAccessKeyId*` or `Forbidden*`; otherwise for transport errors
 /// (status 0), HTTP 5xx, HTTP 429 and `Throttling*` codes; never for any
 /// other answer.

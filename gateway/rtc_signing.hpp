@@ -1,5 +1,5 @@
 // Aliyun RPC-style OpenAPI request signing, Signature Version 1.0, as
-// PROTOCOL.md §6a fixes it. The RTC client signs its CreateChannel /
+// docs/protocol.md §11 fixes it. The RTC client signs its CreateChannel /
 // DeleteChannel / RemoveTerminals / DescribeChannelUsers calls with it, and the
 // RTC emulator uses the same code (parse_query + verify) to check them, so a
 // mistake here shows up against Aliyun's own test vector, not as a silent

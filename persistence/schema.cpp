@@ -116,7 +116,7 @@ CREATE TABLE devices (
 CREATE INDEX devices_by_user ON devices (user);
 
 -- Replies already sent, for idempotent replay of repeated request ids
--- (PROTOCOL.md §4). Written in the same transaction as the change a reply
+-- (docs/protocol.md §4). Written in the same transaction as the change a reply
 -- reports. `reply` may carry join credentials: no view shows it.
 CREATE TABLE request_log (
   client TEXT NOT NULL,

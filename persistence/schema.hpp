@@ -6,7 +6,7 @@
 // by a newer meetingd (a version above the last migration) is refused: this
 // binary would not know what its columns mean.
 //
-// The base tables hold the node's state row by row (PROTOCOL.md §9):
+// The base tables hold the node's state row by row (docs/database.md):
 //   meetings, participants, invitations, users, devices, request_log, node_meta
 // Times are INTEGER unix milliseconds in columns named *_at / *_deadline
 // (0 = none), enums are readable TEXT ('host', 'ringing', 'active'), flags are

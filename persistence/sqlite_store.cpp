@@ -125,7 +125,7 @@ std::string statement_sql(sqlite_store::statement which) {
     case sqlite_store::delete_user:
       return "DELETE FROM users WHERE id = ?1";
     case sqlite_store::put_device:
-      // The event sequence of a device only ever grows (PROTOCOL.md §2).
+      // The event sequence of a device only ever grows (docs/protocol.md §2).
       return upsert("devices", device_cols, {"client"},
                     {{"last_seq", "MAX(devices.last_seq, excluded.last_seq)"}});
     case sqlite_store::delete_device:

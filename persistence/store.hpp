@@ -23,7 +23,7 @@ struct store_error {
   bool retryable = true;
 };
 
-/// Everything a restarting node needs to carry on (PROTOCOL.md §5).
+/// Everything a restarting node needs to carry on (docs/protocol.md §5).
 struct snapshot {
   /// Meetings still active, and ended meetings whose channel is not yet
   /// deleted, with all their participants and invitations.
@@ -59,7 +59,7 @@ public:
   virtual snapshot load(unix_ms requests_since, unix_ms ended_since) = 0;
 
   /// The reply recorded for request `id` of `client`, if it is (still) kept:
-  /// what a duplicate of an answered request gets (PROTOCOL.md §4). The
+  /// what a duplicate of an answered request gets (docs/protocol.md §4). The
   /// node keeps only the keys in memory; the replies stay here.
   virtual std::optional<std::string> stored_reply(const std::string& client,
                                                   const std::string& id) = 0;

@@ -49,7 +49,7 @@ struct store_settings {
   std::chrono::milliseconds retry_interval = std::chrono::seconds(1);
   /// How often old request records and ended meetings are deleted.
   std::chrono::milliseconds prune_interval = std::chrono::seconds(60);
-  /// How long replies are kept for idempotent replay (PROTOCOL.md §4).
+  /// How long replies are kept for idempotent replay (docs/protocol.md §4).
   std::chrono::milliseconds request_ttl = std::chrono::minutes(10);
   /// How long ended meetings are kept (they answer 410 meanwhile).
   std::chrono::milliseconds ended_retention = std::chrono::hours(24 * 7);

@@ -1,4 +1,4 @@
-// The login rules of PROTOCOL.md §7 as pure functions: salted PBKDF2-SHA256
+// The login rules of docs/protocol.md §7.3 as pure functions: salted PBKDF2-SHA256
 // password hashes (made by admin.user.add, checked by auth.login with a
 // password) and login tickets, with which the customer's own account system
 // vouches for a user: <user>.<expiry>.<hex HMAC-SHA256(secret, "<user>.<expiry>")>.

@@ -3,7 +3,7 @@
 // groups: many changesets (from many meetings) per SQLite transaction.
 //
 // The request record makes idempotency durable: the reply to (client, id) is
-// stored in the same transaction as the change it reports (PROTOCOL.md §4-5).
+// stored in the same transaction as the change it reports (docs/protocol.md §4-5).
 #pragma once
 
 #include "actors/core/directory_state.hpp"

@@ -393,7 +393,7 @@ void ring(step& st, const std::string& inviter, const std::string& user) {
   st.emit({user}, std::move(ev), {}, true);
 }
 
-/// The outcome of inviting one user (PROTOCOL.md §7 call.invite).
+/// The outcome of inviting one user (docs/protocol.md §7 call.invite).
 std::string invite_one(step& st, const std::string& inviter,
                        const std::string& user, const user_fact* fact) {
   auto& m = st.m();
@@ -785,7 +785,7 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
   auto ev = *cmd.event;
   auto p = find_participant(m, who.user);
   // Joining the channel directly with the invitation's credentials counts
-  // as accepting it (PROTOCOL.md §7, event.invite).
+  // as accepting it (docs/protocol.md §8, event.invite).
   if (ev == sdk_event::joined && (!p || p->status != participant_status::joined)) {
     auto inv = find_invitation(m, who.user);
     bool rejoining = p && p->status == participant_status::left;

@@ -81,7 +81,7 @@ struct meeting : meeting_record {
   std::map<std::string, invitation> invitations;   // by invitee user id
 };
 
-/// Durations that shape every meeting (PROTOCOL.md §7 timers, §6 tokens).
+/// Durations that shape every meeting (docs/protocol.md §9 timers, §6 tokens).
 struct meeting_settings {
   std::string app_id;
   token_scheme scheme = token_scheme::channel;

@@ -1,4 +1,4 @@
-// The messages of PROTOCOL.md as C++ types: what a device or console sends
+// The messages of docs/protocol.md as C++ types: what a device or console sends
 // (request/command), what the node answers (reply) and pushes (event).
 //
 // This header and gateway/codec.* are the one definition of the wire contract:
@@ -18,14 +18,14 @@
 
 namespace meetingd {
 
-/// Largest uplink payload the node accepts (PROTOCOL.md §2).
+/// Largest uplink payload the node accepts (docs/protocol.md §2).
 constexpr std::size_t max_payload_bytes = 16 * 1024;
 
 namespace proto {
 
 // -- uplink -------------------------------------------------------------------
 
-/// Every command type of PROTOCOL.md §7 and §8. The codec maps each to its
+/// Every command type of docs/protocol.md §7 and §10. The codec maps each to its
 /// wire name ("meeting.create") and knows which args each takes.
 enum class command_kind : std::uint8_t {
   auth_login,
@@ -112,7 +112,7 @@ struct request {
 
 // -- reply data ---------------------------------------------------------------
 
-/// What a device needs to enter an RTC channel (PROTOCOL.md §6).
+/// What a device needs to enter an RTC channel (docs/protocol.md §6).
 struct credentials {
   std::string appid;
   std::string channel;
@@ -298,7 +298,7 @@ std::optional<event_kind> parse_event_kind(std::string_view x);
 
 /// An unsolicited message to a device. `seq` is assigned per device by the
 /// LMQ gateway when it is sent. The codec writes only the fields each kind
-/// carries (PROTOCOL.md §7, "Events a device receives").
+/// carries (docs/protocol.md §8).
 struct event {
   event_kind kind = event_kind::ended;
   std::string meeting;

@@ -31,7 +31,7 @@ struct failure {
 };
 
 /// What `CreateChannel` answers: the channel's key and the nonce and timestamp
-/// that join tokens of PROTOCOL.md §6 are computed with.
+/// that join tokens of docs/protocol.md §6 are computed with.
 struct channel_grant {
   std::string channel_key;
   std::string nonce;

@@ -1,4 +1,4 @@
-// RTC join tokens (PROTOCOL.md §6): what a device presents to the RTC service
+// RTC join tokens (docs/protocol.md §6): what a device presents to the RTC service
 // to enter a channel. The credentials builder picks one of the two schemes per
 // --token-scheme; the secret inputs (channel key, app key) never leave the node.
 #pragma once

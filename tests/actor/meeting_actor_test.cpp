@@ -95,7 +95,7 @@ protected:
   }
 
   /// Sends a command, runs the actors, and returns the reply, which must be
-  /// durable: in the store's request log exactly as sent (PROTOCOL.md §4-5)
+  /// durable: in the store's request log exactly as sent (docs/protocol.md §4-5)
   /// unless it is a "try again" code.
   final_reply call(const meeting_actor& m, const std::string& user,
                    const std::string& rid, proto::command cmd,
@@ -355,7 +355,7 @@ TEST_F(meeting_actor_test, create_refused_by_rtc_replies_502_stores_nothing_and_
   auto snap = store_ctl->load();
   EXPECT_TRUE(snap.live_meetings.empty());
   EXPECT_TRUE(snap.ended_meetings.empty());
-  // PROTOCOL.md §4-5: a reply marked replayable (the LMQ gateway replays it
+  // docs/protocol.md §4-5: a reply marked replayable (the LMQ gateway replays it
   // to a duplicate) must be durable, so that the replay holds across a
   // restart; one that is not stored must not be replayable.
   expect_logged(r, alice_dev, "r-1");

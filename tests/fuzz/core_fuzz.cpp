@@ -1,7 +1,7 @@
 // libFuzzer target for the meeting's functional core: the input is read as a
 // script of steps (commands from a small cast of users, time passing,
 // presence changes, RTC answers to kicks), played against one meeting. After
-// every step the invariants of PROTOCOL.md §7 must hold:
+// every step the invariants of docs/protocol.md §7 must hold:
 //   - a refused command changes nothing but what due timers did;
 //   - while anyone is in an active meeting, exactly one of them is host;
 //   - the changeset written equals the rows in memory;

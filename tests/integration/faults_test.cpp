@@ -1,4 +1,4 @@
-// The node keeps its promises when the world misbehaves (PROTOCOL.md §2-§6a):
+// The node keeps its promises when the world misbehaves (docs/protocol.md §2-§6, §11):
 // the RTC service down, refusing, slow or cutting connections; the circuit
 // breaker; DeleteChannel failing after an end; the broker going away in the
 // middle of a call; and a table of hostile payloads through the real broker.

@@ -3,7 +3,7 @@
 // node from tools/broker-logins), rtc-emulator and meetingd, each in a temp
 // directory that is removed afterwards; every process is killed when the
 // test ends, passed or failed.
-// Devices are tools/client sessions, playing PROTOCOL.md as a phone would.
+// Devices are tools/client sessions, playing docs/protocol.md as a phone would.
 #pragma once
 
 #include "tools/client/mqtt_session.hpp"
@@ -152,7 +152,7 @@ public:
                                              const std::string& user);
 
   /// Enters the RTC channel with these credentials at the emulator, which
-  /// verifies the token with the formula of PROTOCOL.md §6 against the
+  /// verifies the token with the formula of docs/protocol.md §6 against the
   /// channel key it issued. The answer carries "_status" (200 or 403).
   json join_channel(const json& creds);
 

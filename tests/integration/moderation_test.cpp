@@ -1,4 +1,4 @@
-// Meeting control through the real broker (PROTOCOL.md §7 moderate.*, §8
+// Meeting control through the real broker (docs/protocol.md §7.6 moderate.*, §10
 // admin): each command allowed and refused, and the events every device gets.
 #include "harness.hpp"
 

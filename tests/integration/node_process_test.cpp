@@ -13,7 +13,7 @@
 
 using namespace meetingd::testing;
 
-// PROTOCOL.md §9: --broker=ssl://... with --broker-ca. The broker has a TLS
+// docs/protocol.md §12, docs/security.md: --broker=ssl://... with --broker-ca. The broker has a TLS
 // listener for the node and a plain one for the test's devices; a login
 // answered by the node proves the whole path over TLS.
 TEST(node_process, talks_to_the_broker_over_tls_checking_its_certificate) {

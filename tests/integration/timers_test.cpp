@@ -1,4 +1,4 @@
-// The timers of PROTOCOL.md §7 firing on their own through a real broker,
+// The timers of docs/protocol.md §9 firing on their own through a real broker,
 // emulator and node, with second-scale options: ring timeout, idle, channel
 // lifetime, presence grace, token expiry (appkey), the per-device event
 // numbers, and every deadline kept across a kill -9 (§5: "timers keep their
@@ -86,7 +86,7 @@ json invitation_of(const json& view, const std::string& user) {
 }
 
 /// The meeting is over, as the admin console sees it: the full view with
-/// state "ended" (PROTOCOL.md §8: admin.meeting.get is "as meeting.get",
+/// state "ended" (docs/protocol.md §10: admin.meeting.get is "as meeting.get",
 /// the full state), or "gone" (410 meeting_ended). The idle test checks the
 /// view strictly; the others only that the meeting ended.
 void expect_over(meetingd::client::session& console, const std::string& meeting) {
@@ -260,7 +260,7 @@ TEST(timers, a_join_before_the_idle_deadline_cancels_it) {
 }
 
 TEST(timers, commands_racing_the_idle_end_are_all_answered) {
-  // PROTOCOL.md §2: exactly one reply per accepted uplink message, also for
+  // docs/protocol.md §2: exactly one reply per accepted uplink message, also for
   // a command that arrives while a timer ends the meeting and its channel is
   // being deleted. Ten meetings go idle 150 ms apart; the console polls each
   // one around its deadline (faster than the default rate limit allows).

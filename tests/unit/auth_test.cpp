@@ -1,4 +1,4 @@
-// Login rules of PROTOCOL.md §7: PBKDF2 password hashes and signed login
+// Login rules of docs/protocol.md §7.3: PBKDF2 password hashes and signed login
 // tickets, including every way a stored hash or a ticket can be malformed.
 #include "actors/core/auth.hpp"
 

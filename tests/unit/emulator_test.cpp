@@ -1,5 +1,5 @@
 // rtc-emulator's logic, driven directly with an injected clock: answer shapes
-// of the four OpenAPI actions, every error path in the order PROTOCOL.md §6a /
+// of the four OpenAPI actions, every error path in the order docs/protocol.md §11 /
 // the real service checks them, channel expiry, join-token checks for both
 // schemes (§6) and fault injection.
 #include <gtest/gtest.h>

@@ -1730,7 +1730,7 @@ TEST_F(meeting_core_test, ring_race_accept_one_ms_before_the_deadline_wins) {
 }
 
 TEST_F(meeting_core_test, accept_after_the_ring_deadline_is_refused_even_before_the_timer) {
-  // PROTOCOL.md §7: an invitation not answered within --ring-timeout ends.
+  // docs/protocol.md §9: an invitation not answered within --ring-timeout ends.
   // A tick that is still queued (or late) must not let an answer through
   // past the deadline: commands fire due timers first.
   create("alice", {"bob", "carol"});
@@ -1741,7 +1741,7 @@ TEST_F(meeting_core_test, accept_after_the_ring_deadline_is_refused_even_before_
 }
 
 TEST_F(meeting_core_test, join_after_channel_expiry_is_refused_even_before_the_timer) {
-  // PROTOCOL.md §7: the channel lives 48h; past expires_at a join must not
+  // docs/protocol.md §9: the channel lives 48h; past expires_at a join must not
   // hand out credentials for a channel the RTC service has dropped.
   // (At the very instant of expires_at the order decides, as for the ring
   // deadline; one millisecond later there is nothing left to decide.)

@@ -1,4 +1,4 @@
-// RPC Signature Version 1.0 against Aliyun's own vector (PROTOCOL.md §6a),
+// RPC Signature Version 1.0 against Aliyun's own vector (docs/protocol.md §11),
 // percent-encoding edge cases, timestamps, and the sign → parse → verify round
 // trip that the RTC emulator relies on.
 #include "gateway/rtc_signing.hpp"

@@ -1,4 +1,4 @@
-// RTC join tokens against PROTOCOL.md §6's vectors, and the LMQ password
+// RTC join tokens against docs/protocol.md §6's vectors, and the LMQ password
 // against the seed's Python formula (expected values computed independently
 // with `openssl dgst -sha1 -hmac ... -binary | base64`).
 #include "gateway/lmq_credentials.hpp"

@@ -1,4 +1,4 @@
-// rtc-emulator's logic: a stand-in for Aliyun's RTC OpenAPI (PROTOCOL.md §6a)
+// rtc-emulator's logic: a stand-in for Aliyun's RTC OpenAPI (docs/protocol.md §11)
 // with the same request signing, error codes and answer shapes, 48-hour channel
 // expiry, token checks for both join schemes (§6), and switches to inject
 // errors, latency and dropped connections.

@@ -50,8 +50,8 @@ void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   data.devices_online = static_cast<std::int64_t>(st.book.devices_online());
   data.users = static_cast<std::int64_t>(st.book.user_count());
   data.ringing_invitations = static_cast<std::int64_t>(st.book.ringing_count());
-  auto finish = [self, in, rp](proto::stats_data data) mutable {
-    reply_with(self, route_of(in), rp, ok(std::move(data)));
+  auto finish = [self, in, rp](proto::stats_data complete) mutable {
+    reply_with(self, route_of(in), rp, ok(std::move(complete)));
   };
   self->request(st.links.rtc, std::chrono::seconds(5), stats_atom::value)
     .then(

@@ -56,14 +56,14 @@ void upgrade_hash(self_ptr self, const user_record& user, const std::string& pas
   auto old_hash = user.password_hash;
   auto id = user.id;
   auto done = [self, id, old_hash](std::optional<std::string> hash) {
-    auto& st = self->state;
-    auto current = st.book.find_user(id);
+    auto& state = self->state;
+    auto current = state.book.find_user(id);
     // Removed or changed meanwhile: leave it.
     if (!hash || !current || current->password_hash != old_hash)
       return;
     auto updated = *current;
     updated.password_hash = std::move(*hash);
-    commit_then(self, st.links.store, st.book.update_user(std::move(updated)), [id] {
+    commit_then(self, state.links.store, state.book.update_user(std::move(updated)), [id] {
       MD_LOG_INFO("auth.rehashed", log::kv("user", id));
     });
   };
@@ -153,19 +153,19 @@ void login_with_password(self_ptr self, const inbound_request& in, reply_promise
   // so the time of the answer does not tell which users exist.
   auto stored = user ? user->password_hash : std::string{};
   auto done = [self, in, rp](std::optional<bool> matches) mutable {
-    auto& st = self->state;
+    auto& state = self->state;
     if (!matches) {
       reply_to_stranger(rp, route_of(in, in.req.cmd.user), overloaded());
       return;
     }
-    auto user = st.book.find_user(in.req.cmd.user);
-    if (!*matches || !user || user->password_hash.empty()) {
+    auto known = state.book.find_user(in.req.cmd.user);
+    if (!*matches || !known || known->password_hash.empty()) {
       refuse_login(self, in, rp, refusal::bad_credentials,
                    entry_of(refusal::bad_credentials).message, true);
       return;
     }
-    auto record = *user;
-    auto rows = st.book.login_succeeded(in.client, record.id);
+    auto record = *known;
+    auto rows = state.book.login_succeeded(in.client, record.id);
     bind_and_reply(self, in, rp, record, std::move(rows), "password");
     upgrade_hash(self, record, *in.req.cmd.password);
   };
@@ -222,23 +222,23 @@ void add_user(self_ptr self, const inbound_request& in, reply_promise rp) {
     return;
   }
   auto done = [self, in, rp](std::optional<std::string> hash) mutable {
-    auto& st = self->state;
-    auto& cmd = in.req.cmd;
+    auto& state = self->state;
+    auto& add = in.req.cmd;
     if (!hash) {
-      rp.deliver(make_final_reply(route_of(in, cmd.user), overloaded()));
+      rp.deliver(make_final_reply(route_of(in, add.user), overloaded()));
       return;
     }
-    if (st.book.find_user(cmd.user)) {
-      reply_with(self, route_of(in, cmd.user), rp,
-                 refuse(refusal::user_exists, cmd.user + " exists already"));
+    if (state.book.find_user(add.user)) {
+      reply_with(self, route_of(in, add.user), rp,
+                 refuse(refusal::user_exists, add.user + " exists already"));
       return;
     }
     user_record u;
-    u.id = cmd.user;
-    u.display_name = cmd.display_name.value_or(cmd.user);
+    u.id = add.user;
+    u.display_name = add.display_name.value_or(add.user);
     u.password_hash = std::move(*hash);
     u.created_at = now_of(self);
-    auto rows = st.book.add_user(u);
+    auto rows = state.book.add_user(u);
     reply_with(self, route_of(in, u.id), rp, ok(proto::login_data{u.id, u.display_name}),
                std::move(rows));
     MD_LOG_INFO("admin.user_added", log::kv("user", u.id), log::kv("by", in.client),

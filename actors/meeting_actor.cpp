@@ -90,9 +90,9 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
       self->send(self->state.links.directory, update_atom::value, std::move(*update));
   };
   auto after = [self, events = std::move(fx.events), delete_channel = fx.delete_channel]() mutable {
-    auto& st = self->state;
+    auto& state = self->state;
     if (!events.empty())
-      self->send(st.links.directory, deliver_atom::value, std::move(events));
+      self->send(state.links.directory, deliver_atom::value, std::move(events));
     if (delete_channel)
       start_delete(self);
     end_outstanding(self);
@@ -131,21 +131,21 @@ void start_delete(self_ptr self) {
   st.phase = meeting_phase::deleting;
   self->request(st.links.rtc, caf::infinite, delete_channel_atom::value, st.m.channel.id)
     .then([self](rtc::answer& a) {
-      auto& st = self->state;
+      auto& state = self->state;
       if (!rtc::channel_is_gone(a)) {
-        st.phase = meeting_phase::live;
+        state.phase = meeting_phase::live;
         auto wait = backoff_ceiling(std::chrono::seconds(1), std::chrono::minutes(5),
-                                    ++st.delete_failures);
-        MD_LOG_WARN("meeting.delete_channel_failed", log::kv("meeting", st.m.id),
-                    log::kv("channel", st.m.channel.id), log::kv("code", a.error->code),
+                                    ++state.delete_failures);
+        MD_LOG_WARN("meeting.delete_channel_failed", log::kv("meeting", state.m.id),
+                    log::kv("channel", state.m.channel.id), log::kv("code", a.error->code),
                     log::kv("message", a.error->message),
                     log::kv("retry_in_ms", wait.count()),
                     log::kv("hint", "retried until it succeeds; check the RTC service and credentials"));
         self->delayed_send(self, wait, retry_atom::value);
         return;
       }
-      auto fx = channel_deleted(st.m);
-      commit_then(self, st.links.store, std::move(fx.changes), [self] {
+      auto fx = channel_deleted(state.m);
+      commit_then(self, state.links.store, std::move(fx.changes), [self] {
         MD_LOG_INFO("meeting.channel_deleted", log::kv("meeting", self->state.m.id),
                     log::kv("channel", self->state.m.channel.id));
         self->state.phase = meeting_phase::deleted;
@@ -172,10 +172,10 @@ void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
   self->request(st.links.rtc, caf::infinite, remove_terminals_atom::value,
                 st.m.channel.id, fx.remove_terminals)
     .then([self, req, route, rp](rtc::answer& a) mutable {
-      bool was_active = self->state.m.status == meeting_status::active;
-      auto fx = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));
-      perform(self, std::move(fx), &route, &rp);
-      if (was_active && self->state.m.status == meeting_status::ended)
+      bool active_before = self->state.m.status == meeting_status::active;
+      auto kicked = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));
+      perform(self, std::move(kicked), &route, &rp);
+      if (active_before && self->state.m.status == meeting_status::ended)
         log_ended(self); // a deadline that passed while RemoveTerminals ran
       end_outstanding(self);
     });
@@ -196,21 +196,21 @@ void create(self_ptr self, const meeting_request& req, reply_promise rp) {
   st.m.id = id;
   auto route = route_of(self, req);
   auto ctx = context_of(self);
-  if (auto err = check_create(req.who, req.cmd, ctx)) {
+  if (auto err = check_create(req.cmd, ctx)) {
     // The actor ends once the refusal is durable and delivered.
     commit_reply(self, st.links.store, route, std::move(*err), {}, ctx.now, rp,
                  [self] { give_up_creation(self); }, [self] { self->quit(); });
     return;
   }
   auto build = [self, req, route, rp](channel_info channel) mutable {
-    auto& st = self->state;
-    auto fx = create_meeting(st.m, channel.id, channel, req.who, req.cmd, req.facts,
+    auto& state = self->state;
+    auto fx = create_meeting(state.m, channel.id, channel, req.who, req.cmd, req.facts,
                              context_of(self));
-    st.phase = meeting_phase::live;
-    MD_LOG_INFO("meeting.created", log::kv("meeting", st.m.id),
+    state.phase = meeting_phase::live;
+    MD_LOG_INFO("meeting.created", log::kv("meeting", state.m.id),
                 log::kv("host", req.who.user), log::kv("channel", channel.id),
                 log::kv("req", req.request_id),
-                log::kv("scheme", to_string(st.m.scheme)));
+                log::kv("scheme", to_string(state.m.scheme)));
     perform(self, std::move(fx), &route, &rp);
   };
   if (st.env->meeting.scheme == token_scheme::appkey) {
@@ -265,8 +265,8 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       return rp;
     },
     [self](presence_atom, const std::string& user, bool online) {
-      auto& st = self->state;
-      perform(self, presence_changed(st.m, user, online, context_of(self)), nullptr,
+      auto& state = self->state;
+      perform(self, presence_changed(state.m, user, online, context_of(self)), nullptr,
               nullptr);
     },
     [self](passivate_atom) -> passivation {
@@ -274,22 +274,22 @@ meeting_actor_impl(meeting_actor::stateful_pointer<meeting_actor_state> self,
       // the directory holds everything for this meeting until it hears back,
       // and the pending tick is replaced by the directory's wake-up. An ended
       // meeting (deleting its channel, finishing) keeps its actor.
-      auto& st = self->state;
-      if (st.phase != meeting_phase::live || st.m.status != meeting_status::active
-          || st.outstanding != 0)
+      auto& state = self->state;
+      if (state.phase != meeting_phase::live || state.m.status != meeting_status::active
+          || state.outstanding != 0)
         return {};
-      passivation out{std::move(st.m)};
+      passivation out{std::move(state.m)};
       self->quit();
       return out;
     },
     [self](tick_atom, unix_ms due) {
-      auto& st = self->state;
-      if (due != st.armed)
+      auto& state = self->state;
+      if (due != state.armed)
         return; // superseded by an earlier deadline armed since
-      st.armed = 0;
-      bool was_active = st.m.status == meeting_status::active;
-      perform(self, fire_due_timers(st.m, context_of(self)), nullptr, nullptr);
-      if (was_active && st.m.status == meeting_status::ended)
+      state.armed = 0;
+      bool was_active = state.m.status == meeting_status::active;
+      perform(self, fire_due_timers(state.m, context_of(self)), nullptr, nullptr);
+      if (was_active && state.m.status == meeting_status::ended)
         log_ended(self);
     },
     [self](retry_atom) { start_delete(self); },

@@ -288,11 +288,11 @@ std::string describe_parse_error(const node_config& cfg, const caf::error& err) 
   if (!argument.empty())
     return "bad value in " + argument
            + " (durations look like 500ms, 45s, 10min, 48h; lists like a,b)";
-  auto number_after = [&](const std::string& key) -> std::string {
-    auto at = text.find("\"" + key + "\" = ");
+  auto number_after = [&](const std::string& name) -> std::string {
+    auto at = text.find("\"" + name + "\" = ");
     if (at == std::string::npos)
       return {};
-    auto start = at + key.size() + 5;
+    auto start = at + name.size() + 5;
     return text.substr(start, text.find_first_not_of("0123456789", start) - start);
   };
   auto line = number_after("line");

@@ -433,16 +433,16 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
       on_message(self, topic, payload, retained);
     },
     [self](connected_atom, bool up) {
-      auto& st = self->state;
+      auto& state = self->state;
       if (up) {
         on_connected(self);
         return;
       }
-      if (st.connected)
-        MD_LOG_WARN("lmq.connection_lost", log::kv("broker", st.cfg.broker),
+      if (state.connected)
+        MD_LOG_WARN("lmq.connection_lost", log::kv("broker", state.cfg.broker),
                     log::kv("hint", "reconnecting with backoff; replies are buffered meanwhile"));
-      st.connected = false;
-      st.counters.connected = false;
+      state.connected = false;
+      state.counters.connected = false;
     },
     [self](ready_atom) {
       self->state.connect_failures = 0;
@@ -451,57 +451,57 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
     [self](retry_atom) {
       // A failed first connection: try again after a growing pause (Paho
       // takes over reconnecting once a connection was made).
-      auto& st = self->state;
-      if (st.connected || st.retry_pending)
+      auto& state = self->state;
+      if (state.connected || state.retry_pending)
         return;
-      st.retry_pending = true;
+      state.retry_pending = true;
       auto wait = backoff_ceiling(std::chrono::seconds(1), std::chrono::seconds(30),
-                                  ++st.connect_failures);
+                                  ++state.connect_failures);
       self->delayed_send(self, wait, connect_atom::value);
     },
     [self](connect_atom) {
-      auto& st = self->state;
-      st.retry_pending = false;
-      if (!st.connected)
+      auto& state = self->state;
+      state.retry_pending = false;
+      if (!state.connected)
         connect(self);
     },
     [self](tick_atom, unix_ms) {
-      auto& st = self->state;
+      auto& state = self->state;
       flush_seqs(self);
       auto now = now_of(self);
-      st.requests.prune(now - st.cfg.request_ttl.count());
-      st.limiter.prune(now - 60000);
+      state.requests.prune(now - state.cfg.request_ttl.count());
+      state.limiter.prune(now - 60000);
       self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
     },
     [self](publish_atom, const std::vector<std::string>& clients, const proto::event& ev) {
-      auto& st = self->state;
+      auto& state = self->state;
       for (auto& client : clients) {
-        auto seq = ++st.seqs[client];
-        st.dirty_seqs.insert(client);
+        auto seq = ++state.seqs[client];
+        state.dirty_seqs.insert(client);
         publish(self, lmq::p2p_topic(parent(self), client), codec::encode_event(ev, seq));
-        ++st.counters.events;
+        ++state.counters.events;
       }
     },
     [self](shutdown_atom) -> caf::result<bool> {
-      auto& st = self->state;
-      st.shutting_down = true;
+      auto& state = self->state;
+      state.shutting_down = true;
       flush_seqs(self);
-      if (st.connected)
-        publish(self, lmq::node_topic(parent(self), st.cfg.node_id),
-                codec::encode_node_status("stopping", st.cfg.node_id, MEETINGD_VERSION),
+      if (state.connected)
+        publish(self, lmq::node_topic(parent(self), state.cfg.node_id),
+                codec::encode_node_status("stopping", state.cfg.node_id, MEETINGD_VERSION),
                 true);
       auto rp = self->make_response_promise<bool>();
-      st.drained.push_back(rp);
+      state.drained.push_back(rp);
       finish_drain(self);
       return rp;
     },
     [self](stats_atom) {
-      auto& st = self->state;
-      auto s = st.counters;
+      auto& state = self->state;
+      auto s = state.counters;
       auto now = now_of(self);
-      s.commands_per_s = st.latency.per_second(now);
-      s.latency_p50_ms = st.latency.quantile(0.5);
-      s.latency_p99_ms = st.latency.quantile(0.99);
+      s.commands_per_s = state.latency.per_second(now);
+      s.latency_p50_ms = state.latency.quantile(0.5);
+      s.latency_p99_ms = state.latency.quantile(0.99);
       return s;
     },
   };

@@ -184,16 +184,16 @@ rtc_actor::behavior_type rtc_gateway(self_ptr self, rtc::settings cfg) {
       return s;
     },
     [=](http_done_atom, std::uint64_t id, const http_result& res) {
-      auto& st = self->state;
-      auto it = st.calls.find(id);
-      if (it == st.calls.end())
+      auto& state = self->state;
+      auto it = state.calls.find(id);
+      if (it == state.calls.end())
         return;
       auto& c = it->second;
       c.last_status = res.status;
       auto a = rtc::parse_answer(c.act, res.status, res.body, res.transport_error);
-      if (a.error && rtc::retryable(*a.error) && c.attempts <= st.cfg.retries) {
-        ++st.counters.retries;
-        auto delay = rtc::backoff_delay(st.cfg, c.attempts, st.rng);
+      if (a.error && rtc::retryable(*a.error) && c.attempts <= state.cfg.retries) {
+        ++state.counters.retries;
+        auto delay = rtc::backoff_delay(state.cfg, c.attempts, state.rng);
         MD_LOG_DEBUG("rtc.retry", log::kv("action", rtc::to_string(c.act)),
                      log::kv("channel", c.channel), log::kv("attempt", c.attempts),
                      log::kv("status", res.status), log::kv("code", a.error->code),

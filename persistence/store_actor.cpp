@@ -171,60 +171,60 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
   self->delayed_send(self, cfg.prune_interval, prune_atom::value);
   return {
     [=](commit_atom, changeset& cs) -> caf::result<std::uint64_t> {
-      auto& st = self->state;
+      auto& state = self->state;
       auto promise = self->make_response_promise<std::uint64_t>();
-      st.pending.push_back({std::move(cs), promise});
-      if (st.backing_off)
+      state.pending.push_back({std::move(cs), promise});
+      if (state.backing_off)
         return promise; // waits for the timed retry
-      if (st.pending.size() >= st.cfg.max_batch) {
+      if (state.pending.size() >= state.cfg.max_batch) {
         commit_pending(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
+      } else if (!state.flush_scheduled) {
+        state.flush_scheduled = true;
         self->send(self, flush_atom::value);
       }
       return promise;
     },
     [=](flush_atom) {
-      auto& st = self->state;
-      st.flush_scheduled = false;
+      auto& state = self->state;
+      state.flush_scheduled = false;
       // While backing off, only the timed retry commits; a flush sent before
       // the failure is early and ignored.
-      if (st.backing_off
-          && steady::now() + std::chrono::milliseconds(1) < st.retry_due)
+      if (state.backing_off
+          && steady::now() + std::chrono::milliseconds(1) < state.retry_due)
         return;
       commit_pending(self);
     },
     [=](prune_atom) {
-      auto& st = self->state;
+      auto& state = self->state;
       auto now = wall_now();
-      auto deleted = st.db->prune(now - st.cfg.request_ttl.count(),
-                                  now - st.cfg.ended_retention.count());
-      st.stats.pruned += deleted;
+      auto deleted = state.db->prune(now - state.cfg.request_ttl.count(),
+                                  now - state.cfg.ended_retention.count());
+      state.stats.pruned += deleted;
       if (deleted > 0)
         MD_LOG_INFO("store.pruned", log::kv("rows", deleted));
-      self->delayed_send(self, st.cfg.prune_interval, prune_atom::value);
+      self->delayed_send(self, state.cfg.prune_interval, prune_atom::value);
     },
     [=](lookup_atom, const std::string& client, const std::string& id) {
       return self->state.db->stored_reply(client, id).value_or("");
     },
     [=](checkpoint_atom) -> bool {
-      auto& st = self->state;
+      auto& state = self->state;
       if (!commit_pending(self)) {
         MD_LOG_ERROR("store.shutdown_unclean",
-                     log::kv("held", st.pending.size()),
+                     log::kv("held", state.pending.size()),
                      log::kv("effect", "these changes were not acknowledged"));
         return false;
       }
-      if (auto err = st.db->set_clean_shutdown(true)) {
+      if (auto err = state.db->set_clean_shutdown(true)) {
         MD_LOG_ERROR("store.shutdown_unclean", log::kv("error", err->what));
         return false;
       }
-      st.marked_clean = true;
-      if (auto err = st.db->checkpoint())
+      state.marked_clean = true;
+      if (auto err = state.db->checkpoint())
         MD_LOG_WARN("store.checkpoint_incomplete", log::kv("error", err->what),
                     log::kv("effect", "the data is safe in the -wal file"));
-      MD_LOG_INFO("store.checkpoint", log::kv("commits", st.stats.commits),
-                  log::kv("changesets", st.stats.changesets));
+      MD_LOG_INFO("store.checkpoint", log::kv("commits", state.stats.commits),
+                  log::kv("changesets", state.stats.changesets));
       return true;
     },
     [=](stats_atom) -> store_stats {

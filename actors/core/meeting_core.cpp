@@ -845,8 +845,7 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
 
 // -- creation -------------------------------------------------------------------
 
-std::optional<proto::reply> check_create(const caller& who,
-                                         const proto::command& cmd,
+std::optional<proto::reply> check_create(const proto::command& cmd,
                                          const core_context& ctx) {
   auto& s = *ctx.settings;
   if (cmd.max_participants

@@ -101,8 +101,7 @@ struct core_context {
 
 /// Checks a meeting.create before the channel is created. Returns the error
 /// reply, or nullopt if the meeting may be created.
-std::optional<proto::reply> check_create(const caller& who,
-                                         const proto::command& cmd,
+std::optional<proto::reply> check_create(const proto::command& cmd,
                                          const core_context& ctx);
 
 /// Builds the new meeting once the channel exists; the caller is host and

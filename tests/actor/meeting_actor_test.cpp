@@ -145,9 +145,9 @@ protected:
     // Arguments, not captures: CAF 0.17 dereferences a null argument pack
     // when a function actor takes none (UBSan reports it).
     auto a = sys.spawn(
-      [](caf::event_based_actor* self, meeting_actor to, meeting_request r,
+      [](caf::event_based_actor* asker, meeting_actor to, meeting_request r,
          std::shared_ptr<std::vector<final_reply>> out) {
-        self->request(to, caf::infinite, handle_atom::value, std::move(r))
+        asker->request(to, caf::infinite, handle_atom::value, std::move(r))
           .then([out](final_reply& reply) { out->push_back(std::move(reply)); });
       },
       m, std::move(req), replies);

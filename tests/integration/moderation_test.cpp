@@ -114,9 +114,10 @@ TEST(moderation, mute_and_mute_all) {
   EXPECT_EQ((*u)["data"]["video"], false);
   EXPECT_FALSE(r.alice->wait_event("event.mute_request", 300ms)) << "moderators are not muted";
   auto got = r.cmd(*r.alice, "meeting.get");
-  for (auto& p : got["data"]["participants"])
+  for (auto& p : got["data"]["participants"]) {
     if (p["user"] == "bob")
       EXPECT_EQ(p["audio_muted"], true);
+  }
 }
 
 TEST(moderation, lock_refuses_strangers_but_not_invitees) {

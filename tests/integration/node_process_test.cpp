@@ -140,8 +140,8 @@ TEST(node_process, config_file_sets_options_and_the_command_line_wins) {
   EXPECT_NE(out2.find("--broker=bad"), std::string::npos) << out2;
   // A syntax error names the file and the line.
   {
-    std::ofstream out{conf};
-    out << "; fine\napp-id = \"x\"\n# not a comment in this format\n";
+    std::ofstream file{conf};
+    file << "; fine\napp-id = \"x\"\n# not a comment in this format\n";
   }
   auto [code3, out3] = run_meetingd({"--config-file=" + conf});
   EXPECT_EQ(code3, 2);

@@ -364,7 +364,7 @@ public:
       chan = channel_info{id, "d3adbeefchannelkey", "AK-5f2c9e", 1764000000};
     if (s.scheme == token_scheme::appkey)
       chan = channel_info{id, {}, {}, 0};
-    EXPECT_FALSE(check_create(dev(host), c, ctx()).has_value());
+    EXPECT_FALSE(check_create(c, ctx()).has_value());
     meeting before;
     auto fx = create_meeting(m, id, chan, dev(host), c, facts_for(c), ctx());
     EXPECT_OK(fx);
@@ -688,7 +688,7 @@ TEST_F(meeting_core_test, check_create_refuses_bad_max_participants) {
     auto c = make_cmd(command_kind::meeting_create, "");
     c.requested_id = "m-1";
     c.max_participants = r.max;
-    auto err = check_create(dev("alice"), c, ctx());
+    auto err = check_create(c, ctx());
     EXPECT_EQ(!err.has_value(), r.ok) << (r.max ? *r.max : -999);
     if (err) {
       EXPECT_EQ(err->code, 400);

@@ -48,8 +48,9 @@ TEST(rtc_token, rtc_user_ids_cannot_be_re_cut_into_another_users) {
     auto user = joined.substr(0, cut);
     EXPECT_EQ(rtc::channel_token("room", "key", "app", user, joined.substr(cut), "n", 1), token);
     EXPECT_NE(user, bob);
-    if (user.size() == rtc::rtc_user_id_length)
+    if (user.size() == rtc::rtc_user_id_length) {
       EXPECT_EQ(user, bobx);
+    }
   }
 }
 

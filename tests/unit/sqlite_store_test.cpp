@@ -67,11 +67,11 @@ public:
     int rc = sqlite3_exec(
       db_, sql.c_str(),
       [](void* arg, int n, char** values, char** names) {
-        auto* out = static_cast<std::vector<std::map<std::string, std::string>>*>(arg);
+        auto* rows = static_cast<std::vector<std::map<std::string, std::string>>*>(arg);
         std::map<std::string, std::string> row;
         for (int i = 0; i < n; ++i)
           row[names[i]] = values[i] ? values[i] : "<null>";
-        out->push_back(std::move(row));
+        rows->push_back(std::move(row));
         return 0;
       },
       &out, &msg);

@@ -88,8 +88,8 @@ struct global_options {
 
 /// Exit 3: the broker cannot be reached, or the node did not reply.
 struct unreachable : std::runtime_error {
-  unreachable(std::string reason, const std::string& message)
-    : std::runtime_error(message), reason(std::move(reason)) {}
+  unreachable(std::string why, const std::string& message)
+    : std::runtime_error(message), reason(std::move(why)) {}
   std::string reason; // broker_unreachable, no_reply
 };
 
@@ -138,11 +138,11 @@ std::map<std::string, std::string> probe_nodes(const global_options& g,
     return {};
   if (!g.username.empty())
     mosquitto_username_pw_set(m, g.username.c_str(), g.password.c_str());
-  mosquitto_connect_callback_set(m, [](mosquitto* m, void* p, int rc) {
+  mosquitto_connect_callback_set(m, [](mosquitto* connection, void* p, int rc) {
     auto& s = *static_cast<state*>(p);
     if (rc == 0) {
       auto topic = s.prefix + "+";
-      mosquitto_subscribe(m, nullptr, topic.c_str(), 0);
+      mosquitto_subscribe(connection, nullptr, topic.c_str(), 0);
     }
     std::lock_guard<std::mutex> guard{s.mtx};
     s.connected = rc == 0;

@@ -6,6 +6,7 @@
 
 #include "actors/core/crypto.hpp"
 
+#include <cctype>
 #include <cstdio>
 #include <stdexcept>
 
@@ -18,14 +19,12 @@ bool is_unreserved(unsigned char c) {
          || c == '_' || c == '.' || c == '~';
 }
 
+// Value of a hex digit of either case, or -1.
 int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
+  static constexpr std::string_view digits = "0123456789abcdef";
+  auto lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto at = digits.find(lower);
+  return at == std::string_view::npos ? -1 : static_cast<int>(at);
 }
 
 std::string percent_decode(std::string_view s) {

@@ -35,16 +35,26 @@ void memory_store::remember(Table& table, const typename Table::key_type& key) {
   }
 }
 
+template <class Table, class Key, class Row>
+void memory_store::put(Table& table, const Key& key, const Row& row) {
+  remember(table, key);
+  table.insert_or_assign(key, row);
+}
+
+template <class Table, class Key>
+void memory_store::drop(Table& table, const Key& key) {
+  remember(table, key);
+  table.erase(key);
+}
+
 template <class Table>
 void memory_store::erase_rows(Table& table, const std::string& first) {
   auto [from, to] = rows_of(table, first);
   std::vector<pair_key> keys;
   for (auto i = from; i != to; ++i)
     keys.push_back(i->first);
-  for (auto& k : keys) {
-    remember(table, k);
-    table.erase(k);
-  }
+  for (auto& k : keys)
+    drop(table, k);
 }
 
 void memory_store::apply_one(const any_change& change) {
@@ -52,27 +62,19 @@ void memory_store::apply_one(const any_change& change) {
     [this](const auto& c) {
       using T = std::decay_t<decltype(c)>;
       if constexpr (std::is_same_v<T, change::put_meeting>) {
-        remember(meetings_, c.row.id);
-        meetings_.insert_or_assign(c.row.id, c.row);
+        put(meetings_, c.row.id, c.row);
       } else if constexpr (std::is_same_v<T, change::put_participant>) {
-        pair_key key{c.meeting, c.row.user};
-        remember(participants_, key);
-        participants_.insert_or_assign(key, c.row);
+        put(participants_, pair_key{c.meeting, c.row.user}, c.row);
       } else if constexpr (std::is_same_v<T, change::put_invitation>) {
-        pair_key key{c.meeting, c.row.invitee};
-        remember(invitations_, key);
-        invitations_.insert_or_assign(key, c.row);
+        put(invitations_, pair_key{c.meeting, c.row.invitee}, c.row);
       } else if constexpr (std::is_same_v<T, change::delete_meeting>) {
         erase_rows(participants_, c.meeting);
         erase_rows(invitations_, c.meeting);
-        remember(meetings_, c.meeting);
-        meetings_.erase(c.meeting);
+        drop(meetings_, c.meeting);
       } else if constexpr (std::is_same_v<T, change::put_user>) {
-        remember(users_, c.row.id);
-        users_.insert_or_assign(c.row.id, c.row);
+        put(users_, c.row.id, c.row);
       } else if constexpr (std::is_same_v<T, change::delete_user>) {
-        remember(users_, c.user);
-        users_.erase(c.user);
+        drop(users_, c.user);
       } else if constexpr (std::is_same_v<T, change::put_device>) {
         remember(devices_, c.row.client);
         auto row = c.row;
@@ -80,32 +82,25 @@ void memory_store::apply_one(const any_change& change) {
           row.last_seq = std::max(row.last_seq, i->second.last_seq);
         devices_.insert_or_assign(row.client, std::move(row));
       } else if constexpr (std::is_same_v<T, change::delete_device>) {
-        remember(devices_, c.client);
-        devices_.erase(c.client);
+        drop(devices_, c.client);
       } else if constexpr (std::is_same_v<T, change::put_device_seq>) {
         if (auto i = devices_.find(c.client); i != devices_.end()) {
           remember(devices_, c.client);
           i->second.last_seq = std::max(i->second.last_seq, c.last_seq);
         }
       } else if constexpr (std::is_same_v<T, change::put_request>) {
-        pair_key key{c.row.client, c.row.id};
-        remember(requests_, key);
-        requests_.insert_or_assign(key, c.row);
+        put(requests_, pair_key{c.row.client, c.row.id}, c.row);
       } else if constexpr (std::is_same_v<T, change::delete_requests_of>) {
         erase_rows(requests_, c.client);
       } else if constexpr (std::is_same_v<T, change::put_login_failures>) {
-        remember(login_failures_, c.row.account);
-        login_failures_.insert_or_assign(c.row.account, c.row);
+        put(login_failures_, c.row.account, c.row);
       } else if constexpr (std::is_same_v<T, change::delete_login_failures>) {
-        remember(login_failures_, c.account);
-        login_failures_.erase(c.account);
+        drop(login_failures_, c.account);
       } else if constexpr (std::is_same_v<T, change::put_removed_user>) {
-        remember(removed_users_, c.row.user);
-        removed_users_.insert_or_assign(c.row.user, c.row);
+        put(removed_users_, c.row.user, c.row);
       } else {
         static_assert(std::is_same_v<T, change::delete_removed_user>);
-        remember(removed_users_, c.user);
-        removed_users_.erase(c.user);
+        drop(removed_users_, c.user);
       }
     },
     change);

@@ -34,6 +34,12 @@ private:
   /// Records the current value of `key` in `table` for rollback.
   template <class Table>
   void remember(Table& table, const typename Table::key_type& key);
+  /// Writes one row, recording what it replaces.
+  template <class Table, class Key, class Row>
+  void put(Table& table, const Key& key, const Row& row);
+  /// Erases one row, recording it.
+  template <class Table, class Key>
+  void drop(Table& table, const Key& key);
   /// Erases the rows (first, *) of a pair-keyed table, recording each.
   template <class Table>
   void erase_rows(Table& table, const std::string& first);

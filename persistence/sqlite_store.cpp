@@ -635,14 +635,22 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           read_meeting(r, m);
           live_meetings.push_back(std::move(m));
         });
-  doing = "loading participants";
-  query("SELECT " + joined(participant_cols, "p.")
-          + " FROM participants p JOIN meetings m ON m.id = p.meeting WHERE "
-          + live,
-        no_params, [&](reader& r) {
-          auto* m = owners.find(r.view());
-          if (m == nullptr)
-            return;
+  // The rows of a meeting's table (participants, invitations) whose meeting
+  // is live, each read by `read` into the meeting it belongs to. Both come
+  // in the meetings' order, so the owner is found by walking forward.
+  auto rows_of_live_meetings = [&](const char* what, const char* table,
+                                   const std::vector<const char*>& cols, auto read) {
+    doing = what;
+    owners.restart();
+    query("SELECT " + joined(cols, "c.") + " FROM " + table
+            + " c JOIN meetings m ON m.id = c.meeting WHERE " + live,
+          no_params, [&](reader& r) {
+            if (auto* m = owners.find(r.view()))
+              read(r, *m);
+          });
+  };
+  rows_of_live_meetings("loading participants", "participants", participant_cols,
+        [](reader& r, meeting& m) {
           participant p;
           p.user = r.text();
           p.rtc_user = r.text();
@@ -662,19 +670,12 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           p.session = r.text();
           p.token_expires_at = r.integer();
           p.token_warn_at = r.integer();
-          auto& rows = m->participants;
+          auto& rows = m.participants;
           auto key = p.user;
           rows.emplace_hint(rows.end(), std::move(key), std::move(p));
         });
-  doing = "loading invitations";
-  owners.restart();
-  query("SELECT " + joined(invitation_cols, "i.")
-          + " FROM invitations i JOIN meetings m ON m.id = i.meeting WHERE "
-          + live,
-        no_params, [&](reader& r) {
-          auto* m = owners.find(r.view());
-          if (m == nullptr)
-            return;
+  rows_of_live_meetings("loading invitations", "invitations", invitation_cols,
+        [](reader& r, meeting& m) {
           invitation inv;
           inv.invitee = r.text();
           inv.inviter = r.text();
@@ -685,7 +686,7 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
           inv.answered_at = r.integer();
           inv.session = r.text();
           inv.delivered = r.flag();
-          auto& rows = m->invitations;
+          auto& rows = m.invitations;
           auto key = inv.invitee;
           rows.emplace_hint(rows.end(), std::move(key), std::move(inv));
         });

@@ -38,17 +38,10 @@ std::string hmac(const char* digest, std::size_t out_len, std::string_view key,
 
 // Value of a Base64 digit, or -1.
 int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
+  static constexpr std::string_view digits
+    = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  auto at = digits.find(c);
+  return at == std::string_view::npos ? -1 : static_cast<int>(at);
 }
 
 } // namespace

@@ -812,25 +812,21 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
   if (ev == sdk_event::left)
     return on_leave(m, who, ctx);
   step st{m, ctx};
+  // Each event sets one flag of the participant: on for the first of its
+  // pair, off for the second.
   switch (ev) {
     case sdk_event::joined:
     case sdk_event::network_recovered:
-      p->network_lost = false;
-      break;
     case sdk_event::network_lost:
-      p->network_lost = true;
+      p->network_lost = ev == sdk_event::network_lost;
       break;
     case sdk_event::audio_muted:
-      p->audio_muted = true;
-      break;
     case sdk_event::audio_unmuted:
-      p->audio_muted = false;
+      p->audio_muted = ev == sdk_event::audio_muted;
       break;
     case sdk_event::video_muted:
-      p->video_muted = true;
-      break;
     case sdk_event::video_unmuted:
-      p->video_muted = false;
+      p->video_muted = ev == sdk_event::video_muted;
       break;
     case sdk_event::left:
       break;

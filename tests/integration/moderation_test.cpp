@@ -115,8 +115,9 @@ TEST(moderation, mute_and_mute_all) {
   EXPECT_FALSE(r.alice->wait_event("event.mute_request", 300ms)) << "moderators are not muted";
   auto got = r.cmd(*r.alice, "meeting.get");
   for (auto& p : got["data"]["participants"]) {
-    if (p["user"] == "bob")
+    if (p["user"] == "bob") {
       EXPECT_EQ(p["audio_muted"], true);
+    }
   }
 }
 

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/duration_text.hpp"
 #include "tools/call_demo/printer.hpp"
 #include "tools/client/mqtt_session.hpp"
 
@@ -547,24 +548,34 @@ int main(int argc, char** argv) {
     return bad_option(e.what());
   }
 
-  if (!demo_ns::parse_duration(pace, opts.pace))
+  auto pace_ms = meetingd::parse_duration_text(pace, meetingd::duration_style::option);
+  if (!pace_ms)
     return bad_option("--pace: '" + pace + "' is not a duration (e.g. 0, 250ms, 1s)");
-  if (!demo_ns::parse_duration(timeout, opts.timeout) || opts.timeout < 100ms)
+  opts.pace = *pace_ms;
+  auto timeout_ms = meetingd::parse_duration_text(timeout, meetingd::duration_style::option);
+  if (!timeout_ms || *timeout_ms < 100ms)
     return bad_option("--timeout: '" + timeout + "' is not a duration of at least 100ms (e.g. 5s)");
-  static const std::regex broker_re{R"(^(tcp|mqtt)://[A-Za-z0-9._-]+:[0-9]{1,5}$)"};
-  if (!std::regex_match(opts.broker, broker_re))
-    return bad_option("--broker: '" + opts.broker + "' is not tcp://HOST:PORT");
-  static const std::regex rtc_re{R"(^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?/?$)"};
-  if (!std::regex_match(opts.rtc_endpoint, rtc_re))
-    return bad_option("--rtc-endpoint: '" + opts.rtc_endpoint + "' is not http://HOST:PORT");
+  opts.timeout = *timeout_ms;
+  // Each text option against the form it must have, and what it is when not.
+  const struct {
+    const char* option;
+    const std::string& value;
+    const char* form;
+    const char* expected;
+  } forms[] = {
+    {"--broker", opts.broker, R"(^(tcp|mqtt)://[A-Za-z0-9._-]+:[0-9]{1,5}$)", "tcp://HOST:PORT"},
+    {"--rtc-endpoint", opts.rtc_endpoint, R"(^https?://[A-Za-z0-9._-]+(:[0-9]{1,5})?/?$)",
+     "http://HOST:PORT"},
+    {"--parent-topic", opts.parent, R"(^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$)",
+     "a topic without wildcards"},
+    {"--console", opts.console, R"(^[A-Za-z0-9_.@:-]{1,64}$)", "a client id"},
+  };
+  for (const auto& f : forms) {
+    if (!std::regex_match(f.value, std::regex{f.form}))
+      return bad_option(std::string{f.option} + ": '" + f.value + "' is not " + f.expected);
+  }
   if (opts.rtc_endpoint.back() == '/')
     opts.rtc_endpoint.pop_back();
-  static const std::regex topic_re{R"(^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$)"};
-  if (!std::regex_match(opts.parent, topic_re))
-    return bad_option("--parent-topic: '" + opts.parent + "' is not a topic without wildcards");
-  static const std::regex id_re{R"(^[A-Za-z0-9_.@:-]{1,64}$)"};
-  if (!std::regex_match(opts.console, id_re))
-    return bad_option("--console: '" + opts.console + "' is not a client id");
 
   printer out{stdout, demo_ns::parse_color_mode(color), opts.quiet};
   demo d{opts, out};

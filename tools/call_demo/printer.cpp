@@ -77,34 +77,6 @@ color_mode parse_color_mode(const std::string& s) {
   return color_mode::auto_;
 }
 
-bool parse_duration(const std::string& s, std::chrono::milliseconds& out) {
-  std::size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
-    ++i;
-  if (i == 0 || i > 12)
-    return false;
-  long long n = std::stoll(s.substr(0, i));
-  auto unit = s.substr(i);
-  using namespace std::chrono;
-  if (unit.empty() && n == 0)
-    out = milliseconds{0};
-  else if (unit == "ns")
-    out = duration_cast<milliseconds>(nanoseconds{n});
-  else if (unit == "us")
-    out = duration_cast<milliseconds>(microseconds{n});
-  else if (unit == "ms")
-    out = milliseconds{n};
-  else if (unit == "s")
-    out = seconds{n};
-  else if (unit == "min")
-    out = minutes{n};
-  else if (unit == "h")
-    out = hours{n};
-  else
-    return false;
-  return true;
-}
-
 std::string display_json(const json& j) {
   json copy = j;
   shorten(copy, {});

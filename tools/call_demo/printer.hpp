@@ -27,10 +27,6 @@ enum class color_mode { auto_, always, never };
 /// (CLI11 validates the value before this is called).
 color_mode parse_color_mode(const std::string& s);
 
-/// A duration as CAF writes it: `0`, `250us`, `400ms`, `2s`, `1min`, `1h`.
-/// Returns false if `s` is not one.
-bool parse_duration(const std::string& s, std::chrono::milliseconds& out);
-
 /// The display form of a message: credentials shortened, compacted.
 std::string display_json(const json& j);
 /// A display name for a client id: `GID_MEETING_DOWN@@@alice-phone` -> `alice-phone`.

@@ -1,9 +1,12 @@
 #include "tools/meetctl/render.hpp"
 
+#include "config/duration_text.hpp"
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 
 namespace meetingd::meetctl {
 
@@ -238,30 +241,35 @@ std::string shorten(std::string_view s, std::size_t width) {
 
 namespace {
 
-bool to_tm(std::int64_t unix_s, bool utc, std::tm& tm) {
+/// The time as strftime's `format` writes it in UTC or local time (its
+/// broken-down form in `tm`); nullopt for 0 (no time) or one the C library
+/// cannot convert.
+std::optional<std::string> strftime_of(std::int64_t unix_s, bool utc, const char* format,
+                                       std::tm& tm) {
   auto t = static_cast<std::time_t>(unix_s);
-  return utc ? gmtime_r(&t, &tm) != nullptr : localtime_r(&t, &tm) != nullptr;
+  if (unix_s == 0 || (utc ? gmtime_r(&t, &tm) : localtime_r(&t, &tm)) == nullptr)
+    return std::nullopt;
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return std::string{buf};
 }
 
 } // namespace
 
 std::string format_time(std::int64_t unix_s, bool utc) {
   std::tm tm{};
-  if (unix_s == 0 || !to_tm(unix_s, utc, tm))
-    return "-";
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return std::string{buf} + (utc ? "Z" : "");
+  auto text = strftime_of(unix_s, utc, "%Y-%m-%d %H:%M", tm);
+  return text ? *text + (utc ? "Z" : "") : "-";
 }
 
 std::string format_time_full(std::int64_t unix_s, bool utc) {
   std::tm tm{};
-  if (unix_s == 0 || !to_tm(unix_s, utc, tm))
+  auto text = strftime_of(unix_s, utc, "%Y-%m-%d %H:%M:%S", tm);
+  if (!text)
     return "-";
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string buf = *text;
   if (utc)
-    return std::string{buf} + "Z";
+    return buf + "Z";
   long off = tm.tm_gmtoff;
   char zone[32];
   std::snprintf(zone, sizeof zone, " %c%02ld:%02ld", off < 0 ? '-' : '+', std::labs(off) / 3600,
@@ -293,29 +301,10 @@ std::string format_relative(std::int64_t at, std::int64_t now) {
 }
 
 bool parse_duration(std::string_view s, std::chrono::milliseconds& out) {
-  std::size_t i = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9')
-    ++i;
-  if (i == 0 || i > 12)
-    return false;
-  long long n = std::stoll(std::string{s.substr(0, i)});
-  auto unit = s.substr(i);
-  using namespace std::chrono;
-  if (unit.empty() || unit == "s")
-    out = seconds{n};
-  else if (unit == "ns")
-    out = duration_cast<milliseconds>(nanoseconds{n});
-  else if (unit == "us")
-    out = duration_cast<milliseconds>(microseconds{n});
-  else if (unit == "ms")
-    out = milliseconds{n};
-  else if (unit == "min" || unit == "m")
-    out = minutes{n};
-  else if (unit == "h")
-    out = hours{n};
-  else
-    return false;
-  return true;
+  auto parsed = parse_duration_text(s, duration_style::console);
+  if (parsed)
+    out = *parsed;
+  return parsed.has_value();
 }
 
 // -- tables -----------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "actors/core/crypto.hpp"
+#include "config/duration_text.hpp"
 #include "gateway/rtc_signing.hpp"
 #include "actors/core/rtc_token.hpp"
 
@@ -135,36 +136,7 @@ std::string ascii_upper(std::string s) {
 // --- free functions ------------------------------------------------------------
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  std::size_t i = 0;
-  std::uint64_t n = 0;
-  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
-    if (n > 1'000'000'000'000ULL) // far beyond any sensible duration
-      return std::nullopt;
-    n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
-    ++i;
-  }
-  if (i == 0)
-    return std::nullopt;
-  auto unit = text.substr(i);
-  auto v = static_cast<std::int64_t>(n);
-  using namespace std::chrono;
-  if (unit.empty())
-    return v == 0 ? std::optional<milliseconds>{milliseconds{0}} : std::nullopt;
-  if (unit == "ns")
-    return milliseconds{v / 1'000'000};
-  if (unit == "us")
-    return milliseconds{v / 1'000};
-  if (unit == "ms")
-    return milliseconds{v};
-  if (unit == "s")
-    return milliseconds{v * 1000};
-  if (unit == "min")
-    return milliseconds{v * 60'000};
-  if (unit == "h")
-    return milliseconds{v * 3'600'000};
-  if (unit == "d")
-    return milliseconds{v * 86'400'000};
-  return std::nullopt;
+  return parse_duration_text(text, duration_style::option);
 }
 
 json error_body(std::string_view request_id, std::string_view code, std::string_view message) {

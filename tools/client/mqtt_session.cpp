@@ -67,10 +67,13 @@ void session::make_client() {
 }
 
 session::~session() {
-  if (connected())
-    mosquitto_disconnect(mosq_);
+  // DISCONNECT also when the link is down: it puts the client in the
+  // disconnecting state, so the network thread stops reconnecting and ends by
+  // itself. Cancelling it (force) could stop it holding one of libmosquitto's
+  // mutexes, which mosquitto_destroy then destroys locked (ThreadSanitizer).
+  mosquitto_disconnect(mosq_);
   if (loop_started_)
-    mosquitto_loop_stop(mosq_, true);
+    mosquitto_loop_stop(mosq_, false);
   mosquitto_destroy(mosq_);
 }
 

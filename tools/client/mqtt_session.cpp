@@ -4,6 +4,7 @@
 #include "tools/client/mqtt_session.hpp"
 
 #include <mosquitto.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <stdexcept>
@@ -194,9 +195,15 @@ void session::disconnect() {
 }
 
 void session::drop() {
-  // Stop the network loop and close the socket without DISCONNECT.
+  // Close the connection without DISCONNECT: shut the socket down first (the
+  // broker sees the link go and publishes the last will), then let the
+  // network thread end as in ~session rather than cancel it, which could
+  // leave a libmosquitto mutex locked for mosquitto_destroy.
+  if (int fd = mosquitto_socket(mosq_); fd >= 0)
+    ::shutdown(fd, SHUT_RDWR);
+  mosquitto_disconnect(mosq_);
   if (loop_started_) {
-    mosquitto_loop_stop(mosq_, true);
+    mosquitto_loop_stop(mosq_, false);
     loop_started_ = false;
   }
   mosquitto_destroy(mosq_);

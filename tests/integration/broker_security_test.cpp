@@ -63,7 +63,7 @@ public:
   }
   ~probe() {
     mosquitto_disconnect(mosq_);
-    mosquitto_loop_stop(mosq_, true);
+    mosquitto_loop_stop(mosq_, false); // not forced: see client::session::~session
     mosquitto_destroy(mosq_);
     mosquitto_lib_cleanup();
   }

@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 
 #include <arpa/inet.h>
@@ -119,6 +120,21 @@ process::process(std::string name, std::vector<std::string> argv,
 
 process::~process() {
   kill9();
+#ifdef MEETINGD_TSAN_BUILD
+  // The programs a test starts are built with ThreadSanitizer too, and a
+  // race reported in one of them must fail the test that started it: the
+  // report is in the log, whatever way the process ended (SIGKILL too), and
+  // the log goes with the temp directory.
+  auto out = output();
+  std::string reports;
+  for (auto at = out.find("WARNING: ThreadSanitizer"); at != std::string::npos;
+       at = out.find("WARNING: ThreadSanitizer", at + 1)) {
+    auto end = out.find('\n', out.find("SUMMARY: ThreadSanitizer", at));
+    reports += out.substr(at, end == std::string::npos ? end : end + 1 - at);
+  }
+  if (!reports.empty())
+    ADD_FAILURE() << "ThreadSanitizer in " << name_ << " (pid " << pid_ << "):\n" << reports;
+#endif
 }
 
 bool process::running() {

@@ -4,6 +4,7 @@
 #include "tools/client/mqtt_session.hpp"
 
 #include <mosquitto.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <stdexcept>
@@ -67,10 +68,13 @@ void session::make_client() {
 }
 
 session::~session() {
-  if (connected())
-    mosquitto_disconnect(mosq_);
+  // DISCONNECT also when the link is down: it puts the client in the
+  // disconnecting state, so the network thread stops reconnecting and ends by
+  // itself. Cancelling it (force) could stop it holding one of libmosquitto's
+  // mutexes, which mosquitto_destroy then destroys locked (ThreadSanitizer).
+  mosquitto_disconnect(mosq_);
   if (loop_started_)
-    mosquitto_loop_stop(mosq_, true);
+    mosquitto_loop_stop(mosq_, false);
   mosquitto_destroy(mosq_);
 }
 
@@ -191,9 +195,15 @@ void session::disconnect() {
 }
 
 void session::drop() {
-  // Stop the network loop and close the socket without DISCONNECT.
+  // Close the connection without DISCONNECT: shut the socket down first (the
+  // broker sees the link go and publishes the last will), then let the
+  // network thread end as in ~session rather than cancel it, which could
+  // leave a libmosquitto mutex locked for mosquitto_destroy.
+  if (int fd = mosquitto_socket(mosq_); fd >= 0)
+    ::shutdown(fd, SHUT_RDWR);
+  mosquitto_disconnect(mosq_);
   if (loop_started_) {
-    mosquitto_loop_stop(mosq_, true);
+    mosquitto_loop_stop(mosq_, false);
     loop_started_ = false;
   }
   mosquitto_destroy(mosq_);

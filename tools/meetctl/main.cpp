@@ -184,7 +184,9 @@ std::map<std::string, std::string> probe_nodes(const global_options& g,
     result = st.nodes;
     lock.unlock();
     mosquitto_disconnect(m);
-    mosquitto_loop_stop(m, true);
+    // Not forced: the thread ends after the DISCONNECT, cancelling it could
+    // leave a libmosquitto mutex locked for mosquitto_destroy.
+    mosquitto_loop_stop(m, false);
   }
   mosquitto_destroy(m);
   return result;

@@ -6,6 +6,7 @@
 #include "persistence/schema.hpp"
 #include "persistence/sqlite_store.hpp"
 #include "persistence/store.hpp"
+#include "unit/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -29,15 +30,6 @@
 using namespace meetingd;
 
 namespace {
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string{base && *base ? base : "/tmp"}
-                     + "/meetingd-sqlite-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
 
 /// A plain connection for looking at the file as an operator would.
 class raw_db {
@@ -129,7 +121,7 @@ std::optional<store_error> apply(store& db, std::vector<changeset> batch) {
 class sqlite_store_test : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = make_temp_dir();
+    dir_ = test_support::make_temp_dir("meetingd-sqlite");
     path_ = dir_ + "/meetingd.db";
   }
   void TearDown() override {

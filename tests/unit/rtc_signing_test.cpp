@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace meetingd::rtc;
 
@@ -45,21 +48,15 @@ TEST(rtc_signing, sign_ignores_existing_signature) {
 }
 
 TEST(rtc_signing, percent_encode_edge_cases) {
-  EXPECT_EQ(percent_encode(""), "");
-  EXPECT_EQ(percent_encode("AZaz09-_.~"), "AZaz09-_.~");
-  EXPECT_EQ(percent_encode(" "), "%20");
-  EXPECT_EQ(percent_encode("*"), "%2A");
-  EXPECT_EQ(percent_encode("~"), "~");
-  EXPECT_EQ(percent_encode("/"), "%2F");
-  EXPECT_EQ(percent_encode("="), "%3D");
-  EXPECT_EQ(percent_encode("&"), "%26");
-  EXPECT_EQ(percent_encode("+"), "%2B");
-  EXPECT_EQ(percent_encode("%"), "%25");
-  EXPECT_EQ(percent_encode(":"), "%3A");
-  EXPECT_EQ(percent_encode("\xc3\xa9"), "%C3%A9");             // é
-  EXPECT_EQ(percent_encode("\xe4\xbc\x9a"), "%E4%BC%9A");       // 会
-  EXPECT_EQ(percent_encode(std::string("\x00\xff", 2)), "%00%FF");
-  EXPECT_EQ(percent_encode("a b*c~d"), "a%20b%2Ac~d");
+  // {input, encoding}. Aliyun's rule: RFC 3986 unreserved characters stay,
+  // every other byte becomes %XX in upper case.
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"", ""},     {"AZaz09-_.~", "AZaz09-_.~"}, {" ", "%20"}, {"*", "%2A"}, {"~", "~"},
+    {"/", "%2F"}, {"=", "%3D"}, {"&", "%26"},   {"+", "%2B"}, {"%", "%25"}, {":", "%3A"},
+    {"\xc3\xa9", "%C3%A9"} /* é */, {"\xe4\xbc\x9a", "%E4%BC%9A"} /* 会 */,
+    {std::string("\x00\xff", 2), "%00%FF"}, {"a b*c~d", "a%20b%2Ac~d"}};
+  for (auto& [input, encoded] : cases)
+    EXPECT_EQ(percent_encode(input), encoded) << "input " << ::testing::PrintToString(input);
 }
 
 TEST(rtc_signing, canonical_query_sorts_bytewise_and_encodes) {

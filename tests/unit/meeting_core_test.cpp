@@ -132,6 +132,16 @@ void check_changes(const meeting& before, const meeting& after, const changeset&
   bool meeting_put = false;
   std::set<std::string> parts;
   std::set<std::string> invs;
+  // A participant or invitation row: put once, for this meeting, as it now is.
+  auto check_row_put = [&after](const std::string& meeting, const auto& row,
+                                const std::string& key, const auto& rows_after,
+                                std::set<std::string>& put, const char* what) {
+    EXPECT_EQ(meeting, after.id);
+    EXPECT_TRUE(put.insert(key).second) << what << " put twice: " << key;
+    auto i = rows_after.find(key);
+    ASSERT_NE(i, rows_after.end()) << what << " put but not in the meeting: " << key;
+    EXPECT_EQ(dump(row), dump(i->second));
+  };
   for (auto& c : cs.changes) {
     std::visit(
       [&](auto& x) {
@@ -141,17 +151,9 @@ void check_changes(const meeting& before, const meeting& after, const changeset&
           meeting_put = true;
           EXPECT_EQ(dump(x.row), dump(static_cast<const meeting_record&>(after)));
         } else if constexpr (std::is_same_v<T, change::put_participant>) {
-          EXPECT_EQ(x.meeting, after.id);
-          EXPECT_TRUE(parts.insert(x.row.user).second) << "participant put twice: " << x.row.user;
-          auto i = after.participants.find(x.row.user);
-          ASSERT_NE(i, after.participants.end()) << x.row.user;
-          EXPECT_EQ(dump(x.row), dump(i->second));
+          check_row_put(x.meeting, x.row, x.row.user, after.participants, parts, "participant");
         } else if constexpr (std::is_same_v<T, change::put_invitation>) {
-          EXPECT_EQ(x.meeting, after.id);
-          EXPECT_TRUE(invs.insert(x.row.invitee).second) << "invitation put twice: " << x.row.invitee;
-          auto i = after.invitations.find(x.row.invitee);
-          ASSERT_NE(i, after.invitations.end()) << x.row.invitee;
-          EXPECT_EQ(dump(x.row), dump(i->second));
+          check_row_put(x.meeting, x.row, x.row.invitee, after.invitations, invs, "invitation");
         } else {
           ADD_FAILURE() << "a meeting step produced a non-meeting change";
         }
@@ -163,24 +165,20 @@ void check_changes(const meeting& before, const meeting& after, const changeset&
     EXPECT_TRUE(meeting_put) << "meeting row changed but not in the changeset:\n"
                              << dump(static_cast<const meeting_record&>(after));
   }
-  for (auto& [id, p] : before.participants)
-    EXPECT_TRUE(after.participants.count(id)) << "participant vanished: " << id;
-  for (auto& [id, i] : before.invitations)
-    EXPECT_TRUE(after.invitations.count(id)) << "invitation vanished: " << id;
-  for (auto& [id, p] : after.participants) {
-    auto b = before.participants.find(id);
-    if (b == before.participants.end() || dump(b->second) != dump(p)) {
-      EXPECT_TRUE(parts.count(id)) << "participant changed but not in the changeset: "
-                                   << dump(p);
+  // Rows are never deleted, and every row that is new or changed was put.
+  auto check_rows_kept = [](const auto& rows_before, const auto& rows_after,
+                            const std::set<std::string>& put, const char* what) {
+    for (auto& [id, row] : rows_before)
+      EXPECT_TRUE(rows_after.count(id)) << what << " vanished: " << id;
+    for (auto& [id, row] : rows_after) {
+      auto b = rows_before.find(id);
+      if (b == rows_before.end() || dump(b->second) != dump(row)) {
+        EXPECT_TRUE(put.count(id)) << what << " changed but not in the changeset: " << dump(row);
+      }
     }
-  }
-  for (auto& [id, i] : after.invitations) {
-    auto b = before.invitations.find(id);
-    if (b == before.invitations.end() || dump(b->second) != dump(i)) {
-      EXPECT_TRUE(invs.count(id)) << "invitation changed but not in the changeset: "
-                                  << dump(i);
-    }
-  }
+  };
+  check_rows_kept(before.participants, after.participants, parts, "participant");
+  check_rows_kept(before.invitations, after.invitations, invs, "invitation");
 }
 
 // -- effects ------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -136,21 +137,17 @@ TEST(rtc_signing, round_trip_and_tampering) {
   EXPECT_FALSE(verify("GET", parsed, "s3cr3u"));
   EXPECT_FALSE(verify("POST", parsed, "s3cr3t"));
 
-  auto tampered = parsed;
-  tampered["ChannelId"] = "room-43";
-  EXPECT_FALSE(verify("GET", tampered, "s3cr3t"));
-  auto added = parsed;
-  added["TerminalIds.2"] = "bob";
-  EXPECT_FALSE(verify("GET", added, "s3cr3t"));
-  auto removed = parsed;
-  removed.erase("SignatureNonce");
-  EXPECT_FALSE(verify("GET", removed, "s3cr3t"));
-  auto unsigned_params = parsed;
-  unsigned_params.erase("Signature");
-  EXPECT_FALSE(verify("GET", unsigned_params, "s3cr3t"));
-  auto bad_sig = parsed;
-  bad_sig["Signature"] = "";
-  EXPECT_FALSE(verify("GET", bad_sig, "s3cr3t"));
+  const std::vector<std::pair<std::string, std::function<void(rpc_params&)>>> tamperings{
+    {"a value changed", [](rpc_params& x) { x["ChannelId"] = "room-43"; }},
+    {"a parameter added", [](rpc_params& x) { x["TerminalIds.2"] = "bob"; }},
+    {"a parameter removed", [](rpc_params& x) { x.erase("SignatureNonce"); }},
+    {"no signature", [](rpc_params& x) { x.erase("Signature"); }},
+    {"an empty signature", [](rpc_params& x) { x["Signature"] = ""; }}};
+  for (auto& [what, tamper] : tamperings) {
+    auto tampered = parsed;
+    tamper(tampered);
+    EXPECT_FALSE(verify("GET", tampered, "s3cr3t")) << what;
+  }
 }
 
 TEST(rtc_signing, signed_query_replaces_stale_signature) {

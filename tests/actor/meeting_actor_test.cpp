@@ -62,21 +62,11 @@ std::vector<std::string> sorted(std::vector<std::string> xs) {
   return xs;
 }
 
-class meeting_actor_test : public actor_fixture {
+class meeting_actor_test : public node_fixture {
 protected:
   meeting_actor_test() {
-    env = std::make_shared<node_env>();
-    env->meeting.app_id = "g10dhbxp";
     env->meeting.scheme = token_scheme::channel;
-    env->clock_offset_ms = offset_for(epoch_2026);
-    env->started_at = epoch_2026;
-    store = track(sys.spawn(fake_store, store_ctl));
-    rtc = track(sys.spawn(fake_rtc, rtc_ctl));
     directory = track(sys.spawn(probe_directory, dir_log));
-  }
-
-  unix_ms now() const {
-    return wall_now(env->clock_offset_ms);
   }
 
   meeting_actor spawn_meeting(std::optional<meeting> recovered = std::nullopt) {
@@ -105,18 +95,6 @@ protected:
     auto r = expect_reply();
     expect_logged(r, device_of(user), rid);
     return r;
-  }
-
-  void expect_logged(const final_reply& r, const std::string& client,
-                     const std::string& rid) {
-    auto rec = store_ctl->request(client, rid);
-    if (r.replayable) {
-      ASSERT_TRUE(rec) << "reply to " << client << "/" << rid
-                       << " not in the request log: " << r.wire;
-      EXPECT_EQ(rec->reply, r.wire);
-    } else {
-      EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
-    }
   }
 
   /// Creates meeting `id` hosted by alice, inviting `invitees` (all online).
@@ -206,12 +184,7 @@ protected:
     return std::nullopt;
   }
 
-  std::shared_ptr<node_env> env;
-  store_control_ptr store_ctl = std::make_shared<store_control>();
-  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
   directory_log_ptr dir_log = std::make_shared<directory_log>();
-  store_actor store;
-  rtc_actor rtc;
   directory_actor directory;
 };
 

@@ -67,18 +67,12 @@ std::vector<std::string> sorted(std::vector<std::string> xs) {
   return xs;
 }
 
-class directory_actor_test : public actor_fixture {
+class directory_actor_test : public node_fixture {
 protected:
   directory_actor_test() {
-    env = std::make_shared<node_env>();
-    env->meeting.app_id = "g10dhbxp";
     env->admins = {console};
     env->ticket_secret = ticket_secret;
     env->pbkdf2_iterations = 10;
-    env->clock_offset_ms = offset_for(epoch_2026);
-    env->started_at = epoch_2026;
-    store = track(sys.spawn(fake_store, store_ctl));
-    rtc = track(sys.spawn(fake_rtc, rtc_ctl));
     hasher = track(sys.spawn(hasher_impl, 0));
     lmq = track(sys.spawn(probe_lmq, lmq_ctl));
   }
@@ -117,9 +111,6 @@ protected:
     return sys.registry().running();
   }
 
-  unix_ms now() const {
-    return wall_now(env->clock_offset_ms);
-  }
   std::int64_t now_s() const {
     return now() / 1000;
   }
@@ -137,16 +128,7 @@ protected:
     send(client, rid, std::move(cmd), admin);
     run();
     auto r = expect_reply();
-    auto rec = store_ctl->request(client, rid);
-    if (r.replayable) {
-      EXPECT_TRUE(rec) << "reply to " << client << "/" << rid
-                       << " not in the request log: " << r.wire;
-      if (rec) {
-        EXPECT_EQ(rec->reply, r.wire);
-      }
-    } else {
-      EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
-    }
+    expect_logged(r, client, rid);
     return r;
   }
 
@@ -193,12 +175,7 @@ protected:
     return std::nullopt;
   }
 
-  std::shared_ptr<node_env> env;
-  store_control_ptr store_ctl = std::make_shared<store_control>();
-  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
   lmq_log_ptr lmq_ctl = std::make_shared<lmq_log>();
-  store_actor store;
-  rtc_actor rtc;
   hasher_actor hasher;
   lmq_actor lmq;
   directory_actor dir;

@@ -269,6 +269,26 @@ actor_fixture::~actor_fixture() {
   spawned.clear();
 }
 
+node_fixture::node_fixture() {
+  env->meeting.app_id = "g10dhbxp";
+  env->clock_offset_ms = offset_for(epoch_2026);
+  env->started_at = epoch_2026;
+  store = track(sys.spawn(fake_store, store_ctl));
+  rtc = track(sys.spawn(fake_rtc, rtc_ctl));
+}
+
+void node_fixture::expect_logged(const final_reply& r, const std::string& client,
+                                 const std::string& rid) {
+  auto rec = store_ctl->request(client, rid);
+  if (r.replayable) {
+    ASSERT_TRUE(rec) << "reply to " << client << "/" << rid
+                     << " not in the request log: " << r.wire;
+    EXPECT_EQ(rec->reply, r.wire);
+  } else {
+    EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
+  }
+}
+
 std::int64_t actor_fixture::offset_for(unix_ms wall) const {
   using namespace std::chrono;
   auto mono = duration_cast<milliseconds>(sched.clock().now().time_since_epoch());

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "actors/node_env.hpp"
 #include "persistence/store.hpp"
 
 #include <caf/actor_system.hpp>
@@ -238,6 +239,27 @@ protected:
   std::vector<caf::strong_actor_ptr> spawned;
   /// down_msgs received while waiting for something else.
   std::vector<caf::actor_addr> downs;
+};
+
+/// An actor_fixture for the actors of a node: its environment (a node that
+/// started at epoch_2026) and the fake store and RTC gateway they talk to.
+class node_fixture : public actor_fixture {
+protected:
+  node_fixture();
+
+  /// The wall time the node's actors see.
+  unix_ms now() const {
+    return wall_now(env->clock_offset_ms);
+  }
+  /// Checks that reply `r` to `client`'s request `rid` is in the store's
+  /// request log exactly as sent, or, when it says "try again", is not.
+  void expect_logged(const final_reply& r, const std::string& client, const std::string& rid);
+
+  std::shared_ptr<node_env> env = std::make_shared<node_env>();
+  store_control_ptr store_ctl = std::make_shared<store_control>();
+  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
+  store_actor store;
+  rtc_actor rtc;
 };
 
 } // namespace meetingd::test

@@ -62,21 +62,11 @@ std::vector<std::string> sorted(std::vector<std::string> xs) {
   return xs;
 }
 
-class meeting_actor_test : public actor_fixture {
+class meeting_actor_test : public node_fixture {
 protected:
   meeting_actor_test() {
-    env = std::make_shared<node_env>();
-    env->meeting.app_id = "g10dhbxp";
     env->meeting.scheme = token_scheme::channel;
-    env->clock_offset_ms = offset_for(epoch_2026);
-    env->started_at = epoch_2026;
-    store = track(sys.spawn(fake_store, store_ctl));
-    rtc = track(sys.spawn(fake_rtc, rtc_ctl));
     directory = track(sys.spawn(probe_directory, dir_log));
-  }
-
-  unix_ms now() const {
-    return wall_now(env->clock_offset_ms);
   }
 
   meeting_actor spawn_meeting(std::optional<meeting> recovered = std::nullopt) {
@@ -105,18 +95,6 @@ protected:
     auto r = expect_reply();
     expect_logged(r, device_of(user), rid);
     return r;
-  }
-
-  void expect_logged(const final_reply& r, const std::string& client,
-                     const std::string& rid) {
-    auto rec = store_ctl->request(client, rid);
-    if (r.replayable) {
-      ASSERT_TRUE(rec) << "reply to " << client << "/" << rid
-                       << " not in the request log: " << r.wire;
-      EXPECT_EQ(rec->reply, r.wire);
-    } else {
-      EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
-    }
   }
 
   /// Creates meeting `id` hosted by alice, inviting `invitees` (all online).
@@ -190,6 +168,26 @@ protected:
     EXPECT_EQ(r.code, 0) << r.wire;
   }
 
+  /// Meeting m-1 of alice's, where bob's invitation has rung all but the
+  /// last millisecond of the ring timeout; the events so far are cleared.
+  meeting_actor ringing_bob_a_millisecond_before_the_deadline() {
+    auto m = create("m-1", {"bob"});
+    dir_log->clear();
+    advance(env->meeting.ring_timeout - 1ms);
+    return m;
+  }
+
+  /// Bob's accept "r-accept" got `r`, having lost to the ring deadline: it is
+  /// refused (durably), nobody is told of an accept and the invitation timed out.
+  void expect_accept_lost_to_the_ring_deadline(const final_reply& r) {
+    expect_logged(r, bob_dev, "r-accept");
+    EXPECT_EQ(r.code, 410) << r.wire;
+    EXPECT_EQ(r.reason, "invitation_expired");
+    EXPECT_TRUE(dir_log->of(event_kind::accepted).empty());
+    EXPECT_FALSE(stored()->participants.count("bob"));
+    EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+  }
+
   /// The meeting as stored.
   std::optional<meeting> stored(const std::string& id = "m-1") {
     for (auto& m : store_ctl->load().live_meetings)
@@ -206,12 +204,7 @@ protected:
     return std::nullopt;
   }
 
-  std::shared_ptr<node_env> env;
-  store_control_ptr store_ctl = std::make_shared<store_control>();
-  rtc_control_ptr rtc_ctl = std::make_shared<rtc_control>();
   directory_log_ptr dir_log = std::make_shared<directory_log>();
-  store_actor store;
-  rtc_actor rtc;
   directory_actor directory;
 };
 
@@ -604,47 +597,29 @@ TEST_F(meeting_actor_test, appkey_token_warning_before_token_expiry) {
 // is processed first (the core fires due timers before deciding a command):
 // the accept is refused and the invite_timeout goes out exactly once.
 TEST_F(meeting_actor_test, accept_at_ring_deadline_timer_message_first) {
-  auto m = create("m-1", {"bob"});
-  dir_log->clear();
-  advance(env->meeting.ring_timeout - 1ms);
+  auto m = ringing_bob_a_millisecond_before_the_deadline();
   sched.advance_time(1ms); // the tick is queued now...
   send(m, "bob", "r-accept", command(command_kind::call_accept)); // ... before this
   run();
-  auto r = expect_reply();
-  expect_logged(r, bob_dev, "r-accept");
-  EXPECT_EQ(r.code, 410) << r.wire;
-  EXPECT_EQ(r.reason, "invitation_expired");
+  expect_accept_lost_to_the_ring_deadline(expect_reply());
   EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
-  EXPECT_TRUE(dir_log->of(event_kind::accepted).empty());
-  EXPECT_FALSE(stored()->participants.count("bob"));
-  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
 }
 
 TEST_F(meeting_actor_test, accept_at_ring_deadline_command_first) {
-  auto m = create("m-1", {"bob"});
-  dir_log->clear();
-  advance(env->meeting.ring_timeout - 1ms);
+  auto m = ringing_bob_a_millisecond_before_the_deadline();
   send(m, "bob", "r-accept", command(command_kind::call_accept)); // queued first
   sched.advance_time(1ms); // the tick is queued behind it; both run at the deadline
   run();
-  auto r = expect_reply();
-  expect_logged(r, bob_dev, "r-accept");
-  EXPECT_EQ(r.code, 410) << r.wire;
-  EXPECT_EQ(r.reason, "invitation_expired");
+  expect_accept_lost_to_the_ring_deadline(expect_reply());
   auto timeouts = dir_log->of(event_kind::invite_timeout);
   ASSERT_EQ(timeouts.size(), 1u);
   EXPECT_EQ(sorted(timeouts[0].users), (std::vector<std::string>{"alice", "bob"}));
-  EXPECT_TRUE(dir_log->of(event_kind::accepted).empty());
-  EXPECT_FALSE(stored()->participants.count("bob"));
-  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
   advance(1h);
   EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
 }
 
 TEST_F(meeting_actor_test, accept_a_millisecond_before_the_ring_deadline_wins) {
-  auto m = create("m-1", {"bob"});
-  dir_log->clear();
-  advance(env->meeting.ring_timeout - 1ms);
+  auto m = ringing_bob_a_millisecond_before_the_deadline();
   auto r = call(m, "bob", "r-accept", command(command_kind::call_accept));
   EXPECT_EQ(r.code, 0) << r.wire;
   auto accepted = dir_log->of(event_kind::accepted);

@@ -1115,6 +1115,18 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
       out += "\n    " + describe(*cmds[i]);
     return out;
   };
+  // A meeting found to differ from what was acknowledged: every difference,
+  // then its commands and the node's log lines about it.
+  auto report_differences = [&found, &listing](const std::string& headline,
+                                               const std::vector<std::string>& diffs,
+                                               const meeting_history& h, const std::string& log,
+                                               const std::string& id) {
+    std::string msg = headline;
+    for (auto& d : diffs)
+      msg += "\n  - " + d;
+    msg += listing(h.cmds) + "\n  node log:\n" + log_lines(log, {id});
+    found.add(msg);
+  };
   struct round_stats {
     int delay_ms = 0;
     std::size_t sent = 0, acked = 0, refused = 0, unknown = 0, committed_unknown = 0,
@@ -1235,14 +1247,11 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
       auto i = snap.meetings.find(id);
       auto diffs = contradictions(
         want, facts_of_rows(i == snap.meetings.end() ? nullptr : &i->second), "the database");
-      if (diffs.empty())
-        continue;
-      std::string msg = where + "meeting " + id
-                        + " in the database differs from what was acknowledged:";
-      for (auto& d : diffs)
-        msg += "\n  - " + d;
-      msg += listing(h.cmds) + "\n  node log:\n" + log_lines(c.node_log(), {id});
-      found.add(msg);
+      if (!diffs.empty()) {
+        report_differences(
+          where + "meeting " + id + " in the database differs from what was acknowledged:", diffs,
+          h, c.node_log(), id);
+      }
     }
     for (auto& [id, m] : snap.meetings)
       if (id.rfind("c", 0) == 0 && !history.count(id))
@@ -1463,14 +1472,11 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
       } else {
         diffs.push_back("admin.meeting.get: " + r.dump());
       }
-      if (diffs.empty())
-        continue;
-      std::string msg = where + "after the restart, the node's view of meeting " + id
-                        + " differs from what was acknowledged:";
-      for (auto& d : diffs)
-        msg += "\n  - " + d;
-      msg += listing(h.cmds) + "\n  node log:\n" + log_lines(c.node_log(), {id});
-      found.add(msg);
+      if (!diffs.empty()) {
+        report_differences(where + "after the restart, the node's view of meeting " + id
+                             + " differs from what was acknowledged:",
+                           diffs, h, c.node_log(), id);
+      }
     }
 
     // -- the scripts go on from the node's view; old meetings end ------------------------

@@ -209,6 +209,20 @@ void make_server_certificate(const std::string& dir, const std::string& stem,
                      " -CAcreateserial -days 1 -extfile " + stem + ".ext -out " + stem + ".crt");
 }
 
+json start_meeting(client::session& host, const std::vector<client::session*>& guests,
+                   const json& args, std::chrono::milliseconds timeout) {
+  auto created = host.request("meeting.create", args, timeout);
+  if (code_of(created) != 0)
+    throw std::runtime_error("meeting.create refused: " + created.dump());
+  auto data = created["data"];
+  for (auto* guest : guests) {
+    auto joined = guest->request("meeting.join", {{"meeting", data["meeting"]}}, timeout);
+    if (code_of(joined) != 0)
+      throw std::runtime_error("meeting.join refused: " + joined.dump());
+  }
+  return data;
+}
+
 // -- temp_dir ---------------------------------------------------------------------
 
 temp_dir::temp_dir() {

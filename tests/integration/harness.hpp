@@ -8,6 +8,7 @@
 
 #include "tools/client/mqtt_session.hpp"
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -199,6 +200,35 @@ inline std::string reason_of(const json& reply) {
   if (!reply.contains("error"))
     return {};
   return reply["error"].value("reason", std::string{});
+}
+
+/// For EXPECT_TRUE: the event came (wait_event's answer) and the `field` of
+/// its data is `value`; the failure shows the event.
+inline ::testing::AssertionResult event_with(const std::optional<json>& event,
+                                             const std::string& field, const json& value) {
+  if (!event)
+    return ::testing::AssertionFailure() << "no such event came";
+  auto data = event->value("data", json::object());
+  if (data.contains(field) && data[field] == value)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "expected data." << field << " = " << value.dump() << " in " << event->dump();
+}
+
+/// Creates a meeting from `host` with `args`, then has each of `guests` join
+/// it; the data of the create reply (meeting, channel, credentials, ...).
+/// A refused create or join throws, which fails the test with the reply.
+json start_meeting(client::session& host, const std::vector<client::session*>& guests = {},
+                   const json& args = json::object(), std::chrono::milliseconds timeout = 5s);
+
+/// For EXPECT_TRUE: `reply` is the refusal with this code and reason; the
+/// failure shows the whole reply.
+inline ::testing::AssertionResult is_refusal(const json& reply, int code,
+                                             const std::string& reason) {
+  if (code_of(reply) == code && reason_of(reply) == reason)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "expected refusal " << code << " " << reason << ", got " << reply.dump();
 }
 
 } // namespace meetingd::testing

@@ -241,11 +241,8 @@ TEST(node_process, quiet_meetings_sleep_and_wake_as_they_were_also_after_kill9) 
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob = c.logged_in("bob-phone", "bob");
+  std::string meeting = start_meeting(*alice, {bob.get()}, {{"title", "sleepy"}})["meeting"];
   auto console = c.console();
-  auto created = alice->request("meeting.create", {{"title", "sleepy"}});
-  ASSERT_EQ(code_of(created), 0) << created.dump();
-  std::string meeting = created["data"]["meeting"];
-  ASSERT_EQ(code_of(bob->request("meeting.join", {{"meeting", meeting}})), 0);
   json counts;
   auto asleep = [&] {
     counts = console->request("admin.stats", json::object())["data"]["meetings"];

@@ -30,6 +30,13 @@ std::string client(const std::string& user, const std::string& device = "phone")
   return "GID_MEETING_DOWN@@@" + user + "-" + device;
 }
 
+proto::command on_meeting(proto::command_kind kind, const std::string& meeting) {
+  proto::command c;
+  c.kind = kind;
+  c.meeting = meeting;
+  return c;
+}
+
 user_record user(const std::string& id, const std::string& display = {}) {
   return user_record{id, display.empty() ? id : display, "", t0};
 }
@@ -389,9 +396,7 @@ TEST(directory_core, busy_follows_the_meeting_core) {
   EXPECT_EQ(d.ringing_count(), 1u);
   EXPECT_TRUE(d.facts({"alice"}, "m-2")[0].busy);
   EXPECT_FALSE(d.facts({"bob"}, "m-2")[0].busy);
-  proto::command accept;
-  accept.kind = proto::command_kind::call_accept;
-  accept.meeting = "m-1";
+  auto accept = on_meeting(proto::command_kind::call_accept, "m-1");
   fx = handle_command(m, caller{"bob", client("bob"), false}, accept, {}, ctx);
   d.apply(update_of(m, fx.memberships));
   EXPECT_TRUE(d.facts({"bob"}, "m-2")[0].busy);
@@ -411,9 +416,7 @@ TEST(directory_core, busy_follows_the_meeting_core) {
   EXPECT_EQ(data.invitations[0].status, "busy");
   d.apply(update_of(m2, fx2.memberships));
   // The end frees everyone.
-  proto::command end;
-  end.kind = proto::command_kind::meeting_end;
-  end.meeting = "m-1";
+  auto end = on_meeting(proto::command_kind::meeting_end, "m-1");
   fx = handle_command(m, caller{"alice", client("alice"), false}, end, {}, ctx);
   d.apply(update_of(m, fx.memberships));
   EXPECT_FALSE(d.facts({"alice"}, "m-9")[0].busy);
@@ -432,14 +435,10 @@ TEST(directory_core, restore_meetings) {
   create.kind = proto::command_kind::meeting_create;
   create_meeting(m, "m-1", channel_info{"m-1", "k", "n", 1}, caller{"alice", "c-a", false}, create, {},
                  ctx);
-  proto::command join;
-  join.kind = proto::command_kind::meeting_join;
-  join.meeting = "m-1";
+  auto join = on_meeting(proto::command_kind::meeting_join, "m-1");
   handle_command(m, caller{"bob", "c-b", false}, join, {}, ctx);
   handle_command(m, caller{"carol", "c-c", false}, join, {}, ctx);
-  proto::command leave;
-  leave.kind = proto::command_kind::meeting_leave;
-  leave.meeting = "m-1";
+  auto leave = on_meeting(proto::command_kind::meeting_leave, "m-1");
   handle_command(m, caller{"carol", "c-c", false}, leave, {}, ctx);
 
   directory_core d;
@@ -454,9 +453,7 @@ TEST(directory_core, restore_meetings) {
   EXPECT_EQ(e->summary.participants, 2);
 
   // An ended meeting restores without members.
-  proto::command end;
-  end.kind = proto::command_kind::meeting_end;
-  end.meeting = "m-1";
+  auto end = on_meeting(proto::command_kind::meeting_end, "m-1");
   handle_command(m, caller{"alice", "c-a", false}, end, {}, ctx);
   directory_core d2;
   d2.restore_meeting(m);

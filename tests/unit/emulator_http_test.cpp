@@ -15,26 +15,19 @@
 #include "actors/core/rtc_token.hpp"
 #include "tools/rtc_emulator/emulator.hpp"
 #include "tools/rtc_emulator/server.hpp"
+#include "unit/emulator_test_support.hpp"
 
 namespace {
 
 using namespace meetingd;
+using namespace meetingd::emulator_test;
 using emulator::json;
 using namespace std::chrono_literals;
-
-constexpr const char* key_id = "http-key-id";
-constexpr const char* secret = "http-secret";
-constexpr const char* app_key = "http-app-key";
-constexpr const char* app = "g10dhbxp";
 
 class EmulatorHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    emulator::options o;
-    o.access_key_id = key_id;
-    o.access_key_secret = secret;
-    o.app_key = app_key;
-    emu_ = std::make_unique<emulator::emulator>(o);
+    emu_ = std::make_unique<emulator::emulator>(make_options());
     srv_ = std::make_unique<emulator::server>(*emu_, emulator::server_options{"127.0.0.1", 0, 32});
     port_ = srv_->start();
     ASSERT_GT(port_, 0);
@@ -81,10 +74,6 @@ class EmulatorHttpTest : public ::testing::Test {
   std::unique_ptr<emulator::server> srv_;
   int port_ = 0;
 };
-
-rtc::rpc_params chan(std::string_view ch) {
-  return {{"AppId", app}, {"ChannelId", std::string{ch}}};
-}
 
 void expect_aliyun_error(const httplib::Result& r, int status, const std::string& code) {
   ASSERT_TRUE(r) << httplib::to_string(r.error());
@@ -376,9 +365,7 @@ TEST_F(EmulatorHttpTest, ResetAndUnknownPaths) {
 }
 
 TEST(EmulatorHttpPort, TwoServersGetDistinctPorts) {
-  emulator::options o;
-  o.access_key_id = key_id;
-  o.access_key_secret = secret;
+  auto o = make_options(false);
   emulator::emulator a{o}, b{o};
   emulator::server sa{a, {"127.0.0.1", 0, 4}}, sb{b, {"127.0.0.1", 0, 4}};
   auto pa = sa.start(), pb = sb.start();

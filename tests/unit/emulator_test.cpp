@@ -12,29 +12,18 @@
 #include "actors/core/rtc_token.hpp"
 #include "tools/rtc_emulator/emulator.hpp"
 #include "tools/rtc_emulator/server.hpp"
+#include "unit/emulator_test_support.hpp"
 
 namespace {
 
 using namespace meetingd;
+using namespace meetingd::emulator_test;
 using emulator::json;
 using emulator::reply;
 using namespace std::chrono_literals;
 
-constexpr const char* key_id = "test-key-id";
-constexpr const char* secret = "test-secret";
-constexpr const char* app_key = "test-app-key";
-constexpr const char* app = "g10dhbxp";
 constexpr std::int64_t t0 = 1'764'000'000'000; // unix ms
 constexpr std::int64_t hour_ms = 3'600'000;
-
-emulator::options make_options(bool with_app_key = true) {
-  emulator::options o;
-  o.access_key_id = key_id;
-  o.access_key_secret = secret;
-  if (with_app_key)
-    o.app_key = app_key;
-  return o;
-}
 
 // A correctly signed request for `action` at `now_ms`, with `extra` params.
 rtc::rpc_params signed_params(std::string_view action, const rtc::rpc_params& extra,
@@ -44,10 +33,6 @@ rtc::rpc_params signed_params(std::string_view action, const rtc::rpc_params& ex
     p[k] = v;
   p["Signature"] = rtc::sign(method, p, secret);
   return p;
-}
-
-rtc::rpc_params chan(std::string_view ch) {
-  return {{"AppId", app}, {"ChannelId", std::string{ch}}};
 }
 
 void expect_error(const reply& r, int status, const std::string& code) {

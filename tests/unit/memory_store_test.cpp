@@ -5,25 +5,21 @@
 // are in sqlite_store_test.cpp.
 #include "persistence/memory_store.hpp"
 #include "persistence/store.hpp"
+#include "unit/test_support.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <sstream>
+#include <tuple>
+#include <utility>
+#include <vector>
 #include <string>
 
 using namespace meetingd;
 
 namespace {
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string{base && *base ? base : "/tmp"}
-                     + "/meetingd-store-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
 
 struct memory_kind {
   static std::unique_ptr<store> open(const std::string&) {
@@ -138,102 +134,81 @@ request_record sample_request(const std::string& id, unix_ms at) {
           R"({"id":")" + id + R"(","type":"reply","code":0})", at};
 }
 
-// Each expect_same binds every field of `a` by name (a structured binding must
-// name them all), so a field added to a record stops this file compiling until
-// it is compared here too.
+// Each expect_same binds every field of a record by name (a structured binding
+// must name them all), so a field added to a record stops this file compiling
+// until it is listed, and so compared, here too. A failure names the field.
+
+void expect_same(const channel_info& a, const channel_info& b);
+
+template <class T>
+void expect_same_field(const T& a, const T& b, const std::string& field) {
+  EXPECT_EQ(a, b) << "field " << field;
+}
+
+void expect_same_field(const channel_info& a, const channel_info& b, const std::string& field) {
+  SCOPED_TRACE("field " + field);
+  expect_same(a, b);
+}
+
+template <class Fields, std::size_t... I>
+void expect_same_each(const Fields& a, const Fields& b, const std::vector<std::string>& names,
+                      std::index_sequence<I...>) {
+  (expect_same_field(std::get<I>(a), std::get<I>(b), names.at(I)), ...);
+}
+
+/// `names` is the comma-separated list `fields_of` ties, in its order.
+template <class Record, class FieldsOf>
+void expect_same_fields(const Record& a, const Record& b, FieldsOf fields_of,
+                        const std::string& names) {
+  std::vector<std::string> name_list;
+  std::istringstream in{names};
+  for (std::string name; std::getline(in >> std::ws, name, ',');)
+    name_list.push_back(name);
+  using fields = decltype(fields_of(a));
+  expect_same_each(fields_of(a), fields_of(b), name_list,
+                   std::make_index_sequence<std::tuple_size_v<fields>>{});
+}
+
+#define EXPECT_SAME_FIELDS(a, b, ...)                                                        \
+  expect_same_fields(                                                                        \
+    a, b,                                                                                    \
+    [](const auto& record) {                                                                 \
+      const auto& [__VA_ARGS__] = record;                                                    \
+      return std::tie(__VA_ARGS__);                                                          \
+    },                                                                                       \
+    #__VA_ARGS__)
 
 void expect_same(const channel_info& a, const channel_info& b) {
-  const auto& [id, key, nonce, timestamp] = a;
-  EXPECT_EQ(id, b.id);
-  EXPECT_EQ(key, b.key);
-  EXPECT_EQ(nonce, b.nonce);
-  EXPECT_EQ(timestamp, b.timestamp);
+  EXPECT_SAME_FIELDS(a, b, id, key, nonce, timestamp);
 }
 
 void expect_same(const meeting_record& a, const meeting_record& b) {
-  const auto& [id, title, creator, host, channel, scheme, status, end_reason, created_at,
-               expires_at, ended_at, idle_deadline, expiry_warn_at, locked, policy,
-               max_participants, channel_deleted, next_order] = a;
-  EXPECT_EQ(id, b.id);
-  EXPECT_EQ(title, b.title);
-  EXPECT_EQ(creator, b.creator);
-  EXPECT_EQ(host, b.host);
-  expect_same(channel, b.channel);
-  EXPECT_EQ(scheme, b.scheme);
-  EXPECT_EQ(status, b.status);
-  EXPECT_EQ(end_reason, b.end_reason);
-  EXPECT_EQ(created_at, b.created_at);
-  EXPECT_EQ(expires_at, b.expires_at);
-  EXPECT_EQ(ended_at, b.ended_at);
-  EXPECT_EQ(idle_deadline, b.idle_deadline);
-  EXPECT_EQ(expiry_warn_at, b.expiry_warn_at);
-  EXPECT_EQ(locked, b.locked);
-  EXPECT_EQ(policy, b.policy);
-  EXPECT_EQ(max_participants, b.max_participants);
-  EXPECT_EQ(channel_deleted, b.channel_deleted);
-  EXPECT_EQ(next_order, b.next_order);
+  EXPECT_SAME_FIELDS(a, b, id, title, creator, host, channel, scheme, status, end_reason,
+                     created_at, expires_at, ended_at, idle_deadline, expiry_warn_at, locked,
+                     policy, max_participants, channel_deleted, next_order);
 }
 
 void expect_same(const participant& a, const participant& b) {
-  const auto& [user, rtc_user, r, status, order, joined_at, left_at, left_reason, kicked_by,
-               audio_muted, video_muted, online, network_lost, grace_deadline, session,
-               token_expires_at, token_warn_at] = a;
-  EXPECT_EQ(user, b.user);
-  EXPECT_EQ(rtc_user, b.rtc_user);
-  EXPECT_EQ(r, b.r);
-  EXPECT_EQ(status, b.status);
-  EXPECT_EQ(order, b.order);
-  EXPECT_EQ(joined_at, b.joined_at);
-  EXPECT_EQ(left_at, b.left_at);
-  EXPECT_EQ(left_reason, b.left_reason);
-  EXPECT_EQ(kicked_by, b.kicked_by);
-  EXPECT_EQ(audio_muted, b.audio_muted);
-  EXPECT_EQ(video_muted, b.video_muted);
-  EXPECT_EQ(online, b.online);
-  EXPECT_EQ(network_lost, b.network_lost);
-  EXPECT_EQ(grace_deadline, b.grace_deadline);
-  EXPECT_EQ(session, b.session);
-  EXPECT_EQ(token_expires_at, b.token_expires_at);
-  EXPECT_EQ(token_warn_at, b.token_warn_at);
+  EXPECT_SAME_FIELDS(a, b, user, rtc_user, r, status, order, joined_at, left_at, left_reason,
+                     kicked_by, audio_muted, video_muted, online, network_lost, grace_deadline,
+                     session, token_expires_at, token_warn_at);
 }
 
 void expect_same(const invitation& a, const invitation& b) {
-  const auto& [invitee, inviter, status, created_at, ring_deadline, answered_at, session,
-               delivered] = a;
-  EXPECT_EQ(invitee, b.invitee);
-  EXPECT_EQ(inviter, b.inviter);
-  EXPECT_EQ(status, b.status);
-  EXPECT_EQ(created_at, b.created_at);
-  EXPECT_EQ(ring_deadline, b.ring_deadline);
-  EXPECT_EQ(answered_at, b.answered_at);
-  EXPECT_EQ(session, b.session);
-  EXPECT_EQ(delivered, b.delivered);
+  EXPECT_SAME_FIELDS(a, b, invitee, inviter, status, created_at, ring_deadline, answered_at,
+                     session, delivered);
 }
 
 void expect_same(const user_record& a, const user_record& b) {
-  const auto& [id, display_name, password_hash, created_at] = a;
-  EXPECT_EQ(id, b.id);
-  EXPECT_EQ(display_name, b.display_name);
-  EXPECT_EQ(password_hash, b.password_hash);
-  EXPECT_EQ(created_at, b.created_at);
+  EXPECT_SAME_FIELDS(a, b, id, display_name, password_hash, created_at);
 }
 
 void expect_same(const device_record& a, const device_record& b) {
-  const auto& [client, user, bound_at, last_seq, online, last_seen_at] = a;
-  EXPECT_EQ(client, b.client);
-  EXPECT_EQ(user, b.user);
-  EXPECT_EQ(bound_at, b.bound_at);
-  EXPECT_EQ(last_seq, b.last_seq);
-  EXPECT_EQ(online, b.online);
-  EXPECT_EQ(last_seen_at, b.last_seen_at);
+  EXPECT_SAME_FIELDS(a, b, client, user, bound_at, last_seq, online, last_seen_at);
 }
 
 void expect_same(const request_record& a, const request_record& b) {
-  const auto& [client, id, reply, at] = a;
-  EXPECT_EQ(client, b.client);
-  EXPECT_EQ(id, b.id);
-  EXPECT_EQ(reply, b.reply);
-  EXPECT_EQ(at, b.at);
+  EXPECT_SAME_FIELDS(a, b, client, id, reply, at);
 }
 
 template <class Rows, class Key>
@@ -255,7 +230,7 @@ template <class Kind>
 class store_contract : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = make_temp_dir();
+    dir_ = test_support::make_temp_dir("meetingd-store");
     db_ = Kind::open(dir_);
     ASSERT_TRUE(db_);
   }

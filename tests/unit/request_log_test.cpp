@@ -10,6 +10,12 @@ using verdict = request_log::verdict;
 namespace {
 const std::string phone = "GID_MEETING_DOWN@@@phone-1";
 const std::string laptop = "GID_MEETING_DOWN@@@laptop-1";
+
+// What the gateway does with a request from the phone that ends in a reply worth replaying.
+void answer(request_log& log, const std::string& id, unix_ms at) {
+  log.check(phone, id);
+  log.complete(phone, id, true, at);
+}
 } // namespace
 
 TEST(request_log, a_request_is_fresh_then_in_flight_then_answered) {
@@ -31,8 +37,7 @@ TEST(request_log, a_try_again_reply_is_forgotten_so_the_retry_runs) {
 
 TEST(request_log, forget_makes_an_answered_request_fresh_but_not_one_in_flight) {
   request_log log;
-  log.check(phone, "r-1");
-  log.complete(phone, "r-1", true, 100);
+  answer(log, "r-1", 100);
   log.check(phone, "r-2");
   log.forget(phone, "r-1");
   log.forget(phone, "r-2");
@@ -43,8 +48,7 @@ TEST(request_log, forget_makes_an_answered_request_fresh_but_not_one_in_flight) 
 TEST(request_log, prune_forgets_answers_older_than_the_window_only) {
   request_log log;
   log.restore(phone, "r-old", 50);
-  log.check(phone, "r-new");
-  log.complete(phone, "r-new", true, 150);
+  answer(log, "r-new", 150);
   log.check(phone, "r-busy"); // in flight: never pruned
   EXPECT_EQ(log.prune(100), 1u);
   EXPECT_EQ(log.check(phone, "r-old"), verdict::fresh);
@@ -54,11 +58,9 @@ TEST(request_log, prune_forgets_answers_older_than_the_window_only) {
 
 TEST(request_log, a_forgotten_then_rerun_request_is_not_pruned_by_its_old_record) {
   request_log log;
-  log.check(phone, "r-1");
-  log.complete(phone, "r-1", true, 50);
+  answer(log, "r-1", 50);
   log.forget(phone, "r-1");
-  log.check(phone, "r-1");
-  log.complete(phone, "r-1", true, 150);
+  answer(log, "r-1", 150);
   EXPECT_EQ(log.prune(100), 0u);
   EXPECT_EQ(log.check(phone, "r-1"), verdict::answered);
 }

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 using namespace meetingd::rtc;
 
@@ -45,21 +49,15 @@ TEST(rtc_signing, sign_ignores_existing_signature) {
 }
 
 TEST(rtc_signing, percent_encode_edge_cases) {
-  EXPECT_EQ(percent_encode(""), "");
-  EXPECT_EQ(percent_encode("AZaz09-_.~"), "AZaz09-_.~");
-  EXPECT_EQ(percent_encode(" "), "%20");
-  EXPECT_EQ(percent_encode("*"), "%2A");
-  EXPECT_EQ(percent_encode("~"), "~");
-  EXPECT_EQ(percent_encode("/"), "%2F");
-  EXPECT_EQ(percent_encode("="), "%3D");
-  EXPECT_EQ(percent_encode("&"), "%26");
-  EXPECT_EQ(percent_encode("+"), "%2B");
-  EXPECT_EQ(percent_encode("%"), "%25");
-  EXPECT_EQ(percent_encode(":"), "%3A");
-  EXPECT_EQ(percent_encode("\xc3\xa9"), "%C3%A9");             // é
-  EXPECT_EQ(percent_encode("\xe4\xbc\x9a"), "%E4%BC%9A");       // 会
-  EXPECT_EQ(percent_encode(std::string("\x00\xff", 2)), "%00%FF");
-  EXPECT_EQ(percent_encode("a b*c~d"), "a%20b%2Ac~d");
+  // {input, encoding}. Aliyun's rule: RFC 3986 unreserved characters stay,
+  // every other byte becomes %XX in upper case.
+  const std::vector<std::pair<std::string, std::string>> cases{
+    {"", ""},     {"AZaz09-_.~", "AZaz09-_.~"}, {" ", "%20"}, {"*", "%2A"}, {"~", "~"},
+    {"/", "%2F"}, {"=", "%3D"}, {"&", "%26"},   {"+", "%2B"}, {"%", "%25"}, {":", "%3A"},
+    {"\xc3\xa9", "%C3%A9"} /* é */, {"\xe4\xbc\x9a", "%E4%BC%9A"} /* 会 */,
+    {std::string("\x00\xff", 2), "%00%FF"}, {"a b*c~d", "a%20b%2Ac~d"}};
+  for (auto& [input, encoded] : cases)
+    EXPECT_EQ(percent_encode(input), encoded) << "input " << ::testing::PrintToString(input);
 }
 
 TEST(rtc_signing, canonical_query_sorts_bytewise_and_encodes) {
@@ -139,21 +137,17 @@ TEST(rtc_signing, round_trip_and_tampering) {
   EXPECT_FALSE(verify("GET", parsed, "s3cr3u"));
   EXPECT_FALSE(verify("POST", parsed, "s3cr3t"));
 
-  auto tampered = parsed;
-  tampered["ChannelId"] = "room-43";
-  EXPECT_FALSE(verify("GET", tampered, "s3cr3t"));
-  auto added = parsed;
-  added["TerminalIds.2"] = "bob";
-  EXPECT_FALSE(verify("GET", added, "s3cr3t"));
-  auto removed = parsed;
-  removed.erase("SignatureNonce");
-  EXPECT_FALSE(verify("GET", removed, "s3cr3t"));
-  auto unsigned_params = parsed;
-  unsigned_params.erase("Signature");
-  EXPECT_FALSE(verify("GET", unsigned_params, "s3cr3t"));
-  auto bad_sig = parsed;
-  bad_sig["Signature"] = "";
-  EXPECT_FALSE(verify("GET", bad_sig, "s3cr3t"));
+  const std::vector<std::pair<std::string, std::function<void(rpc_params&)>>> tamperings{
+    {"a value changed", [](rpc_params& x) { x["ChannelId"] = "room-43"; }},
+    {"a parameter added", [](rpc_params& x) { x["TerminalIds.2"] = "bob"; }},
+    {"a parameter removed", [](rpc_params& x) { x.erase("SignatureNonce"); }},
+    {"no signature", [](rpc_params& x) { x.erase("Signature"); }},
+    {"an empty signature", [](rpc_params& x) { x["Signature"] = ""; }}};
+  for (auto& [what, tamper] : tamperings) {
+    auto tampered = parsed;
+    tamper(tampered);
+    EXPECT_FALSE(verify("GET", tampered, "s3cr3t")) << what;
+  }
 }
 
 TEST(rtc_signing, signed_query_replaces_stale_signature) {

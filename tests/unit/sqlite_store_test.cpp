@@ -6,6 +6,7 @@
 #include "persistence/schema.hpp"
 #include "persistence/sqlite_store.hpp"
 #include "persistence/store.hpp"
+#include "unit/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -29,15 +30,6 @@
 using namespace meetingd;
 
 namespace {
-
-std::string make_temp_dir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string{base && *base ? base : "/tmp"}
-                     + "/meetingd-sqlite-XXXXXX";
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw std::runtime_error("mkdtemp failed");
-  return tmpl;
-}
 
 /// A plain connection for looking at the file as an operator would.
 class raw_db {
@@ -78,6 +70,23 @@ public:
     EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (msg ? msg : "");
     sqlite3_free(msg);
     return out;
+  }
+  /// The one row `sql` selects (empty if it selects another number, which
+  /// fails the test), after checking that its columns hold what `want` says.
+  std::map<std::string, std::string>
+  expect_one_row(const std::string& sql, const std::map<std::string, std::string>& want) {
+    auto all = rows(sql);
+    EXPECT_EQ(all.size(), 1u) << sql;
+    if (all.size() != 1u)
+      return {};
+    for (auto& [column, value] : want) {
+      auto got = all[0].find(column);
+      if (got == all[0].end())
+        ADD_FAILURE() << sql << ": no column " << column;
+      else
+        EXPECT_EQ(got->second, value) << sql << ": column " << column;
+    }
+    return all[0];
   }
   std::string scalar(const std::string& sql) {
     auto r = rows(sql);
@@ -126,10 +135,28 @@ std::optional<store_error> apply(store& db, std::vector<changeset> batch) {
   return db.apply(ptrs);
 }
 
+std::optional<store_error> put_meeting(store& db, const std::string& id) {
+  return apply(db, {one({change::put_meeting{make_meeting(id)}})});
+}
+
+std::size_t live_meeting_count(store& db) {
+  return db.load(0, 0).live_meetings.size();
+}
+
+/// Holds the write lock as an operator's sqlite3 session inside a transaction
+/// does; false (rather than a wait) when another connection has it.
+bool hold_write_lock(raw_db& raw) {
+  return raw.exec("PRAGMA busy_timeout = 0") && raw.exec("BEGIN IMMEDIATE");
+}
+
+void expect_mentions(const store_error& err, const std::string& text) {
+  EXPECT_NE(err.what.find(text), std::string::npos) << "no \"" << text << "\" in: " << err.what;
+}
+
 class sqlite_store_test : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = make_temp_dir();
+    dir_ = test_support::make_temp_dir("meetingd-sqlite");
     path_ = dir_ + "/meetingd.db";
   }
   void TearDown() override {
@@ -169,7 +196,7 @@ TEST_F(sqlite_store_test, creates_the_file_with_mode_0600) {
   auto db = open();
   ::umask(old_mask);
   ASSERT_TRUE(db);
-  ASSERT_FALSE(apply(*db, {one({change::put_meeting{make_meeting("m-1")}})}));
+  ASSERT_FALSE(put_meeting(*db, "m-1"));
   EXPECT_EQ(mode_of(path_), 0600u);
   // SQLite gives the WAL the database file's mode.
   ASSERT_TRUE(std::filesystem::exists(path_ + "-wal"));
@@ -329,32 +356,19 @@ TEST_F(sqlite_store_test, views_show_iso_times_and_no_secrets) {
                                 change::put_device{{"c2", "bob", 1, 3, false, 1}},
                                 change::put_request{{"c1", "r-1", "{\"token\":\"SECRET-TOKEN\"}", now}}})}));
   raw_db raw{path_};
-  auto active = raw.rows("SELECT * FROM active_meetings");
-  ASSERT_EQ(active.size(), 1u);
-  EXPECT_EQ(active[0]["id"], "m-1");
-  EXPECT_EQ(active[0]["host"], "alice");
-  EXPECT_EQ(active[0]["joined"], "2");
-  EXPECT_EQ(active[0]["ringing"], "1");
-  EXPECT_EQ(active[0]["created_at"], "2024-01-02T03:04:05.678Z");
-  auto ended_rows = raw.rows("SELECT * FROM ended_meetings");
-  ASSERT_EQ(ended_rows.size(), 1u);
-  EXPECT_EQ(ended_rows[0]["ended_at"], "2024-01-02T03:05:00.000Z");
-  auto parts = raw.rows("SELECT * FROM meeting_participants WHERE user = 'bob'");
-  ASSERT_EQ(parts.size(), 1u);
-  EXPECT_EQ(parts[0]["role"], "member");
-  EXPECT_EQ(parts[0]["state"], "joined");
-  EXPECT_EQ(parts[0]["online"], "0");
-  EXPECT_EQ(parts[0]["audio_muted"], "1");
-  EXPECT_EQ(parts[0]["left_at"], "<null>"); // a time of 0 is NULL
-  EXPECT_NE(parts[0]["grace_deadline"], "<null>");
-  auto ringing = raw.rows("SELECT * FROM ringing_invitations");
-  ASSERT_EQ(ringing.size(), 1u);
-  EXPECT_EQ(ringing[0]["invitee"], "carol");
-  EXPECT_GT(std::stod(ringing[0]["rings_in_s"]), 40.0);
-  auto devices = raw.rows("SELECT * FROM online_devices");
-  ASSERT_EQ(devices.size(), 1u);
-  EXPECT_EQ(devices[0]["client"], "c1");
-  EXPECT_EQ(devices[0]["last_seen_at"], "2024-01-02T03:04:05.678Z");
+  raw.expect_one_row("SELECT * FROM active_meetings",
+                     {{"id", "m-1"}, {"host", "alice"}, {"joined", "2"}, {"ringing", "1"},
+                      {"created_at", "2024-01-02T03:04:05.678Z"}});
+  raw.expect_one_row("SELECT * FROM ended_meetings", {{"ended_at", "2024-01-02T03:05:00.000Z"}});
+  auto bob = raw.expect_one_row("SELECT * FROM meeting_participants WHERE user = 'bob'",
+                                {{"role", "member"}, {"state", "joined"}, {"online", "0"},
+                                 {"audio_muted", "1"},
+                                 {"left_at", "<null>"}}); // a time of 0 is NULL
+  EXPECT_NE(bob["grace_deadline"], "<null>");
+  auto ringing = raw.expect_one_row("SELECT * FROM ringing_invitations", {{"invitee", "carol"}});
+  EXPECT_GT(std::stod(ringing["rings_in_s"]), 40.0);
+  raw.expect_one_row("SELECT * FROM online_devices",
+                     {{"client", "c1"}, {"last_seen_at", "2024-01-02T03:04:05.678Z"}});
   std::multiset<std::string> kinds;
   for (auto& row : raw.rows("SELECT * FROM pending_timers")) {
     kinds.insert(row["kind"]);
@@ -365,10 +379,9 @@ TEST_F(sqlite_store_test, views_show_iso_times_and_no_secrets) {
   EXPECT_EQ(kinds, (std::multiset<std::string>{"channel_expiry", "expiry_warning", "idle",
                                                "ring", "presence_grace", "token_warning",
                                                "token_warning"}));
-  auto timers = raw.rows("SELECT * FROM pending_timers WHERE kind = 'ring'");
-  ASSERT_EQ(timers.size(), 1u);
-  EXPECT_EQ(timers[0]["user"], "carol");
-  EXPECT_NEAR(std::stod(timers[0]["due_in_s"]), 45.0, 5.0);
+  auto ring_timer =
+    raw.expect_one_row("SELECT * FROM pending_timers WHERE kind = 'ring'", {{"user", "carol"}});
+  EXPECT_NEAR(std::stod(ring_timer["due_in_s"]), 45.0, 5.0);
   // No view shows a secret, whatever its columns are called.
   for (auto view : {"active_meetings", "ended_meetings", "meeting_participants",
                     "ringing_invitations", "online_devices", "pending_timers"}) {
@@ -398,8 +411,8 @@ TEST_F(sqlite_store_test, a_trigger_failure_rolls_back_the_whole_batch) {
                               change::put_request{{"c1", "r-1", "{}", 1}}}),
                          one({change::put_user{{"poison", "", "", 1}}})});
   ASSERT_TRUE(err);
-  EXPECT_NE(err->what.find("poisoned user"), std::string::npos) << err->what;
-  EXPECT_NE(err->what.find(path_), std::string::npos) << err->what;
+  expect_mentions(*err, "poisoned user");
+  expect_mentions(*err, path_);
   EXPECT_FALSE(err->retryable);
   auto s = db->load(0, 0);
   EXPECT_TRUE(s.live_meetings.empty());
@@ -408,46 +421,43 @@ TEST_F(sqlite_store_test, a_trigger_failure_rolls_back_the_whole_batch) {
   EXPECT_TRUE(s.users.empty());
   // Still usable afterwards.
   EXPECT_FALSE(apply(*db, {one({change::put_meeting{m}})}));
-  EXPECT_EQ(db->load(0, 0).live_meetings.size(), 1u);
+  EXPECT_EQ(live_meeting_count(*db), 1u);
 }
 
 TEST_F(sqlite_store_test, a_lock_released_within_the_busy_timeout_is_waited_for) {
   auto db = open();
   raw_db raw{path_};
-  ASSERT_TRUE(raw.exec("PRAGMA busy_timeout = 0"));
-  ASSERT_TRUE(raw.exec("BEGIN IMMEDIATE"));
+  ASSERT_TRUE(hold_write_lock(raw));
   // The store waits up to its busy timeout (5 s) for the lock; release it
   // before that, and the write goes through.
   std::thread releaser{[&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     raw.exec("COMMIT");
   }};
-  auto err = apply(*db, {one({change::put_meeting{make_meeting("m-1")}})});
+  auto err = put_meeting(*db, "m-1");
   releaser.join();
   EXPECT_FALSE(err) << err->what;
-  EXPECT_EQ(db->load(0, 0).live_meetings.size(), 1u);
+  EXPECT_EQ(live_meeting_count(*db), 1u);
 }
 
 TEST_F(sqlite_store_test, a_locked_database_is_a_retryable_error) {
   auto db = open();
   raw_db raw{path_};
-  ASSERT_TRUE(raw.exec("PRAGMA busy_timeout = 0"));
   // An operator's sqlite3 session holding a write transaction past the
   // store's busy timeout (5 s): the batch fails, as one the store actor holds
   // and retries rather than refuses.
-  ASSERT_TRUE(raw.exec("BEGIN IMMEDIATE"));
-  auto batch = [] { return std::vector<changeset>{one({change::put_meeting{make_meeting("m-1")}})}; };
-  auto err = apply(*db, batch());
+  ASSERT_TRUE(hold_write_lock(raw));
+  auto err = put_meeting(*db, "m-1");
   ASSERT_TRUE(err) << "the write went through a lock held by another connection";
   EXPECT_TRUE(err->retryable) << err->what;
-  EXPECT_NE(err->what.find("locked"), std::string::npos) << err->what;
-  EXPECT_NE(err->what.find(path_), std::string::npos) << err->what;
-  EXPECT_TRUE(db->load(0, 0).live_meetings.empty());
+  expect_mentions(*err, "locked");
+  expect_mentions(*err, path_);
+  EXPECT_EQ(live_meeting_count(*db), 0u);
   // And a retry once the lock is gone succeeds.
   ASSERT_TRUE(raw.exec("COMMIT"));
-  auto again = apply(*db, batch());
+  auto again = put_meeting(*db, "m-1");
   EXPECT_FALSE(again) << again->what;
-  EXPECT_EQ(db->load(0, 0).live_meetings.size(), 1u);
+  EXPECT_EQ(live_meeting_count(*db), 1u);
 }
 
 TEST_F(sqlite_store_test, an_unreadable_row_is_reported_by_load) {

@@ -1,4 +1,4 @@
-// Implementation of actors/auth.hpp on top of gateway/crypto. Every parse is
+// Implementation of actors/core/auth.hpp on top of actors/core/crypto. Every parse is
 // strict: a stored hash or ticket is either exactly in the format we write or
 // refused, so there is one accepted spelling of each credential.
 #include "actors/core/auth.hpp"

@@ -1,4 +1,4 @@
-// OpenSSL-backed implementation of gateway/crypto.hpp. Only EVP-level and
+// OpenSSL-backed implementation of actors/core/crypto.hpp. Only EVP-level and
 // non-deprecated OpenSSL 3 entry points are used.
 #include "actors/core/crypto.hpp"
 

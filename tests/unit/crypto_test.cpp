@@ -1,4 +1,4 @@
-// Known-answer and property tests for gateway/crypto: every primitive the
+// Known-answer and property tests for actors/core/crypto: every primitive the
 // tokens, signatures and logins are built on is pinned to a published vector.
 #include "actors/core/crypto.hpp"
 

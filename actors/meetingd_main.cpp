@@ -38,11 +38,12 @@ int main(int argc, char** argv) {
     MD_LOG_WARN("rtc.insecure_endpoint", log::kv("endpoint", setup->rtc.endpoint),
                 log::kv("hint", "--allow-insecure-rtc: signed OpenAPI calls and the channel keys "
                                 "in their answers cross the network in clear; use https://"));
-  auto db = open_sqlite_store(setup->db, setup->db_sync_full, &error);
+  auto db = open_store(setup->db, setup->db_options, &error);
   if (!db) {
     std::cerr << "meetingd: " << error << "\n";
     return 1;
   }
+  auto db_name = db->describe();
   // Every thread the actor system starts inherits this mask, so only
   // sigwait below sees SIGTERM and SIGINT.
   sigset_t stop_signals;
@@ -57,13 +58,13 @@ int main(int argc, char** argv) {
     recovery_report report;
     auto node = start_node(sys, *setup, std::move(db), report);
     if (!report.error.empty()) {
-      std::cerr << "meetingd: cannot load the state from " << setup->db << ": "
+      std::cerr << "meetingd: cannot load the state from " << db_name << ": "
                 << report.error << "\n";
       return 1;
     }
     MD_LOG_INFO("node.started", log::kv("node", setup->env.node_id),
                 log::kv("version", MEETINGD_VERSION), log::kv("broker", setup->lmq.broker),
-                log::kv("rtc", setup->rtc.endpoint), log::kv("db", setup->db),
+                log::kv("rtc", setup->rtc.endpoint), log::kv("db", db_name),
                 log::kv("scheme", to_string(setup->env.meeting.scheme)),
                 log::kv("meetings", report.live_meetings),
                 log::kv("ended", report.ended_meetings), log::kv("users", report.users),

@@ -4,6 +4,8 @@
 
 #include <caf/scoped_actor.hpp>
 
+#include <cstdlib>
+
 namespace meetingd {
 
 namespace {
@@ -68,9 +70,21 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   report.clean_shutdown = snap.clean_shutdown;
   env->recovery = std::make_shared<recovery_tracker>(snap.live_meetings.size(), t0);
 
+  auto health = std::make_shared<store_health>();
   store_settings store_cfg;
   store_cfg.request_ttl = env->request_ttl;
   store_cfg.ended_retention = env->ended_retention;
+  store_cfg.health = health;
+  // The meetings hold a change the database refused for good (a bug): they
+  // must not carry on from a state that is not durable. Everything else
+  // acknowledged is committed; the restart reloads it, and devices that
+  // miss a reply send the same request again and get the stored one.
+  store_cfg.on_refused = [](const std::string& error) {
+    MD_LOG_ERROR("node.fatal", log::kv("error", error),
+                 log::kv("effect", "the node stops (exit 70) and restarts from the database"),
+                 log::kv("hint", "report this line: a change the schema refuses is a bug"));
+    std::_Exit(70);
+  };
   node_actors node;
   node.store = sys.spawn<caf::detached>(store_actor_impl, std::move(db), store_cfg);
   node.rtc = sys.spawn(rtc_gateway, setup.rtc);
@@ -82,6 +96,7 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   auto lmq_cfg = setup.lmq;
   lmq_cfg.clock_offset_ms = env->clock_offset_ms;
   lmq_cfg.request_ttl = env->request_ttl;
+  lmq_cfg.database_health = health;
   node.lmq = sys.spawn(lmq_gateway_impl, std::move(lmq_cfg), node.store, std::move(lr));
   node.directory = sys.spawn(directory_actor_impl, env,
                              directory_links{node.store, node.rtc, node.hasher, node.lmq},

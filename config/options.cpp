@@ -2,6 +2,7 @@
 
 #include "config/log.hpp"
 #include "gateway/codec.hpp"
+#include "persistence/pg_connection.hpp"
 
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
@@ -35,8 +36,14 @@ node_config::node_config() {
     .add(app_id, "app-id", "RTC application id (required)")
     .add(node_id, "node-id", "this node's id ([A-Za-z0-9_.@-], 1..64)")
     .add(admins, "admins", "client ids obeyed on the admin topic, e.g. console-1,console-2")
-    .add(db, "db", "SQLite database file (created if missing)")
-    .add(db_sync, "db-sync", "full: commits survive power loss; normal: survive process death")
+    .add(db, "db",
+         "SQLite database file (created if missing), or postgresql://USER@HOST:PORT/DBNAME "
+         "(password in PGPASSWORD or ~/.pgpass)")
+    .add(db_sync, "db-sync",
+         "SQLite: full: commits survive power loss; normal: survive process death")
+    .add(db_timeout, "db-timeout",
+         "PostgreSQL: longest wait for the server's answer before the connection is closed and "
+         "opened again")
     .add(ended_retention, "ended-retention", "how long ended meetings are kept and answer 410")
     .add(passivate_after, "passivate-after",
          "a meeting without commands this long gives up its actor until needed (0: never)")
@@ -156,7 +163,13 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--caf#scheduler.policy=" + caf::to_string(policy)
                + ": expected sharing or stealing");
   if (cfg.db.empty())
-    return bad("--db is empty: give the SQLite file to keep the node's state in");
+    return bad("--db is empty: give the SQLite file (or a postgresql:// URI) to keep the "
+               "node's state in");
+  if (pg::is_uri(cfg.db))
+    if (auto problem = pg::check_uri(cfg.db))
+      return bad("--db=" + pg::printable(cfg.db) + ": " + *problem);
+  if (!positive(cfg.db_timeout))
+    return bad("--db-timeout: must be more than 0");
   if (!log::valid_level(cfg.log_level))
     return bad("--log-level=" + cfg.log_level + ": expected trace, debug, info, warn, error or off");
   if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
@@ -265,7 +278,8 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   r.timeout = ms(cfg.rtc_timeout);
 
   s.db = cfg.db;
-  s.db_sync_full = cfg.db_sync == "full";
+  s.db_options.synchronous_full = cfg.db_sync == "full";
+  s.db_options.server_timeout = ms(cfg.db_timeout);
   s.hashers = cfg.hashers;
   s.log_level = cfg.log_level;
   return s;

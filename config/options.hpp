@@ -7,6 +7,7 @@
 #include "actors/node_env.hpp"
 #include "gateway/lmq_gateway.hpp"
 #include "gateway/rtc_types.hpp"
+#include "persistence/store.hpp"
 
 #include <caf/actor_system_config.hpp>
 #include <caf/timespan.hpp>
@@ -25,8 +26,9 @@ struct node_setup {
   /// An http:// RTC endpoint outside loopback, let through by
   /// --allow-insecure-rtc: the node warns at start.
   bool rtc_in_clear = false;
+  /// A SQLite file, or a postgresql:// URI (persistence/store.hpp).
   std::string db = "var/meetingd.db";
-  bool db_sync_full = true;
+  store_options db_options{true};
   int hashers = 2;
   std::string log_level = "info";
 };
@@ -62,7 +64,8 @@ public:
   std::vector<std::string> admins;
   // state
   std::string db = option_defaults::setup.db;
-  std::string db_sync = option_defaults::setup.db_sync_full ? "full" : "normal";
+  std::string db_sync = option_defaults::setup.db_options.synchronous_full ? "full" : "normal";
+  caf::timespan db_timeout = option_defaults::setup.db_options.server_timeout;
   caf::timespan ended_retention = option_defaults::env.ended_retention;
   caf::timespan passivate_after = option_defaults::env.passivate_after;
   // tokens

@@ -260,8 +260,10 @@ void replay(self_ptr self, const std::string& client, bool admin_topic,
         MD_LOG_ERROR("cmd.replay_failed", log::kv("client", client), log::kv("req", id),
                      log::kv("error", caf::to_string(err)));
         refuse(self, client, id,
-               meetingd::refuse(refusal::internal, "the stored reply could not be read just "
-                                                   "now; send the same request again"));
+               refuse_retry_after(refusal::store_unavailable,
+                                  "the stored reply to this request could not be read just now; "
+                                  "send the same request again after retry_after_ms",
+                                  1000));
       });
 }
 
@@ -311,6 +313,15 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
                                 + std::to_string(static_cast<int>(st.cfg.rate_limit))
                                 + "/s; slow down and retry",
                               retry_ms));
+    return;
+  }
+  if (st.cfg.database_health && proto::changes_state(req.cmd.kind)
+      && !st.cfg.database_health->available.load(std::memory_order_relaxed)) {
+    ++st.counters.store_unavailable;
+    forget(refuse_retry_after(
+      refusal::store_unavailable, entry_of(refusal::store_unavailable).message,
+      std::max<std::int64_t>(st.cfg.database_health->retry_after_ms.load(std::memory_order_relaxed),
+                             100)));
     return;
   }
   ++st.in_flight;

@@ -70,6 +70,10 @@ struct lmq_settings {
   double rate_burst = 100;
   int max_buffered = 100000; // publishes held while the broker is away
   std::chrono::seconds keepalive{20};
+  /// Whether the database takes writes (set by the store actor; may be
+  /// null): while it does not, commands that change state are refused with
+  /// 503 store_unavailable.
+  std::shared_ptr<const meetingd::store_health> database_health;
 };
 
 struct lmq_actor_state {

@@ -33,6 +33,7 @@ struct gateway_stats {
   std::uint64_t commands = 0;
   std::uint64_t duplicates = 0;
   std::uint64_t rate_limited = 0;
+  std::uint64_t store_unavailable = 0; // writes refused while the database was away
   std::uint64_t malformed = 0;
   std::uint64_t retained_ignored = 0; // commands left retained on the broker
   std::uint64_t events = 0;

@@ -171,12 +171,11 @@ snapshot memory_store::load(unix_ms requests_since, unix_ms ended_since) {
   return result;
 }
 
-std::optional<std::string> memory_store::stored_reply(const std::string& client,
-                                                      const std::string& id) {
+reply_lookup memory_store::stored_reply(const std::string& client, const std::string& id) {
   auto i = requests_.find(pair_key{client, id});
   if (i == requests_.end())
-    return std::nullopt;
-  return i->second.reply;
+    return {};
+  return {i->second.reply, std::nullopt};
 }
 
 std::size_t memory_store::prune(unix_ms requests_before,

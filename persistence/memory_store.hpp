@@ -20,8 +20,10 @@ public:
   std::optional<store_error>
   apply(const std::vector<const changeset*>& batch) override;
   snapshot load(unix_ms requests_since, unix_ms ended_since) override;
-  std::optional<std::string> stored_reply(const std::string& client,
-                                         const std::string& id) override;
+  reply_lookup stored_reply(const std::string& client, const std::string& id) override;
+  std::string describe() const override {
+    return "memory";
+  }
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;

@@ -3,6 +3,7 @@
 
 #include "config/log.hpp"
 #include "persistence/row_owner_finder.hpp"
+#include "persistence/rows.hpp"
 #include "persistence/schema.hpp"
 
 #include <sqlite3.h>
@@ -25,129 +26,6 @@ unix_ms now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch())
     .count();
-}
-
-// -- statements ---------------------------------------------------------------
-
-/// `INSERT INTO table (cols) VALUES (?1, ...) ON CONFLICT (keys) DO UPDATE
-/// SET col = excluded.col, ...` for every non-key column, unless `set` is
-/// given for it.
-std::string upsert(const char* table, std::vector<const char*> cols,
-                   std::vector<const char*> keys,
-                   std::unordered_map<std::string, std::string> set = {}) {
-  std::string sql = "INSERT INTO ";
-  sql += table;
-  sql += " (";
-  for (std::size_t i = 0; i < cols.size(); ++i) {
-    sql += i ? ", " : "";
-    sql += cols[i];
-  }
-  sql += ") VALUES (";
-  for (std::size_t i = 0; i < cols.size(); ++i) {
-    sql += i ? ", ?" : "?";
-    sql += std::to_string(i + 1);
-  }
-  sql += ") ON CONFLICT (";
-  for (std::size_t i = 0; i < keys.size(); ++i) {
-    sql += i ? ", " : "";
-    sql += keys[i];
-  }
-  sql += ") DO UPDATE SET ";
-  bool first = true;
-  for (auto col : cols) {
-    bool key = false;
-    for (auto k : keys)
-      key = key || std::strcmp(k, col) == 0;
-    if (key)
-      continue;
-    sql += first ? "" : ", ";
-    first = false;
-    sql += col;
-    sql += " = ";
-    auto i = set.find(col);
-    sql += i != set.end() ? i->second : std::string{"excluded."} + col;
-  }
-  return sql;
-}
-
-std::string joined(const std::vector<const char*>& cols,
-                   const char* prefix = "") {
-  std::string out;
-  for (std::size_t i = 0; i < cols.size(); ++i) {
-    out += i ? ", " : "";
-    out += prefix;
-    out += cols[i];
-  }
-  return out;
-}
-
-// Column lists: the order in which apply() binds and load() reads.
-const std::vector<const char*> meeting_cols{
-  "id",           "title",          "creator",       "channel_id",
-  "channel_key",  "channel_nonce",  "channel_timestamp", "token_scheme",
-  "status",       "end_reason",     "created_at",    "expires_at",
-  "ended_at",     "idle_deadline",  "expiry_warn_at", "locked",
-  "invite_policy", "max_participants", "channel_deleted", "next_order",
-  "host"};
-const std::vector<const char*> participant_cols{
-  "meeting",     "user",        "rtc_user",     "role",
-  "status",      "join_order",  "joined_at",    "left_at",
-  "left_reason", "kicked_by",   "audio_muted",  "video_muted",
-  "online",      "network_lost", "grace_deadline", "session",
-  "token_expires_at", "token_warn_at"};
-const std::vector<const char*> invitation_cols{
-  "meeting",    "invitee",       "inviter",     "status",  "created_at",
-  "ring_deadline", "answered_at", "session",    "delivered"};
-const std::vector<const char*> user_cols{"id", "display_name",
-                                         "password_hash", "created_at"};
-const std::vector<const char*> device_cols{
-  "client", "user", "bound_at", "last_seq", "online", "last_seen_at"};
-const std::vector<const char*> request_cols{"client", "id", "reply", "at"};
-const std::vector<const char*> login_failure_cols{"account", "failures", "last_failed_at"};
-const std::vector<const char*> removed_user_cols{"user", "removed_at"};
-
-std::string statement_sql(sqlite_store::statement which) {
-  switch (which) {
-    case sqlite_store::put_meeting:
-      return upsert("meetings", meeting_cols, {"id"});
-    case sqlite_store::put_participant:
-      return upsert("participants", participant_cols, {"meeting", "user"});
-    case sqlite_store::put_invitation:
-      return upsert("invitations", invitation_cols, {"meeting", "invitee"});
-    case sqlite_store::delete_meeting_participants:
-      return "DELETE FROM participants WHERE meeting = ?1";
-    case sqlite_store::delete_meeting_invitations:
-      return "DELETE FROM invitations WHERE meeting = ?1";
-    case sqlite_store::delete_meeting:
-      return "DELETE FROM meetings WHERE id = ?1";
-    case sqlite_store::put_user:
-      return upsert("users", user_cols, {"id"});
-    case sqlite_store::delete_user:
-      return "DELETE FROM users WHERE id = ?1";
-    case sqlite_store::put_device:
-      // The event sequence of a device only ever grows (docs/protocol.md §2).
-      return upsert("devices", device_cols, {"client"},
-                    {{"last_seq", "MAX(devices.last_seq, excluded.last_seq)"}});
-    case sqlite_store::delete_device:
-      return "DELETE FROM devices WHERE client = ?1";
-    case sqlite_store::put_device_seq:
-      return "UPDATE devices SET last_seq = MAX(last_seq, ?2) WHERE client = ?1";
-    case sqlite_store::put_request:
-      return upsert("request_log", request_cols, {"client", "id"});
-    case sqlite_store::delete_requests_of:
-      return "DELETE FROM request_log WHERE client = ?1";
-    case sqlite_store::put_login_failures:
-      return upsert("login_failures", login_failure_cols, {"account"});
-    case sqlite_store::delete_login_failures:
-      return "DELETE FROM login_failures WHERE account = ?1";
-    case sqlite_store::put_removed_user:
-      return upsert("removed_users", removed_user_cols, {"user"});
-    case sqlite_store::delete_removed_user:
-      return "DELETE FROM removed_users WHERE user = ?1";
-    case sqlite_store::statement_count:
-      break;
-  }
-  return {};
 }
 
 /// Binds parameters left to right; remembers the first failure.
@@ -205,38 +83,9 @@ struct reader {
   /// An enum column, read with its parse function (actors/core/enums.hpp).
   template <class Enum>
   Enum enumeration(std::optional<Enum> (*parse)(std::string_view), const char* column) {
-    auto s = text();
-    if (auto x = parse(s))
-      return *x;
-    if (bad && bad->empty())
-      *bad = std::string{column} + " = '" + s + "'";
-    return Enum{};
+    return rows::parse_column(view(), parse, column, bad);
   }
 };
-
-void read_meeting(reader& r, meeting_record& m) {
-  m.id = r.text();
-  m.title = r.text();
-  m.creator = r.text();
-  m.channel.id = r.text();
-  m.channel.key = r.text();
-  m.channel.nonce = r.text();
-  m.channel.timestamp = r.integer();
-  m.scheme = r.enumeration(parse_token_scheme, "meetings.token_scheme");
-  m.status = r.enumeration(parse_meeting_status, "meetings.status");
-  m.end_reason = r.text();
-  m.created_at = r.integer();
-  m.expires_at = r.integer();
-  m.ended_at = r.integer();
-  m.idle_deadline = r.integer();
-  m.expiry_warn_at = r.integer();
-  m.locked = r.flag();
-  m.policy = r.enumeration(parse_invite_policy, "meetings.invite_policy");
-  m.max_participants = static_cast<int>(r.integer());
-  m.channel_deleted = r.flag();
-  m.next_order = r.integer();
-  m.host = r.text();
-}
 
 /// What went wrong, in words, and what the operator should do about it.
 struct advice {
@@ -396,8 +245,8 @@ sqlite_store::open(const std::string& path, bool synchronous_full,
                 + sqlite3_errmsg(db));
   if (auto err = schema::migrate(db))
     return fail(*err);
-  for (int i = 0; i < statement_count; ++i) {
-    auto sql = statement_sql(static_cast<statement>(i));
+  for (int i = 0; i < rows::statement_count; ++i) {
+    auto sql = rows::statement_sql(static_cast<rows::statement>(i), rows::dialect::sqlite);
     rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
                             SQLITE_PREPARE_PERSISTENT, &self->statements_[i],
                             nullptr);
@@ -437,7 +286,7 @@ void sqlite_store::rollback() {
     exec("ROLLBACK");
 }
 
-sqlite3_stmt* sqlite_store::prepared(statement which) {
+sqlite3_stmt* sqlite_store::prepared(rows::statement which) {
   auto* stmt = statements_[which];
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
@@ -455,7 +304,7 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
     return err;
   }
   // Binds `which` with `bind`, steps it to completion; SQLITE_DONE is success.
-  auto run = [this](statement which, auto&& bind) {
+  auto run = [this](rows::statement which, auto&& bind) {
     auto* stmt = prepared(which);
     binder b{stmt};
     bind(b);
@@ -464,93 +313,7 @@ sqlite_store::apply(const std::vector<const changeset*>& batch) {
     return result == SQLITE_DONE ? SQLITE_OK : result;
   };
   auto one = [&](const any_change& change) -> int {
-    return std::visit(
-      [&](const auto& c) -> int {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, change::put_meeting>) {
-          auto& m = c.row;
-          return run(put_meeting, [&](binder& b) {
-            b.text(m.id).text(m.title).text(m.creator).text(m.channel.id);
-            b.text(m.channel.key).text(m.channel.nonce);
-            b.integer(m.channel.timestamp).text(to_string(m.scheme));
-            b.text(to_string(m.status)).text(m.end_reason);
-            b.integer(m.created_at).integer(m.expires_at).integer(m.ended_at);
-            b.integer(m.idle_deadline).integer(m.expiry_warn_at).flag(m.locked);
-            b.text(to_string(m.policy)).integer(m.max_participants);
-            b.flag(m.channel_deleted).integer(m.next_order).text(m.host);
-          });
-        } else if constexpr (std::is_same_v<T, change::put_participant>) {
-          auto& p = c.row;
-          return run(put_participant, [&](binder& b) {
-            b.text(c.meeting).text(p.user).text(p.rtc_user);
-            b.text(to_string(p.r)).text(to_string(p.status));
-            b.integer(p.order).integer(p.joined_at).integer(p.left_at);
-            b.text(p.left_reason).text(p.kicked_by).flag(p.audio_muted);
-            b.flag(p.video_muted).flag(p.online).flag(p.network_lost);
-            b.integer(p.grace_deadline).text(p.session);
-            b.integer(p.token_expires_at).integer(p.token_warn_at);
-          });
-        } else if constexpr (std::is_same_v<T, change::put_invitation>) {
-          auto& i = c.row;
-          return run(put_invitation, [&](binder& b) {
-            b.text(c.meeting).text(i.invitee).text(i.inviter);
-            b.text(to_string(i.status)).integer(i.created_at);
-            b.integer(i.ring_deadline).integer(i.answered_at).text(i.session);
-            b.flag(i.delivered);
-          });
-        } else if constexpr (std::is_same_v<T, change::delete_meeting>) {
-          auto key = [&](binder& b) { b.text(c.meeting); };
-          int r = run(delete_meeting_participants, key);
-          if (r == SQLITE_OK)
-            r = run(delete_meeting_invitations, key);
-          if (r == SQLITE_OK)
-            r = run(delete_meeting, key);
-          return r;
-        } else if constexpr (std::is_same_v<T, change::put_user>) {
-          auto& u = c.row;
-          return run(put_user, [&](binder& b) {
-            b.text(u.id).text(u.display_name).text(u.password_hash);
-            b.integer(u.created_at);
-          });
-        } else if constexpr (std::is_same_v<T, change::delete_user>) {
-          return run(delete_user, [&](binder& b) { b.text(c.user); });
-        } else if constexpr (std::is_same_v<T, change::put_device>) {
-          auto& d = c.row;
-          return run(put_device, [&](binder& b) {
-            b.text(d.client).text(d.user).integer(d.bound_at);
-            b.integer(static_cast<std::int64_t>(d.last_seq)).flag(d.online);
-            b.integer(d.last_seen_at);
-          });
-        } else if constexpr (std::is_same_v<T, change::delete_device>) {
-          return run(delete_device, [&](binder& b) { b.text(c.client); });
-        } else if constexpr (std::is_same_v<T, change::put_device_seq>) {
-          return run(put_device_seq, [&](binder& b) {
-            b.text(c.client).integer(static_cast<std::int64_t>(c.last_seq));
-          });
-        } else if constexpr (std::is_same_v<T, change::put_request>) {
-          auto& r = c.row;
-          return run(put_request, [&](binder& b) {
-            b.text(r.client).text(r.id).text(r.reply).integer(r.at);
-          });
-        } else if constexpr (std::is_same_v<T, change::delete_requests_of>) {
-          return run(delete_requests_of, [&](binder& b) { b.text(c.client); });
-        } else if constexpr (std::is_same_v<T, change::put_login_failures>) {
-          auto& f = c.row;
-          return run(put_login_failures, [&](binder& b) {
-            b.text(f.account).integer(f.failures).integer(f.last_failed_at);
-          });
-        } else if constexpr (std::is_same_v<T, change::delete_login_failures>) {
-          return run(delete_login_failures, [&](binder& b) { b.text(c.account); });
-        } else if constexpr (std::is_same_v<T, change::put_removed_user>) {
-          return run(put_removed_user, [&](binder& b) {
-            b.text(c.row.user).integer(c.row.removed_at);
-          });
-        } else {
-          static_assert(std::is_same_v<T, change::delete_removed_user>);
-          return run(delete_removed_user, [&](binder& b) { b.text(c.user); });
-        }
-      },
-      change);
+    return rows::write(change, run, int{SQLITE_OK});
   };
   for (const auto* cs : batch) {
     for (const auto& change : cs->changes) {
@@ -628,11 +391,11 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
         [&](reader& r) { expected = static_cast<std::size_t>(r.integer()); });
   live_meetings.reserve(expected);
   doing = "loading meetings";
-  query("SELECT " + joined(meeting_cols, "m.") + " FROM meetings m WHERE "
+  query("SELECT " + rows::joined(rows::meeting_cols, "m.") + " FROM meetings m WHERE "
           + live,
         no_params, [&](reader& r) {
           meeting m;
-          read_meeting(r, m);
+          rows::read(r, m);
           live_meetings.push_back(std::move(m));
         });
   // The rows of a meeting's table (participants, invitations) whose meeting
@@ -642,116 +405,54 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
                                    const std::vector<const char*>& cols, auto read) {
     doing = what;
     owners.restart();
-    query("SELECT " + joined(cols, "c.") + " FROM " + table
+    query("SELECT " + rows::joined(cols, "c.") + " FROM " + table
             + " c JOIN meetings m ON m.id = c.meeting WHERE " + live,
           no_params, [&](reader& r) {
             if (auto* m = owners.find(r.view()))
               read(r, *m);
           });
   };
-  rows_of_live_meetings("loading participants", "participants", participant_cols,
-        [](reader& r, meeting& m) {
-          participant p;
-          p.user = r.text();
-          p.rtc_user = r.text();
-          p.r = r.enumeration(parse_role, "participants.role");
-          p.status = r.enumeration(parse_participant_status,
-                                   "participants.status");
-          p.order = r.integer();
-          p.joined_at = r.integer();
-          p.left_at = r.integer();
-          p.left_reason = r.text();
-          p.kicked_by = r.text();
-          p.audio_muted = r.flag();
-          p.video_muted = r.flag();
-          p.online = r.flag();
-          p.network_lost = r.flag();
-          p.grace_deadline = r.integer();
-          p.session = r.text();
-          p.token_expires_at = r.integer();
-          p.token_warn_at = r.integer();
-          auto& rows = m.participants;
-          auto key = p.user;
-          rows.emplace_hint(rows.end(), std::move(key), std::move(p));
-        });
-  rows_of_live_meetings("loading invitations", "invitations", invitation_cols,
-        [](reader& r, meeting& m) {
-          invitation inv;
-          inv.invitee = r.text();
-          inv.inviter = r.text();
-          inv.status = r.enumeration(parse_invitation_status,
-                                     "invitations.status");
-          inv.created_at = r.integer();
-          inv.ring_deadline = r.integer();
-          inv.answered_at = r.integer();
-          inv.session = r.text();
-          inv.delivered = r.flag();
-          auto& rows = m.invitations;
-          auto key = inv.invitee;
-          rows.emplace_hint(rows.end(), std::move(key), std::move(inv));
-        });
+  rows_of_live_meetings("loading participants", "participants", rows::participant_cols,
+                        [](reader& r, meeting& m) {
+                          participant p;
+                          rows::read(r, p);
+                          auto key = p.user;
+                          m.participants.emplace_hint(m.participants.end(), std::move(key),
+                                                      std::move(p));
+                        });
+  rows_of_live_meetings("loading invitations", "invitations", rows::invitation_cols,
+                        [](reader& r, meeting& m) {
+                          invitation inv;
+                          rows::read(r, inv);
+                          auto key = inv.invitee;
+                          m.invitations.emplace_hint(m.invitations.end(), std::move(key),
+                                                     std::move(inv));
+                        });
   doing = "loading ended meetings";
-  query("SELECT " + joined(meeting_cols, "m.")
+  query("SELECT " + rows::joined(rows::meeting_cols, "m.")
           + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted = 1"
             " AND m.ended_at >= ?1",
         [&](binder& b) { b.integer(ended_since); },
         [&](reader& r) {
           meeting_record m;
-          read_meeting(r, m);
+          rows::read(r, m);
           result.ended_meetings.push_back(std::move(m));
         });
-  // Every row of a table that is loaded whole, each read by `read`.
-  auto all_rows = [&](const char* what, const char* table,
-                      const std::vector<const char*>& cols, auto& rows, auto read) {
+  // Every row of a table that is loaded whole.
+  auto all_rows = [&](const char* what, const char* table, const std::vector<const char*>& cols,
+                      auto& out, const char* where, auto bind) {
     doing = what;
-    query("SELECT " + joined(cols) + " FROM " + table, no_params, [&](reader& r) {
-      rows.push_back(read(r));
-    });
+    query(std::string{"SELECT "} + rows::joined(cols) + " FROM " + table + where, bind,
+          [&](reader& r) { rows::read(r, out.emplace_back()); });
   };
-  all_rows("loading users", "users", user_cols, result.users, [](reader& r) {
-    user_record u;
-    u.id = r.text();
-    u.display_name = r.text();
-    u.password_hash = r.text();
-    u.created_at = r.integer();
-    return u;
-  });
-  all_rows("loading devices", "devices", device_cols, result.devices, [](reader& r) {
-    device_record d;
-    d.client = r.text();
-    d.user = r.text();
-    d.bound_at = r.integer();
-    d.last_seq = static_cast<std::uint64_t>(r.integer());
-    d.online = r.flag();
-    d.last_seen_at = r.integer();
-    return d;
-  });
-  all_rows("loading failed logins", "login_failures", login_failure_cols,
-           result.login_failures, [](reader& r) {
-             login_failures_record f;
-             f.account = r.text();
-             f.failures = static_cast<int>(r.integer());
-             f.last_failed_at = r.integer();
-             return f;
-           });
-  all_rows("loading removed users", "removed_users", removed_user_cols, result.removed_users,
-           [](reader& r) {
-             removed_user_record u;
-             u.user = r.text();
-             u.removed_at = r.integer();
-             return u;
-           });
-  doing = "loading the request log";
-  query("SELECT " + joined(request_cols) + " FROM request_log WHERE at >= ?1",
-        [&](binder& b) { b.integer(requests_since); },
-        [&](reader& r) {
-          request_record q;
-          q.client = r.text();
-          q.id = r.text();
-          q.reply = r.text();
-          q.at = r.integer();
-          result.requests.push_back(std::move(q));
-        });
+  all_rows("loading users", "users", rows::user_cols, result.users, "", no_params);
+  all_rows("loading devices", "devices", rows::device_cols, result.devices, "", no_params);
+  all_rows("loading failed logins", "login_failures", rows::login_failure_cols,
+           result.login_failures, "", no_params);
+  all_rows("loading removed users", "removed_users", rows::removed_user_cols,
+           result.removed_users, "", no_params);
+  all_rows("loading the request log", "request_log", rows::request_cols, result.requests,
+           " WHERE at >= ?1", [&](binder& b) { b.integer(requests_since); });
   doing = "loading node_meta";
   query("SELECT value FROM node_meta WHERE key = 'clean_shutdown'", no_params,
         [&](reader& r) { result.clean_shutdown = r.text() != "0"; });
@@ -765,22 +466,29 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
   return result;
 }
 
-std::optional<std::string> sqlite_store::stored_reply(const std::string& client,
-                                                      const std::string& id) {
+reply_lookup sqlite_store::stored_reply(const std::string& client, const std::string& id) {
   static const char* sql = "SELECT reply FROM request_log WHERE client = ?1 AND id = ?2";
   sqlite3_stmt* stmt = nullptr;
-  std::optional<std::string> reply;
-  if (sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr) == SQLITE_OK
-      && sqlite3_bind_text(stmt, 1, client.data(), static_cast<int>(client.size()),
-                           SQLITE_TRANSIENT) == SQLITE_OK
-      && sqlite3_bind_text(stmt, 2, id.data(), static_cast<int>(id.size()),
-                           SQLITE_TRANSIENT) == SQLITE_OK
-      && sqlite3_step(stmt) == SQLITE_ROW) {
-    auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    reply.emplace(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+  reply_lookup found;
+  int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
+  if (rc == SQLITE_OK) {
+    binder b{stmt};
+    b.text(client).text(id);
+    rc = b.rc;
   }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      auto text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+      found.reply.emplace(text ? text : "",
+                          static_cast<std::size_t>(sqlite3_column_bytes(stmt, 0)));
+      rc = SQLITE_DONE;
+    }
+  }
+  if (rc != SQLITE_DONE)
+    found.error = failure(rc, "reading a stored reply");
   sqlite3_finalize(stmt);
-  return reply;
+  return found;
 }
 
 // -- maintenance --------------------------------------------------------------

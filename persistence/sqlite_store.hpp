@@ -10,6 +10,7 @@
 // Not thread-safe: one owner (the store actor) uses it at a time.
 #pragma once
 
+#include "persistence/rows.hpp"
 #include "persistence/store.hpp"
 
 #include <array>
@@ -36,8 +37,10 @@ public:
   std::optional<store_error>
   apply(const std::vector<const changeset*>& batch) override;
   snapshot load(unix_ms requests_since, unix_ms ended_since) override;
-  std::optional<std::string> stored_reply(const std::string& client,
-                                         const std::string& id) override;
+  reply_lookup stored_reply(const std::string& client, const std::string& id) override;
+  std::string describe() const override {
+    return path_;
+  }
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;
@@ -45,28 +48,6 @@ public:
   const std::string& path() const {
     return path_;
   }
-
-  /// The cached statements, by what they do.
-  enum statement : int {
-    put_meeting,
-    put_participant,
-    put_invitation,
-    delete_meeting_participants,
-    delete_meeting_invitations,
-    delete_meeting,
-    put_user,
-    delete_user,
-    put_device,
-    delete_device,
-    put_device_seq,
-    put_request,
-    delete_requests_of,
-    put_login_failures,
-    delete_login_failures,
-    put_removed_user,
-    delete_removed_user,
-    statement_count,
-  };
 
 private:
   sqlite_store(sqlite3* db, std::string path);
@@ -77,11 +58,11 @@ private:
   store_error failure(int rc, const char* doing) const;
   /// Rolls back an open transaction, if any.
   void rollback();
-  sqlite3_stmt* prepared(statement which);
+  sqlite3_stmt* prepared(rows::statement which);
 
   sqlite3* db_;
   std::string path_;
-  std::array<sqlite3_stmt*, statement_count> statements_{};
+  std::array<sqlite3_stmt*, rows::statement_count> statements_{};
 };
 
 } // namespace meetingd

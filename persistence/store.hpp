@@ -1,12 +1,13 @@
-// The narrow interface between meetingd and its durable state. The SQLite
-// implementation (persistence/sqlite_store.*) is what runs; the in-memory one
-// (persistence/memory_store.*) serves tests; a replicated store for a
-// multi-node deployment would be a third implementation, not a rewrite of the
-// actors (DESIGN.md, "Scale beyond one node").
+// The narrow interface between meetingd and its durable state. Two
+// implementations run: SQLite (persistence/sqlite_store.*, the embedded
+// default) and PostgreSQL (persistence/pg_store.*, for state that must
+// outlive the node's machine); the in-memory one (persistence/memory_store.*)
+// serves tests. `open_store` picks one from --db.
 #pragma once
 
 #include "actors/core/changes.hpp"
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,21 @@ struct snapshot {
   std::optional<store_error> error;
 };
 
+/// What a lookup of a stored reply found: the reply, nothing (never stored,
+/// or pruned), or an error (the store could not be read just now; the
+/// request must not run again as if it were new).
+struct reply_lookup {
+  std::optional<std::string> reply;
+  std::optional<store_error> error;
+
+  explicit operator bool() const {
+    return reply.has_value();
+  }
+  const std::string& operator*() const {
+    return *reply;
+  }
+};
+
 class store {
 public:
   virtual ~store() = default;
@@ -61,8 +77,7 @@ public:
   /// The reply recorded for request `id` of `client`, if it is (still) kept:
   /// what a duplicate of an answered request gets (docs/protocol.md §4). The
   /// node keeps only the keys in memory; the replies stay here.
-  virtual std::optional<std::string> stored_reply(const std::string& client,
-                                                  const std::string& id) = 0;
+  virtual reply_lookup stored_reply(const std::string& client, const std::string& id) = 0;
 
   /// Deletes request records older than `before`, and ended meetings (with
   /// their rows) that ended before `ended_before`. Returns rows deleted.
@@ -72,9 +87,30 @@ public:
   /// started (false); load() reports the last value written.
   virtual std::optional<store_error> set_clean_shutdown(bool clean) = 0;
 
-  /// Moves the write-ahead log into the database file (on clean shutdown).
+  /// Moves the write-ahead log into the database file (on clean shutdown);
+  /// nothing to do for a server database.
   virtual std::optional<store_error> checkpoint() = 0;
+
+  /// What the store is, for logs: the file, or the URI without secrets.
+  virtual std::string describe() const = 0;
 };
+
+/// How to open the store named by --db.
+struct store_options {
+  /// SQLite: every commit survives power loss, not only process death.
+  bool synchronous_full = false;
+  /// PostgreSQL: the longest wait for the server's answer to any round trip
+  /// (and for a connection); past it the connection is closed and the
+  /// write retried on a new one.
+  std::chrono::milliseconds server_timeout = std::chrono::seconds(10);
+};
+
+/// Opens the store named by `db`: a postgresql:// (or postgres://) URI
+/// selects PostgreSQL, anything else is a SQLite file. Creates and migrates
+/// the schema as needed. Returns nullptr and sets `*error` (one line naming
+/// what to check) on failure.
+std::unique_ptr<store> open_store(const std::string& db, const store_options& options,
+                                  std::string* error);
 
 /// Opens (creating and migrating as needed) the SQLite database at `path`.
 /// `synchronous_full` = true makes every commit survive power loss, not
@@ -82,6 +118,13 @@ public:
 std::unique_ptr<store> open_sqlite_store(const std::string& path,
                                          bool synchronous_full,
                                          std::string* error);
+
+/// Opens (creating and migrating the schema as needed) the PostgreSQL
+/// database at `uri` (postgresql://USER@HOST:PORT/DBNAME; the password comes
+/// from PGPASSWORD or ~/.pgpass, never the URI).
+std::unique_ptr<store> open_pg_store(const std::string& uri,
+                                     std::chrono::milliseconds server_timeout,
+                                     std::string* error);
 
 /// A store that keeps everything in memory (tests).
 std::unique_ptr<store> make_memory_store();

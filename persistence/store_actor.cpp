@@ -2,6 +2,7 @@
 // failure, periodic pruning, clean shutdown.
 #include "persistence/store_actor.hpp"
 
+#include "actors/core/backoff.hpp"
 #include "config/log.hpp"
 
 #include <caf/sec.hpp>
@@ -43,15 +44,32 @@ unix_ms wall_now() {
     .count();
 }
 
+/// The wait before the next attempt of the held group.
+std::chrono::milliseconds retry_delay(const store_actor_state& st) {
+  return backoff_ceiling(st.cfg.retry_interval,
+                         std::max(st.cfg.max_retry_interval, st.cfg.retry_interval),
+                         static_cast<int>(std::max<std::size_t>(st.attempts, 1)));
+}
+
+/// Says whether the store takes writes, for the gateway.
+void set_health(store_actor_state& st, bool available) {
+  if (!st.cfg.health)
+    return;
+  st.cfg.health->retry_after_ms.store(retry_delay(st).count(), std::memory_order_relaxed);
+  st.cfg.health->available.store(available, std::memory_order_relaxed);
+}
+
 /// Schedules the retry of the held group, unless one is due later anyway.
 void schedule_retry(self_ptr self) {
   auto& st = self->state;
   st.backing_off = true;
+  set_health(st, false);
   auto now = steady::now();
   if (st.retry_due > now)
     return;
-  st.retry_due = now + st.cfg.retry_interval;
-  self->delayed_send(self, st.cfg.retry_interval, flush_atom::value);
+  auto delay = retry_delay(st);
+  st.retry_due = now + delay;
+  self->delayed_send(self, delay, flush_atom::value);
 }
 
 /// Commits everything pending in groups of at most max_batch, delivering the
@@ -68,7 +86,7 @@ bool commit_pending(self_ptr self) {
         MD_LOG_ERROR("store.commit_failed", log::kv("error", err->what),
                      log::kv("held", st.pending.size()),
                      log::kv("attempt", st.attempts),
-                     log::kv("retry_in_ms", st.cfg.retry_interval.count()));
+                     log::kv("retry_in_ms", retry_delay(st).count()));
         schedule_retry(self);
         return false;
       }
@@ -110,6 +128,8 @@ bool commit_pending(self_ptr self) {
       held.promise.deliver(caf::make_error(caf::sec::runtime_error,
                                            "store refused the change: "
                                              + err->what));
+      if (st.cfg.on_refused)
+        st.cfg.on_refused(err->what);
       continue;
     }
     if (err) {
@@ -119,8 +139,9 @@ bool commit_pending(self_ptr self) {
       MD_LOG_ERROR("store.commit_failed", log::kv("error", err->what),
                    log::kv("held", st.pending.size()),
                    log::kv("attempt", st.attempts),
-                   log::kv("retry_in_ms", st.cfg.retry_interval.count()),
-                   log::kv("effect", "replies held until the commit succeeds"));
+                   log::kv("retry_in_ms", retry_delay(st).count()),
+                   log::kv("effect", "replies held until the commit succeeds; new writes are "
+                                     "refused with 503 store_unavailable"));
       schedule_retry(self);
       return false;
     }
@@ -143,6 +164,7 @@ bool commit_pending(self_ptr self) {
                   log::kv("changesets", n));
       st.backing_off = false;
       st.attempts = 0;
+      set_health(st, true);
     }
     if (st.isolate > 0)
       st.isolate -= std::min(st.isolate, n);
@@ -204,8 +226,15 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
         MD_LOG_INFO("store.pruned", log::kv("rows", deleted));
       self->delayed_send(self, state.cfg.prune_interval, prune_atom::value);
     },
-    [=](lookup_atom, const std::string& client, const std::string& id) {
-      return self->state.db->stored_reply(client, id).value_or("");
+    [=](lookup_atom, const std::string& client,
+        const std::string& id) -> caf::result<std::string> {
+      auto found = self->state.db->stored_reply(client, id);
+      if (found.error) {
+        MD_LOG_ERROR("store.lookup_failed", log::kv("client", client), log::kv("req", id),
+                     log::kv("error", found.error->what));
+        return caf::make_error(caf::sec::runtime_error, found.error->what);
+      }
+      return found.reply.value_or("");
     },
     [=](checkpoint_atom) -> bool {
       auto& state = self->state;

@@ -10,13 +10,17 @@
 // every promise is delivered in arrival order. Under load the groups grow by
 // themselves: while one transaction is being written, the next group queues.
 //
-// On a store error (disk full, I/O error, locked file) nothing is delivered:
-// the group is held, an error line tells the operator what to do, and the
-// group is retried every `retry_interval` until it commits. Commits that
-// arrive meanwhile wait behind it in order. The node does not crash; only the
-// meetings that write wait. A changeset the schema refuses (a bug, never the
-// disk) is isolated: the group is retried one changeset at a time, the
-// refused one gets an error reply, the others commit.
+// On a store error (disk full, I/O error, locked file, the database server
+// away) nothing is delivered: the group is held, an error line tells the
+// operator what to do, and the group is retried, after `retry_interval` and
+// then backing off up to `max_retry_interval`, until it commits. Commits that
+// arrive meanwhile wait behind it in order; `health` says the store is down
+// so that the gateway refuses new writes with 503 meanwhile. The node does
+// not crash; only the meetings that write wait. A changeset the schema
+// refuses (a bug, never the disk) is isolated: the group is retried one
+// changeset at a time, the others commit, and the refused one gets an error
+// reply; then `on_refused` runs (the node stops there: its meetings hold
+// state the database refused).
 //
 // The actor blocks on the disk, so it is spawned `detached`:
 //   auto st = sys.spawn<caf::detached>(store_actor_impl, std::move(db), cfg);
@@ -25,6 +29,7 @@
 #include "actors/atoms.hpp"
 #include "config/log.hpp"
 #include "persistence/store.hpp"
+#include "persistence/store_health.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/stateful_actor.hpp>
@@ -35,6 +40,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -45,8 +51,14 @@ namespace meetingd {
 struct store_settings {
   /// Most changesets in one transaction; a full group is committed at once.
   std::size_t max_batch = 1024;
-  /// Wait between attempts to commit a group that failed.
+  /// Wait before the first retry of a group that failed; it doubles with
+  /// every further failure, up to max_retry_interval.
   std::chrono::milliseconds retry_interval = std::chrono::seconds(1);
+  std::chrono::milliseconds max_retry_interval = std::chrono::seconds(5);
+  /// Set to down while commits fail (may be null).
+  std::shared_ptr<store_health> health;
+  /// Runs after a changeset the database refused for good (may be empty).
+  std::function<void(const std::string& error)> on_refused;
   /// How often old request records and ended meetings are deleted.
   std::chrono::milliseconds prune_interval = std::chrono::seconds(60);
   /// How long replies are kept for idempotent replay (docs/protocol.md §4).

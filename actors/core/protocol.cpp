@@ -18,6 +18,8 @@ struct command_info {
   bool admin;
   command_scope scope;
   bool reads;
+  /// Changes durable state; refused while the database is unavailable.
+  bool writes = true;
 };
 
 constexpr command_scope session = command_scope::session;
@@ -32,7 +34,7 @@ constexpr command_info commands[] = {
   {"meeting.join", false, meeting, false},
   {"meeting.leave", false, meeting, false},
   {"meeting.end", false, meeting, false},
-  {"meeting.get", false, meeting, true},
+  {"meeting.get", false, meeting, true, false},
   {"meeting.renew", false, meeting, false},
   {"call.invite", false, meeting, false},
   {"call.ringing", false, meeting, false},
@@ -48,16 +50,16 @@ constexpr command_info commands[] = {
   {"moderate.unlock", false, meeting, false},
   {"moderate.set_role", false, meeting, false},
   {"rtc.event", false, meeting, false},
-  {"admin.ping", true, directory, false},
-  {"admin.stats", true, directory, false},
-  {"admin.meetings.list", true, directory, false},
-  {"admin.meeting.get", true, meeting, true},
+  {"admin.ping", true, directory, false, false},
+  {"admin.stats", true, directory, false, false},
+  {"admin.meetings.list", true, directory, false, false},
+  {"admin.meeting.get", true, meeting, true, false},
   {"admin.meeting.end", true, meeting, false},
   {"admin.kick", true, meeting, false},
   {"admin.mute_all", true, meeting, false},
   {"admin.user.add", true, directory, false},
   {"admin.user.remove", true, directory, false},
-  {"admin.users.list", true, directory, false},
+  {"admin.users.list", true, directory, false, false},
 };
 static_assert(static_cast<std::size_t>(command_kind::admin_users_list) + 1
               == std::size(commands));
@@ -103,6 +105,10 @@ command_scope scope_of(command_kind x) {
 
 bool reads_meeting(command_kind x) {
   return info(x).reads;
+}
+
+bool changes_state(command_kind x) {
+  return info(x).writes;
 }
 
 const char* to_string(event_kind x) {

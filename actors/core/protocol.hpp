@@ -79,6 +79,9 @@ command_scope scope_of(command_kind x);
 /// admin.meeting.get): they are answered for an ended meeting too, where
 /// every other meeting command is refused with 410.
 bool reads_meeting(command_kind x);
+/// True unless the command only reads (meeting.get, admin.stats, the
+/// lists): those are still answered while the database is unavailable.
+bool changes_state(command_kind x);
 
 /// A validated command. Fields not used by `kind` stay empty; the codec
 /// guarantees that every field `kind` requires is present and well-formed.

@@ -86,6 +86,10 @@ constexpr catalogued catalogue[] = {
    {503, "shutting_down", "the node is shutting down; try again in a moment"}},
   {refusal::overloaded,
    {503, "overloaded", "too many logins are being checked right now; try again in a moment"}},
+  {refusal::store_unavailable,
+   {503, "store_unavailable",
+    "the node cannot reach its database just now; nothing was changed: send the same request "
+    "again after retry_after_ms"}},
 };
 
 constexpr bool in_enum_order() {
@@ -95,7 +99,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "the catalogue lists the refusals in the order of the enum");
-static_assert(static_cast<std::size_t>(refusal::overloaded) + 1 == std::size(catalogue),
+static_assert(static_cast<std::size_t>(refusal::store_unavailable) + 1 == std::size(catalogue),
               "every refusal is in the catalogue");
 
 } // namespace

@@ -67,6 +67,7 @@ enum class refusal : std::uint8_t {
   rtc_unavailable,
   shutting_down,
   overloaded,
+  store_unavailable,
 };
 
 /// A refusal's code, reason and standard message.

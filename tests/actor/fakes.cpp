@@ -64,7 +64,7 @@ store_actor::behavior_type fake_store(store_actor::pointer self, store_control_p
     [](prune_atom) {},
     [](checkpoint_atom) { return true; },
     [ctl](lookup_atom, const std::string& client, const std::string& id) {
-      return ctl->db->stored_reply(client, id).value_or("");
+      return ctl->db->stored_reply(client, id).reply.value_or("");
     },
     [ctl](stats_atom) {
       store_stats s;

@@ -76,8 +76,10 @@ public:
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->load(a, b);
   }
-  std::optional<std::string> stored_reply(const std::string& client,
-                                         const std::string& id) override {
+  std::string describe() const override {
+    return "faulty";
+  }
+  reply_lookup stored_reply(const std::string& client, const std::string& id) override {
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->stored_reply(client, id);
   }

@@ -1,0 +1,250 @@
+// What only the PostgreSQL store does (the shared contract is in
+// memory_store_test.cpp): its URI rules, the versioned schema and the views,
+// and what it does when the server goes away: a killed server is a
+// retryable error and the next call carries on on a new connection; a
+// paused one is given up after the timeout; a write the schema refuses is
+// not retryable and names the statement. On a real server (tests/pg_server).
+#include "persistence/pg_connection.hpp"
+#include "persistence/pg_schema.hpp"
+#include "persistence/pg_store.hpp"
+#include "pg_server/pg_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <libpq-fe.h>
+
+#include <chrono>
+
+using namespace meetingd;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+changeset one_meeting(const std::string& id, const std::string& title = "standup") {
+  changeset cs;
+  meeting_record m;
+  m.id = id;
+  m.title = title;
+  m.creator = "alice";
+  m.host = "alice";
+  m.created_at = 1700000000000;
+  cs.add(change::put_meeting{m});
+  participant p;
+  p.user = "alice";
+  p.r = role::host;
+  cs.add(change::put_participant{id, p});
+  return cs;
+}
+
+std::optional<store_error> apply(store& db, const changeset& cs) {
+  return db.apply({&cs});
+}
+
+/// Runs a query on its own connection; the first column of each row.
+std::vector<std::string> column(const std::string& uri, const std::string& sql) {
+  std::vector<std::string> out;
+  PGconn* c = PQconnectdb(uri.c_str());
+  if (PQstatus(c) == CONNECTION_OK) {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+      for (int i = 0; i < PQntuples(r); ++i)
+        out.emplace_back(PQgetvalue(r, i, 0));
+    else
+      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
+    PQclear(r);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(c);
+  }
+  PQfinish(c);
+  return out;
+}
+
+class pg_store_test : public ::testing::Test {
+protected:
+  /// A database on the shared server.
+  std::string shared_database() {
+    std::string error;
+    auto* server = test::pg_server::shared(&error);
+    if (!server) {
+      ADD_FAILURE() << error;
+      return {};
+    }
+    auto uri = server->fresh_database(&error);
+    EXPECT_FALSE(uri.empty()) << error;
+    return uri;
+  }
+
+  std::unique_ptr<store> open(const std::string& uri, std::chrono::milliseconds timeout = 10s) {
+    std::string error;
+    auto db = open_pg_store(uri, timeout, &error);
+    EXPECT_TRUE(db) << error;
+    return db;
+  }
+};
+
+TEST(pg_uri, is_checked_before_connecting) {
+  EXPECT_FALSE(pg::check_uri("postgresql://meetingd@db.example:5432/meetingd"));
+  EXPECT_FALSE(pg::check_uri("postgres://meetingd@db.example/meetingd?sslmode=require"));
+  auto password = pg::check_uri("postgresql://meetingd:secret@db.example/meetingd");
+  ASSERT_TRUE(password);
+  EXPECT_NE(password->find("PGPASSWORD"), std::string::npos) << *password;
+  auto in_query = pg::check_uri("postgresql://meetingd@db.example/meetingd?password=secret");
+  ASSERT_TRUE(in_query);
+  auto no_db = pg::check_uri("postgresql://meetingd@db.example:5432");
+  ASSERT_TRUE(no_db);
+  EXPECT_NE(no_db->find("DBNAME"), std::string::npos) << *no_db;
+  EXPECT_TRUE(pg::check_uri("postgresql://meetingd@[bad/x"));
+  EXPECT_TRUE(pg::is_uri("postgres://x/y"));
+  EXPECT_FALSE(pg::is_uri("var/meetingd.db"));
+  EXPECT_EQ(pg::printable("postgresql://u:secret@h/d"), "postgresql://u:***@h/d");
+}
+
+TEST(pg_uri, only_data_refusals_are_not_retryable) {
+  for (auto state : {"23505", "23503", "22001", "22021", "42703", "42P01"})
+    EXPECT_TRUE(pg::is_refusal(state)) << state;
+  for (auto state : {"08006", "57P01", "57P03", "53100", "40001", "25006", "XX000", ""})
+    EXPECT_FALSE(pg::is_refusal(state)) << state;
+}
+
+TEST_F(pg_store_test, an_unreachable_server_or_database_stops_the_open_with_advice) {
+  std::string error;
+  EXPECT_FALSE(open_pg_store("postgresql://meetingd@127.0.0.1:1/meetingd", 2s, &error));
+  EXPECT_NE(error.find("is PostgreSQL running"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << "one line: " << error;
+  auto uri = shared_database();
+  auto missing = uri.substr(0, uri.rfind('/')) + "/no_such_database";
+  EXPECT_FALSE(open_pg_store(missing, 5s, &error));
+  EXPECT_NE(error.find("createdb"), std::string::npos) << error;
+  auto no_role = "postgresql://nobody@" + uri.substr(uri.find('@') + 1);
+  EXPECT_FALSE(open_pg_store(no_role, 5s, &error));
+  EXPECT_NE(error.find("create the role"), std::string::npos) << error;
+}
+
+TEST_F(pg_store_test, the_schema_is_versioned_and_a_second_open_migrates_nothing) {
+  auto uri = shared_database();
+  { auto db = open(uri); }
+  { auto db = open(uri); }
+  auto versions = column(uri, "SELECT version FROM meetingd_schema ORDER BY version");
+  ASSERT_EQ(versions.size(), pg_schema::migrations().size());
+  EXPECT_EQ(versions.back(), std::to_string(pg_schema::latest_version()));
+}
+
+TEST_F(pg_store_test, a_database_from_a_newer_meetingd_is_refused) {
+  auto uri = shared_database();
+  { auto db = open(uri); }
+  column(uri, "INSERT INTO meetingd_schema (version, description) VALUES (99, 'future') "
+              "RETURNING version");
+  std::string error;
+  EXPECT_FALSE(open_pg_store(uri, 5s, &error));
+  EXPECT_NE(error.find("newer than this meetingd knows"), std::string::npos) << error;
+}
+
+TEST_F(pg_store_test, the_views_read_as_the_sqlite_ones_with_times_as_timestamps) {
+  auto uri = shared_database();
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  ASSERT_FALSE(apply(*db, one_meeting("m-1")));
+  EXPECT_EQ(column(uri, "SELECT id || ' ' || host || ' ' || joined FROM active_meetings"),
+            std::vector<std::string>{"m-1 alice 1"});
+  EXPECT_EQ(column(uri, "SELECT to_char(created_at AT TIME ZONE 'UTC', "
+                        "'YYYY-MM-DD\"T\"HH24:MI:SS.MS') FROM active_meetings"),
+            std::vector<std::string>{"2023-11-14T22:13:20.000"});
+  for (auto view : {"ended_meetings", "meeting_participants", "ringing_invitations",
+                    "online_devices", "pending_timers", "throttled_logins",
+                    "recently_removed_users"})
+    EXPECT_EQ(column(uri, std::string{"SELECT count(*) FROM "} + view).size(), 1u) << view;
+}
+
+TEST_F(pg_store_test, a_batch_applied_twice_leaves_the_same_state) {
+  // What a retry after a COMMIT whose answer was lost does.
+  auto uri = shared_database();
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  auto cs = one_meeting("m-1");
+  change::put_device_seq seq{"GID_MEETING_DOWN@@@phone", 7};
+  device_record d;
+  d.client = seq.client;
+  d.user = "alice";
+  d.last_seq = 5;
+  cs.add(change::put_device{d});
+  cs.add(seq);
+  ASSERT_FALSE(apply(*db, cs));
+  ASSERT_FALSE(apply(*db, cs));
+  auto s = db->load(0, 0);
+  ASSERT_FALSE(s.error) << s.error->what;
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].participants.size(), 1u);
+  ASSERT_EQ(s.devices.size(), 1u);
+  EXPECT_EQ(s.devices[0].last_seq, 7u);
+}
+
+TEST_F(pg_store_test, a_refused_write_is_not_retryable_and_names_the_statement) {
+  auto uri = shared_database();
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  // A participant whose meeting never comes: the deferred foreign key
+  // refuses the COMMIT.
+  changeset orphan;
+  participant p;
+  p.user = "bob";
+  orphan.add(change::put_participant{"no-such-meeting", p});
+  auto err = apply(*db, orphan);
+  ASSERT_TRUE(err);
+  EXPECT_FALSE(err->retryable) << err->what;
+  EXPECT_NE(err->what.find("23503"), std::string::npos) << err->what;
+  EXPECT_NE(err->what.find("COMMIT"), std::string::npos) << err->what;
+  // The connection is usable at once, and nothing of the batch is there.
+  ASSERT_FALSE(apply(*db, one_meeting("m-2")));
+  auto s = db->load(0, 0);
+  ASSERT_FALSE(s.error);
+  EXPECT_EQ(s.live_meetings.size(), 1u);
+}
+
+TEST_F(pg_store_test, a_killed_server_is_retryable_and_the_store_carries_on_when_it_is_back) {
+  std::string error;
+  auto server = test::pg_server::start(&error);
+  ASSERT_TRUE(server) << error;
+  auto uri = server->fresh_database(&error);
+  ASSERT_FALSE(uri.empty()) << error;
+  auto db = open(uri, 3s);
+  ASSERT_TRUE(db);
+  ASSERT_FALSE(apply(*db, one_meeting("before")));
+  server->kill9();
+  auto down = apply(*db, one_meeting("during"));
+  ASSERT_TRUE(down);
+  EXPECT_TRUE(down->retryable) << down->what;
+  auto lookup = db->stored_reply("c", "r");
+  EXPECT_TRUE(lookup.error) << "a lookup that cannot reach the server is an error, not a miss";
+  ASSERT_TRUE(server->restart(&error)) << error;
+  // The same batch again, as the store actor does, on a new connection with
+  // its statements prepared again.
+  ASSERT_FALSE(apply(*db, one_meeting("during")));
+  auto s = db->load(0, 0);
+  ASSERT_FALSE(s.error) << s.error->what;
+  EXPECT_EQ(s.live_meetings.size(), 2u) << "the commit before the crash is kept";
+}
+
+TEST_F(pg_store_test, a_paused_server_is_given_up_after_the_timeout) {
+  std::string error;
+  auto server = test::pg_server::start(&error);
+  ASSERT_TRUE(server) << error;
+  auto uri = server->fresh_database(&error);
+  ASSERT_FALSE(uri.empty()) << error;
+  auto db = open(uri, 1s);
+  ASSERT_TRUE(db);
+  server->pause();
+  auto t0 = std::chrono::steady_clock::now();
+  auto err = apply(*db, one_meeting("m-1"));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  server->resume();
+  ASSERT_TRUE(err);
+  EXPECT_TRUE(err->retryable);
+  EXPECT_NE(err->what.find("did not answer"), std::string::npos) << err->what;
+  // Not a timing assertion: only that the call came back instead of hanging
+  // (CTest's own timeout is minutes).
+  EXPECT_LT(waited, 60s);
+  ASSERT_FALSE(apply(*db, one_meeting("m-1")));
+}
+
+} // namespace

@@ -28,6 +28,11 @@
 #               answer waits 40 ms for curl's delayed ACK). The emulator
 #               stands in for Aliyun's service; its artefacts are not the
 #               node's. EMULATOR_BACKLOG=0 EMULATOR_NODELAY=0: as built.
+#   PG_BIN      PostgreSQL's bin directory for start_pg (default: the highest
+#               /usr/lib/postgresql/*/bin)
+#   PG_SHARED_BUFFERS  the throwaway server's shared_buffers (default 256MB)
+#   PG_ARGS     extra server settings for start_pg, as postgres options
+#               (e.g. "-c synchronous_commit=off" to see what durability costs)
 set -euo pipefail
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,6 +91,8 @@ bench_cleanup() {
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
+  # PostgreSQL after the node (which writes its clean shutdown there).
+  [ -z "${PG_DATA:-}" ] || stop_pg immediate
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "bench: kept $bench_run" >&2
   else
@@ -213,6 +220,106 @@ stop_emulator() {
   EMULATOR_PID=
 }
 
+# -- PostgreSQL --------------------------------------------------------------------
+
+# start_pg: a throwaway PostgreSQL cluster for this run (initdb -A trust, role
+# meetingd, a superuser), on a free loopback port, its socket and data under
+# the run directory; stopped on exit. Durability as in production: fsync and
+# synchronous_commit on (PostgreSQL's defaults); shared_buffers
+# $PG_SHARED_BUFFERS. As root, initdb and postgres run as the postgres user
+# (PostgreSQL refuses root). Sets PG_PORT, PG_DATA, PG_LOG.
+PG_SHARED_BUFFERS=${PG_SHARED_BUFFERS:-256MB}
+PG_PORT= PG_DATA= PG_LOG=
+
+pg_as() { # runs a PostgreSQL server program as the user it must run as
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+find_pg_bin() {
+  if [ -n "${PG_BIN:-}" ]; then echo "$PG_BIN"; return; fi
+  local d best=
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V); do
+    [ -x "$d/postgres" ] && [ -x "$d/initdb" ] && best=$d
+  done
+  [ -n "$best" ] || { echo "bench: no PostgreSQL in /usr/lib/postgresql/*/bin; set PG_BIN" >&2; exit 1; }
+  echo "$best"
+}
+
+start_pg() {
+  PG_BIN=$(find_pg_bin)
+  local dir=$bench_run/pg attempt
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chmod 711 "$bench_run" # the postgres user passes through to its own directory
+    chown postgres: "$dir"
+  fi
+  PG_LOG=$dir/postgres.log
+  # --no-sync: initdb's own files only; the server fsyncs everything it writes.
+  if ! pg_as "$PG_BIN/initdb" -D "$dir/data" -A trust -U meetingd -E UTF8 --locale=C.UTF-8 \
+      --no-sync >"$dir/initdb.log" 2>&1; then
+    cat "$dir/initdb.log" >&2
+    echo "bench: initdb failed" >&2
+    exit 1
+  fi
+  PG_DATA=$dir/data
+  for attempt in 1 2 3 4 5; do
+    PG_PORT=$(free_port)
+    if pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 \
+        -o "-p $PG_PORT -k $dir -c listen_addresses=127.0.0.1 -c shared_buffers=$PG_SHARED_BUFFERS ${PG_ARGS:-}" \
+        start >"$dir/pg_ctl.log" 2>&1; then
+      return 0
+    fi
+    tail -n 5 "$PG_LOG" >&2 || true
+  done
+  echo "bench: PostgreSQL did not start (log: $PG_LOG)" >&2
+  exit 1
+}
+
+# stop_pg [fast|immediate]: immediate skips the shutdown checkpoint (for data
+# about to be deleted).
+stop_pg() {
+  [ -n "${PG_DATA:-}" ] || return 0
+  pg_as "$PG_BIN/pg_ctl" -D "$PG_DATA" -m "${1:-fast}" -w -t 60 stop >/dev/null 2>&1 || true
+  PG_DATA=
+}
+
+# pg_pids: the server's processes (postmaster, its backends and helpers), joined
+# by commas (for cpu_hook).
+pg_pids() {
+  local pm
+  pm=$(head -n 1 "$PG_DATA/postmaster.pid")
+  { echo "$pm"; pgrep -P "$pm"; } | paste -sd,
+}
+
+# pg_uri <database>: what --db takes.
+pg_uri() { echo "postgresql://meetingd@127.0.0.1:$PG_PORT/$1"; }
+
+# pg_sql <database> <sql>: runs sql; rows unaligned, | between columns.
+pg_sql() {
+  "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -At -h 127.0.0.1 -p "$PG_PORT" -U meetingd -d "$1" -c "$2"
+}
+
+# create_pg_db <name>: a new, empty database; prints its URI.
+create_pg_db() {
+  pg_sql postgres "CREATE DATABASE \"$1\"" >/dev/null
+  pg_uri "$1"
+}
+
+# pg_settings_json: the server's version and the settings that decide what a
+# commit costs and how much it caches, as JSON (values with their units).
+pg_settings_json() {
+  local rows
+  rows=$(pg_sql postgres "SELECT name, CASE WHEN unit = '8kB' THEN pg_size_pretty(setting::bigint * 8192)
+                                 ELSE setting || coalesce(unit, '') END FROM pg_settings
+    WHERE name IN ('server_version', 'fsync', 'synchronous_commit', 'full_page_writes',
+                   'wal_sync_method', 'shared_buffers', 'wal_level', 'max_wal_size',
+                   'checkpoint_timeout', 'work_mem', 'jit', 'wal_buffers', 'commit_delay',
+                   'lc_collate')
+    ORDER BY name")
+  jq -Rn --arg fs "$(df -T "$PG_DATA" 2>/dev/null | awk 'NR == 2 {print $2}')" \
+    '[inputs | split("|") | {key: .[0], value: .[1]}] | from_entries | . + {data_filesystem: $fs}' <<<"$rows"
+}
+
 # start_node <db> [meetingd options...]: starts meetingd and waits for
 # lmq.ready. Sets NODE_PID, NODE_LOG and NODE_READY_MS (exec to lmq.ready, as
 # seen from here: the log is polled every 5 ms).
@@ -287,12 +394,19 @@ run_loadgen() {
 }
 
 # cpu_hook <file> <pid...>: a shell command (for loadgen --on-ready/--on-done)
-# that records the time and the CPU ticks of these processes.
+# that records the time and the CPU ticks of these processes. A pid list
+# joined by commas (pg_pids) is one line: the sum of its processes' ticks.
 cpu_hook() {
   local file=$1; shift
   local cmd="{ date +%s%N"
   local pid
-  for pid in "$@"; do cmd+="; awk '{print \$14 + \$15}' /proc/$pid/stat"; done
+  for pid in "$@"; do
+    if [[ $pid == *,* ]]; then
+      cmd+="; cat $(sed 's|\([0-9]*\)|/proc/\1/stat|g; s|,| |g' <<<"$pid") 2>/dev/null | awk '{s += \$14 + \$15} END {print s + 0}'"
+    else
+      cmd+="; awk '{print \$14 + \$15}' /proc/$pid/stat"
+    fi
+  done
   cmd+="; } > $file"
   echo "$cmd"
 }

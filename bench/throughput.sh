@@ -13,13 +13,21 @@
 #      then the echo at half its maximum, and at the node's half rate (the
 #      latency floor of this machine's broker path at the rate of 2);
 #   4. (SWEEP="50 200 500") 1 and 3 again for each number of devices.
+#   PostgreSQL (STORE=both, the default): 1 and 2 again with the node on a
+#   throwaway PostgreSQL server on this machine (bench/lib.sh start_pg:
+#   fsync and synchronous_commit on, the durability of --db-sync=full; a
+#   fresh database), right after SQLite's; 2 at SQLite's half rate (the same
+#   load for both). The figure: PostgreSQL's commands/s over SQLite's.
+#   The server's CPU (all its processes) is reported with the node's.
 #
 # Writes bench/results/throughput-<date>.{json,md} and -throughput.png,
 # -latency.png, -timeline.png (and -sweep.png).
 #
 # Environment: DEVICES (200), INFLIGHT (2), DURATION (30s), WARMUP (5s),
 # MIX (login,create:2,accept,join,leave,mute,renew,end), THREADS (loadgen
-# threads, 2), SWEEP (device counts, empty: no sweep), SWEEP_DURATION (10s).
+# threads, 2), SWEEP (device counts, empty: no sweep), SWEEP_DURATION (10s),
+# STORE (both: SQLite and PostgreSQL; sqlite or postgresql: that one only;
+# the sweep and the echo's sizes use the first).
 source "$(dirname "$0")/lib.sh"
 
 DEVICES=${DEVICES:-200}
@@ -30,29 +38,54 @@ MIX=${MIX:-login,create:2,accept,join,leave,mute,renew,end}
 THREADS=${THREADS:-2}
 SWEEP=${SWEEP:-}
 SWEEP_DURATION=${SWEEP_DURATION:-10s}
+STORE=${STORE:-both}
+case $STORE in
+  sqlite) stores=(sqlite) ;;
+  postgresql) stores=(postgresql) ;;
+  both) stores=(sqlite postgresql) ;;
+  *) echo "bench: STORE=$STORE: expected sqlite, postgresql or both" >&2; exit 1 ;;
+esac
+primary=${stores[0]}
 result_paths throughput
 run=$bench_run
+pg_settings=null
+if [[ " ${stores[*]} " == *" postgresql "* ]]; then
+  start_pg
+  pg_settings=$(pg_settings_json)
+fi
 
-# node_flat <devices> <duration> <out>: a fresh stack, the node flat out.
+# node_flat <store> <devices> <duration> <out>: a fresh stack and database,
+# the node flat out.
 node_flat() {
-  local devices=$1 duration=$2 out=$3
+  local store=$1 devices=$2 duration=$3 out=$4
   start_broker
   start_emulator
-  start_node "$run/node-$devices.db" --db-sync=full
-  say "node, flat out: $devices devices x $INFLIGHT in flight, $duration (load $(loadavg1))"
+  local pids
+  if [ "$store" = postgresql ]; then
+    start_node "$(create_pg_db "node_${devices}_$(date +%s%N)")"
+    pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID" "$(pg_pids)")
+  else
+    start_node "$run/node-$devices.db" --db-sync=full
+    pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")
+  fi
+  say "node on $store, flat out: $devices devices x $INFLIGHT in flight, $duration (load $(loadavg1))"
   run_loadgen "$out" --mode=node --devices="$devices" --inflight="$INFLIGHT" \
     --threads="$THREADS" --mix="$MIX" --duration="$duration" --warmup="$WARMUP" \
-    --on-ready="$(cpu_hook "$run/cpu0" "$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")" \
-    --on-done="$(cpu_hook "$run/cpu1" "$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")" \
-    --label="node flat out" >"$out.txt"
+    --on-ready="$(cpu_hook "$run/cpu0" "${pids[@]}")" \
+    --on-done="$(cpu_hook "$run/cpu1" "${pids[@]}")" \
+    --label="node on $store flat out" >"$out.txt"
   cat "$out.txt" >&2
+  local server=null
+  [ "$store" != postgresql ] || server=$(cpu_share "$run/cpu0" "$run/cpu1" 4)
   jq --arg node "$(cpu_share "$run/cpu0" "$run/cpu1" 1)" \
     --arg broker "$(cpu_share "$run/cpu0" "$run/cpu1" 2)" \
     --arg emulator "$(cpu_share "$run/cpu0" "$run/cpu1" 3)" \
+    --argjson server "$server" --arg store "$store" \
     --argjson failures "$(node_failures_json)" \
     '.cpu_percent = {node: ($node|tonumber), broker: ($broker|tonumber), emulator: ($emulator|tonumber),
                      loadgen: (100 * .loadgen_cpu_s / .duration_s)}
-     | .node_log = $failures' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+     | if $server != null then .cpu_percent.postgresql = $server else . end
+     | .store = $store | .node_log = $failures' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
 }
 
 # echo_flat <devices> <duration> <request bytes> <reply bytes> <out>
@@ -76,22 +109,35 @@ echo_flat() {
 
 stop_all() { stop_node; stop_emulator; stop_broker; }
 
-# -- 1 and 2: the node ---------------------------------------------------------------
-node_flat "$DEVICES" "$DURATION" "$run/node-flat.json"
-max_rate=$(jq '.total.throughput' "$run/node-flat.json")
-half=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
-say "node at half its maximum: $half commands/s (load $(loadavg1))"
-run_loadgen "$run/node-half.json" --mode=node --devices="$DEVICES" --inflight=16 \
-  --threads="$THREADS" --mix="$MIX" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
-  --label="node at half its maximum rate" >"$run/node-half.txt"
-cat "$run/node-half.txt" >&2
-# The node's own latency window (its last 10000 commands: the end of this run).
-inside=$("$MEETCTL" --broker="tcp://127.0.0.1:$MQTT_PORT" --id="$BENCH_CONSOLE" --json stats \
-  | jq -c '.commands | {p50_ms, p99_ms}') || inside=null
-jq --argjson failures "$(node_failures_json)" --argjson inside "$inside" \
-  '.node_log = $failures | .inside_node = $inside' "$run/node-half.json" \
-  >"$run/node-half.tmp" && mv "$run/node-half.tmp" "$run/node-half.json"
-stop_all
+# -- 1 and 2: the node, on each store ------------------------------------------------
+half=
+for store in "${stores[@]}"; do
+  node_flat "$store" "$DEVICES" "$DURATION" "$run/$store-node-flat.json"
+  if [ -z "$half" ]; then # the first store's half rate, for every store
+    max_rate=$(jq '.total.throughput' "$run/$store-node-flat.json")
+    half=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
+  fi
+  say "node on $store at $half commands/s (half of $primary's maximum; load $(loadavg1))"
+  run_loadgen "$run/$store-node-half.json" --mode=node --devices="$DEVICES" --inflight=16 \
+    --threads="$THREADS" --mix="$MIX" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
+    --label="node on $store at half of $primary's maximum rate" >"$run/$store-node-half.txt"
+  cat "$run/$store-node-half.txt" >&2
+  # The node's own latency window (its last 10000 commands: the end of this run).
+  inside=$("$MEETCTL" --broker="tcp://127.0.0.1:$MQTT_PORT" --id="$BENCH_CONSOLE" --json stats \
+    | jq -c '.commands | {p50_ms, p99_ms}') || inside=null
+  jq --argjson failures "$(node_failures_json)" --argjson inside "$inside" --arg store "$store" \
+    '.store = $store | .node_log = $failures | .inside_node = $inside' "$run/$store-node-half.json" \
+    >"$run/node-half.tmp" && mv "$run/node-half.tmp" "$run/$store-node-half.json"
+  stop_all
+done
+cp "$run/$primary-node-flat.json" "$run/node-flat.json"
+cp "$run/$primary-node-half.json" "$run/node-half.json"
+# The second store's runs, if any (null otherwise).
+other=null
+if [ "${#stores[@]}" -gt 1 ]; then
+  other=$(jq -n --slurpfile f "$run/${stores[1]}-node-flat.json" --slurpfile h "$run/${stores[1]}-node-half.json" \
+    '{node_flat_out: $f[0], node_half_rate: $h[0]}')
+fi
 
 # -- 3: the broker alone ----------------------------------------------------------------
 req=$(jq '.total.bytes_out_mean | floor' "$run/node-flat.json")
@@ -117,7 +163,7 @@ stop_broker
 # -- 4: the sweep -------------------------------------------------------------------------
 sweep_json='[]'
 for d in $SWEEP; do
-  node_flat "$d" "$SWEEP_DURATION" "$run/sweep-node-$d.json"
+  node_flat "$primary" "$d" "$SWEEP_DURATION" "$run/sweep-node-$d.json"
   stop_all
   echo_flat "$d" "$SWEEP_DURATION" "$req" "$rep" "$run/sweep-echo-$d.json"
   sweep_json=$(jq --argjson d "$d" --slurpfile n "$run/sweep-node-$d.json" \
@@ -133,12 +179,15 @@ jq -n --argjson machine "$(machine_json)" \
   --slurpfile nf "$run/node-flat.json" --slurpfile nh "$run/node-half.json" \
   --slurpfile ef "$run/echo-flat.json" --slurpfile eh "$run/echo-half.json" \
   --slurpfile en "$run/echo-node-rate.json" \
-  --argjson sweep "$sweep_json" \
-  '{bench: "throughput", machine: $machine,
+  --argjson sweep "$sweep_json" --arg store "$primary" --argjson pg "$pg_settings" \
+  --argjson other "$other" \
+  '{bench: "throughput", machine: $machine, store: $store, postgresql_server: $pg,
     node_flat_out: $nf[0], node_half_rate: $nh[0], echo_flat_out: $ef[0], echo_half_rate: $eh[0],
     echo_at_node_half_rate: $en[0],
+    postgresql_node_flat_out: ($other.node_flat_out // null),
+    postgresql_node_half_rate: ($other.node_half_rate // null),
     sweep: $sweep,
-    figures: {
+    figures: ({
       node_commands_per_s: $nf[0].total.throughput,
       echo_messages_per_s: $ef[0].total.throughput,
       ratio: ($nf[0].total.throughput / $ef[0].total.throughput),
@@ -149,8 +198,15 @@ jq -n --argjson machine "$(machine_json)" \
       node_events_per_s: $nf[0].events_per_s,
       ratio_by_messages: ((2 * $nf[0].total.throughput + $nf[0].events_per_s) / (2 * $ef[0].total.throughput)),
       half_rate_target: $nh[0].config.rate,
-      half_rate_achieved: $nh[0].total.throughput},
-    targets: {ratio_min: 0.5, p99_ms_max_at_half: 5}}' >"$RESULT_JSON"
+      half_rate_achieved: $nh[0].total.throughput}
+      + (if $other == null then {} else {
+        postgresql_commands_per_s: $other.node_flat_out.total.throughput,
+        postgresql_over_sqlite: ($other.node_flat_out.total.throughput / $nf[0].total.throughput),
+        postgresql_over_echo: ($other.node_flat_out.total.throughput / $ef[0].total.throughput),
+        postgresql_p99_ms_at_half: $other.node_half_rate.total.latency_ms.p99,
+        postgresql_inside_p99_ms_at_half: $other.node_half_rate.inside_node.p99_ms} end)),
+    targets: ({ratio_min: 0.5, p99_ms_max_at_half: 5}
+      + (if $other == null then {} else {postgresql_over_sqlite_min: 0.8} end))}' >"$RESULT_JSON"
 
 f() { jq -r "$1" "$RESULT_JSON"; }
 ratio=$(f '.figures.ratio')
@@ -160,14 +216,23 @@ p99h=$(f '.figures.node_p99_ms_at_half')
   echo
   echo "Machine: $(f '.machine.nproc') vCPU ($(f '.machine.cpu')), shared; load average at start $(f '.machine.loadavg_at_start')."
   echo "Commit $(f '.machine.commit') (uncommitted changes: $(f '.machine.uncommitted_changes'))."
-  echo "$DEVICES devices, $INFLIGHT commands in flight each, mix \`$MIX\`, $DURATION after $WARMUP warmup; node with --db-sync=full."
+  echo "$DEVICES devices, $INFLIGHT commands in flight each, mix \`$MIX\`, $DURATION after $WARMUP warmup; node on ${stores[*]} (SQLite with --db-sync=full)."
+  if [ "$pg_settings" != null ]; then
+    echo "PostgreSQL: $(jq -r '"\(.server_version), fsync \(.fsync), synchronous_commit \(.synchronous_commit), shared_buffers \(.shared_buffers), data on \(.data_filesystem)"' <<<"$pg_settings"); same machine, loopback TCP, a fresh database per run."
+  fi
   echo
-  echo "| run | msgs or cmds/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | load 1 min | CPU % node / broker / loadgen |"
+  echo "| run | msgs or cmds/s | p50 ms | p90 ms | p99 ms | p99.9 ms | errors | load 1 min | CPU % node / broker / loadgen / PostgreSQL |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for k in node_flat_out node_half_rate echo_flat_out echo_half_rate echo_at_node_half_rate; do
-    jq -r --arg k "$k" '.[$k] as $r | "| \($k) | \($r.total.throughput | floor) | \($r.total.latency_ms.p50) | \($r.total.latency_ms.p90) | \($r.total.latency_ms.p99) | \($r.total.latency_ms.p999) | \($r.total.failed) | \($r.host.loadavg_measure_start[0]) → \($r.host.loadavg_end[0]) | \($r.cpu_percent.node // "-") / \($r.cpu_percent.broker // "-") / \($r.cpu_percent.loadgen // 0 | floor) |"' "$RESULT_JSON"
+  for k in node_flat_out node_half_rate postgresql_node_flat_out postgresql_node_half_rate echo_flat_out echo_half_rate echo_at_node_half_rate; do
+    jq -r --arg k "$k" --arg p "$primary" 'select(.[$k] != null) | .[$k] as $r | "| \(if ($k | startswith("node")) then "\($k) (\($p))" else $k end) | \($r.total.throughput | floor) | \($r.total.latency_ms.p50) | \($r.total.latency_ms.p90) | \($r.total.latency_ms.p99) | \($r.total.latency_ms.p999) | \($r.total.failed) | \($r.host.loadavg_measure_start[0]) → \($r.host.loadavg_end[0]) | \($r.cpu_percent.node // "-") / \($r.cpu_percent.broker // "-") / \($r.cpu_percent.loadgen // 0 | floor) / \($r.cpu_percent.postgresql // "-") |"' "$RESULT_JSON"
   done
   echo
+  if [ "$other" != null ]; then
+    pr=$(f '.figures.postgresql_over_sqlite')
+    echo "- PostgreSQL / SQLite, commands/s flat out: **$(f '.figures.postgresql_commands_per_s | floor') / $(f '.figures.node_commands_per_s | floor') = $(printf '%.2f' "$pr")** (target ≥ 0.8: $(verdict "$pr" '>=' 0.8)); PostgreSQL / broker echo: $(printf '%.2f' "$(f '.figures.postgresql_over_echo')")"
+    echo "- p99 at $(f '.figures.half_rate_target | floor')/s (half of SQLite's maximum): SQLite $(f '.figures.node_p99_ms_at_half') ms, PostgreSQL $(f '.figures.postgresql_p99_ms_at_half') ms; inside the node (admin.stats): SQLite $(f '.figures.node_inside_p99_ms_at_half // "?"') ms, PostgreSQL $(f '.figures.postgresql_inside_p99_ms_at_half // "?"') ms"
+    echo "- node 500s (cmd.failed) on PostgreSQL: flat out $(f '.postgresql_node_flat_out.node_log.internal_errors'), at half rate $(f '.postgresql_node_half_rate.node_log.internal_errors')"
+  fi
   echo "- command throughput / broker echo rate: **$(printf '%.2f' "$ratio")** (target ≥ 0.5: $(verdict "$ratio" '>=' 0.5))"
   echo "- p99 at half of meetingd's maximum ($(f '.figures.half_rate_target | floor')/s): **$p99h ms** (target ≤ 5 ms: $(verdict "$p99h" '<=' 5))"
   echo "  - the broker path alone at that rate (echo_at_node_half_rate): p99 $(f '.figures.echo_p99_ms_at_node_half_rate') ms; inside the node (gateway in to reply out, admin.stats, last 10000 commands): p50 $(f '.node_half_rate.inside_node.p50_ms // "?"') ms, p99 $(f '.figures.node_inside_p99_ms_at_half // "?"') ms"
@@ -175,7 +240,7 @@ p99h=$(f '.figures.node_p99_ms_at_half')
   echo "- broker TCP_NODELAY: $(f '.machine.broker_tcp_nodelay'); node TCP_NODELAY shim: $(f '.machine.node_tcp_nodelay_preload'); emulator TCP_NODELAY shim: $(f '.machine.emulator_tcp_nodelay_preload'), backlog $(f '.machine.emulator_backlog_preload'); extra node options: \`$(f '.machine.node_args')\`"
   echo "- node 500s (cmd.failed) in the flat-out run: $(f '.node_flat_out.node_log.internal_errors'), at half rate: $(f '.node_half_rate.node_log.internal_errors')"
   echo
-  echo "Per command, node flat out:"
+  echo "Per command, node on $primary flat out:"
   echo
   echo "| command | per s | p50 ms | p99 ms | p99.9 ms | errors |"
   echo "|---|---|---|---|---|---|"
@@ -192,13 +257,19 @@ p99h=$(f '.figures.node_p99_ms_at_half')
 
 # -- plots --------------------------------------------------------------------------------
 if command -v gnuplot >/dev/null; then
-  jq -r '["node", .node_flat_out.total.throughput, "broker echo", .echo_flat_out.total.throughput] | @tsv' \
-    "$RESULT_JSON" | awk -F'\t' '{print "\"" $1 "\"", $2; print "\"" $3 "\"", $4}' >"$run/bars.dat"
+  jq -r --arg p "$primary" '["node (\($p))", .node_flat_out.total.throughput],
+    (select(.postgresql_node_flat_out != null) | ["node (postgresql)", .postgresql_node_flat_out.total.throughput]),
+    ["broker echo", .echo_flat_out.total.throughput] | "\"\(.[0])\" \(.[1])"' "$RESULT_JSON" >"$run/bars.dat"
   jq -r '["p50","p90","p99","p99.9"] as $q | [.node_flat_out, .node_half_rate, .echo_flat_out, .echo_half_rate] as $r
     | range(0;4) as $i | "\($q[$i]) \($r[0].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[1].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[2].total.latency_ms | [.p50,.p90,.p99,.p999][$i]) \($r[3].total.latency_ms | [.p50,.p90,.p99,.p999][$i])"' \
     "$RESULT_JSON" >"$run/lat.dat"
   jq -r '.node_flat_out.timeline[] | "\(.t) \(.rate) \(.p99_ms)"' "$RESULT_JSON" >"$run/tl-node.dat"
   jq -r '.echo_flat_out.timeline[] | "\(.t) \(.rate) \(.p99_ms)"' "$RESULT_JSON" >"$run/tl-echo.dat"
+  jq -r '(.postgresql_node_flat_out.timeline // [])[] | "\(.t) \(.rate) \(.p99_ms)"' "$RESULT_JSON" >"$run/tl-pg.dat"
+  tl_pg=
+  if [ -s "$run/tl-pg.dat" ]; then
+    tl_pg=", \"$run/tl-pg.dat\" using 1:2 with lines lw 2 title \"node on PostgreSQL cmds/s\", \"$run/tl-pg.dat\" using 1:3 axes x1y2 with lines dt 2 title \"node on PostgreSQL p99\""
+  fi
   gnuplot <<EOF
 set terminal pngcairo size 800,500 noenhanced
 set output "$RESULT_PNG_PREFIX-throughput.png"
@@ -228,10 +299,10 @@ set y2label "p99 ms"
 set y2tics
 set yrange [0:*]
 set y2range [0:*]
-plot "$run/tl-node.dat" using 1:2 with lines lw 2 title "node cmds/s", \
+plot "$run/tl-node.dat" using 1:2 with lines lw 2 title "node ($primary) cmds/s", \
      "$run/tl-echo.dat" using 1:2 with lines lw 2 title "echo msgs/s", \
-     "$run/tl-node.dat" using 1:3 axes x1y2 with lines dt 2 title "node p99", \
-     "$run/tl-echo.dat" using 1:3 axes x1y2 with lines dt 2 title "echo p99"
+     "$run/tl-node.dat" using 1:3 axes x1y2 with lines dt 2 title "node ($primary) p99", \
+     "$run/tl-echo.dat" using 1:3 axes x1y2 with lines dt 2 title "echo p99"$tl_pg
 EOF
   if [ -n "$SWEEP" ]; then
     jq -r '.sweep[] | "\(.devices) \(.node) \(.echo) \(.node_p99_ms) \(.echo_p99_ms)"' "$RESULT_JSON" >"$run/sweep.dat"

@@ -2,6 +2,8 @@
 // login, create with an invitee, ringing on two devices of the callee, accept,
 // answered elsewhere, leave, rejoin with a new session and token, end with
 // DeleteChannel. Tokens are checked against the emulator's channel keys.
+// Every test runs on both stores (call_flow.<test>/sqlite, /postgres), and a
+// node stopped and started again on its database carries on the call.
 #include "harness.hpp"
 
 #include "actors/core/rtc_token.hpp"
@@ -12,8 +14,24 @@
 
 using namespace meetingd::testing;
 
-TEST(call_flow, alice_calls_bob_on_two_devices) {
-  cluster c;
+namespace {
+
+/// A cluster whose node keeps its state in the store of the test's parameter.
+class call_flow : public ::testing::TestWithParam<store_kind> {
+protected:
+  node_options on_store() const {
+    node_options o;
+    o.store = GetParam();
+    return o;
+  }
+};
+
+} // namespace
+
+INSTANTIATE_TEST_SUITE_P(, call_flow, both_stores());
+
+TEST_P(call_flow, alice_calls_bob_on_two_devices) {
+  cluster c{on_store()};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob_phone = c.logged_in("bob-phone", "bob");
@@ -100,8 +118,8 @@ TEST(call_flow, alice_calls_bob_on_two_devices) {
   EXPECT_TRUE(is_refusal(after, 410, "meeting_ended"));
 }
 
-TEST(call_flow, error_codes) {
-  cluster c;
+TEST_P(call_flow, error_codes) {
+  cluster c{on_store()};
   c.start_node();
   auto stranger = c.device("stranger");
   // Not logged in.
@@ -145,8 +163,8 @@ TEST(call_flow, error_codes) {
   EXPECT_TRUE(is_refusal(r, 403, "not_participant"));
 }
 
-TEST(call_flow, busy_and_offline_invitees) {
-  cluster c;
+TEST_P(call_flow, busy_and_offline_invitees) {
+  cluster c{on_store()};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob = c.logged_in("bob-phone", "bob");
@@ -161,8 +179,8 @@ TEST(call_flow, busy_and_offline_invitees) {
   EXPECT_EQ(r["data"]["invitations"]["nobody"], "user_not_found");
 }
 
-TEST(call_flow, duplicate_request_gets_the_same_reply) {
-  cluster c;
+TEST_P(call_flow, duplicate_request_gets_the_same_reply) {
+  cluster c{on_store()};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto first = alice->request("meeting.create", {{"title", "once"}}, 5s, "create-1");
@@ -174,8 +192,8 @@ TEST(call_flow, duplicate_request_gets_the_same_reply) {
   EXPECT_EQ(list["data"]["meetings"].size(), 1u);
 }
 
-TEST(call_flow, sigterm_exits_cleanly) {
-  cluster c;
+TEST_P(call_flow, sigterm_exits_cleanly) {
+  cluster c{on_store()};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   EXPECT_EQ(code_of(alice->request("meeting.create", json::object())), 0);
@@ -183,4 +201,50 @@ TEST(call_flow, sigterm_exits_cleanly) {
   ASSERT_TRUE(code);
   EXPECT_EQ(*code, 0) << c.node_log();
   EXPECT_NE(c.node_log().find("node.stopped clean=true"), std::string::npos) << c.node_log();
+}
+
+// SIGTERM, then a new node on the same database: the call goes on where it
+// was (participants, lock, the logins of the devices, replies of answered
+// requests), and can be ended.
+TEST_P(call_flow, a_restarted_node_carries_on_the_call_from_its_database) {
+  cluster c{on_store()};
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  auto bob = c.logged_in("bob-phone", "bob");
+  auto created = alice->request("meeting.create",
+                                {{"title", "across a restart"}, {"invitees", {"bob"}}}, 5s,
+                                "create-before-restart");
+  ASSERT_EQ(code_of(created), 0) << created.dump();
+  std::string meeting = created["data"]["meeting"];
+  ASSERT_TRUE(bob->wait_event("event.invite"));
+  auto accepted = bob->request("call.accept", {{"meeting", meeting}});
+  ASSERT_EQ(code_of(accepted), 0) << accepted.dump();
+  ASSERT_EQ(code_of(alice->request("moderate.lock", {{"meeting", meeting}})), 0);
+
+  ASSERT_EQ(c.stop_node(), 0) << c.node_log();
+  c.start_node();
+  EXPECT_NE(c.node_log().find("clean_shutdown=true"), std::string::npos) << c.node_log();
+
+  auto got = alice->request("meeting.get", {{"meeting", meeting}});
+  ASSERT_EQ(code_of(got), 0) << got.dump();
+  EXPECT_EQ(got["data"]["title"], "across a restart");
+  EXPECT_EQ(got["data"]["host"], "alice");
+  EXPECT_EQ(got["data"]["state"], "active");
+  EXPECT_EQ(got["data"]["locked"], true);
+  int joined = 0;
+  for (auto& p : got["data"]["participants"])
+    joined += p["state"] == "joined";
+  EXPECT_EQ(joined, 2) << got.dump();
+  // The answered create is replayed from the database, not run again.
+  auto again = alice->request("meeting.create",
+                              {{"title", "across a restart"}, {"invitees", {"bob"}}}, 5s,
+                              "create-before-restart");
+  EXPECT_EQ(again, created);
+
+  // The devices are still logged in; the call goes on and ends.
+  ASSERT_EQ(code_of(bob->request("meeting.leave", {{"meeting", meeting}})), 0);
+  EXPECT_TRUE(event_with(alice->wait_event("event.left"), "user", "bob"));
+  EXPECT_EQ(code_of(alice->request("meeting.end", {{"meeting", meeting}})), 0);
+  auto after = bob->request("meeting.join", {{"meeting", meeting}});
+  EXPECT_TRUE(is_refusal(after, 410, "meeting_ended"));
 }

@@ -11,7 +11,8 @@
 // no later command may have changed it (see "what the node acknowledged").
 // After every kill:
 //
-//   - the database as the dead node left it (a copy, opened with SQLite) is
+//   - the database as the dead node left it (SQLite: a copy of the file;
+//     PostgreSQL: read once the server has ended the node's sessions) is
 //     checked: every reply a device ever received is in request_log, equal as
 //     JSON; every meeting's rows are consistent with each other; and every
 //     meeting's rows hold what was acknowledged, with this round's commands
@@ -28,14 +29,19 @@
 // In the end, every ended meeting's channel is deleted at the RTC service,
 // the node stops cleanly and the database holds what was acknowledged.
 //
-// MEETINGD_CRASH_ITERATIONS sets the number of kills (default 20),
+// The loop runs on both stores (crash.<test>/sqlite, crash.<test>/postgres:
+// a PostgreSQL server of the test's own, up all along).
+//
+// MEETINGD_CRASH_ITERATIONS sets the number of kills (default 20 on SQLite,
+// fewer on PostgreSQL: see pg_iterations),
 // MEETINGD_CRASH_SEED the seed (printed; thread timing still varies),
-// MEETINGD_KEEP_TEST_DIRS=1 keeps the node's log, the database and a copy of
-// it at every kill (snapshot-N/) for a post-mortem.
+// MEETINGD_KEEP_TEST_DIRS=1 keeps the node's log, and on SQLite the database
+// and a copy of it at every kill (snapshot-N/), for a post-mortem.
 #include "harness.hpp"
 
 #include <gtest/gtest.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -418,14 +424,65 @@ struct db_snapshot {
   std::vector<std::string> orphans;
 };
 
-std::string text(sqlite3_stmt* s, int i) {
-  auto p = sqlite3_column_text(s, i);
-  return p ? reinterpret_cast<const char*>(p) : "";
+/// A row of a query as text, from either database: SQLite gives flags as
+/// 0/1, PostgreSQL as f/t; numbers are digits in both.
+using db_row = std::vector<std::string>;
+bool flag(const std::string& x) {
+  return x == "1" || x == "t";
+}
+long long number(const std::string& x) {
+  return x.empty() ? 0 : std::stoll(x);
 }
 
-/// Copies the database (and its WAL) of the dead node and reads it; the
-/// node's own files are not touched.
-db_snapshot read_snapshot(const std::string& db_path, const std::string& copy_dir) {
+/// Fills `snap` from the node's tables; `each(sql, f)` calls f for every row
+/// of a query. The SQL is the same on both databases (`"user"` quoted: a
+/// reserved word in PostgreSQL).
+template <class Each>
+void read_tables(db_snapshot& snap, Each each) {
+  each("SELECT id, status, end_reason, locked, next_order, idle_deadline, ended_at FROM meetings",
+       [&](const db_row& r) {
+         auto& m = snap.meetings[r[0]];
+         m.status = r[1];
+         m.end_reason = r[2];
+         m.locked = flag(r[3]);
+         m.next_order = static_cast<int>(number(r[4]));
+         m.idle_deadline = number(r[5]);
+         m.ended_at = number(r[6]);
+       });
+  each("SELECT meeting, \"user\", status, role, audio_muted, video_muted, join_order, joined_at, "
+       "left_at FROM participants",
+       [&](const db_row& r) {
+         auto i = snap.meetings.find(r[0]);
+         if (i == snap.meetings.end()) {
+           snap.orphans.push_back("participant " + r[1] + " of missing meeting " + r[0]);
+           return;
+         }
+         auto& p = i->second.parts[r[1]];
+         p.status = r[2];
+         p.role = r[3];
+         p.audio = flag(r[4]);
+         p.video = flag(r[5]);
+         p.order = static_cast<int>(number(r[6]));
+         p.joined_at = number(r[7]);
+         p.left_at = number(r[8]);
+       });
+  each("SELECT meeting, invitee, inviter, status FROM invitations", [&](const db_row& r) {
+    auto i = snap.meetings.find(r[0]);
+    if (i == snap.meetings.end()) {
+      snap.orphans.push_back("invitation of " + r[1] + " to missing meeting " + r[0]);
+      return;
+    }
+    i->second.invs[r[1]] = db_inv{r[3], r[2]};
+  });
+  each("SELECT client, id, reply FROM request_log",
+       [&](const db_row& r) { snap.requests[{r[0], r[1]}] = r[2]; });
+  each("SELECT client, \"user\" FROM devices",
+       [&](const db_row& r) { snap.devices[r[0]] = r[1]; });
+}
+
+/// Copies the SQLite database (and its WAL) of the dead node and reads it;
+/// the node's own files are not touched.
+db_snapshot read_sqlite_snapshot(const std::string& db_path, const std::string& copy_dir) {
   db_snapshot snap;
   fs::create_directories(copy_dir);
   auto copy = copy_dir + "/meetingd.db";
@@ -451,58 +508,76 @@ db_snapshot read_snapshot(const std::string& db_path, const std::string& copy_di
       snap.error += std::string{"cannot run "} + sql + ": " + sqlite3_errmsg(db) + "; ";
       return;
     }
-    while (sqlite3_step(s) == SQLITE_ROW)
-      f(s);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      db_row r;
+      for (int i = 0; i < sqlite3_column_count(s); ++i) {
+        auto p = sqlite3_column_text(s, i);
+        r.emplace_back(p ? reinterpret_cast<const char*>(p) : "");
+      }
+      f(r);
+    }
     sqlite3_finalize(s);
   };
-  each("PRAGMA integrity_check", [&](sqlite3_stmt* s) { snap.integrity += text(s, 0); });
-  each("PRAGMA foreign_key_check", [&](sqlite3_stmt* s) {
-    snap.fk_violations.push_back(text(s, 0) + " rowid " + text(s, 1) + " -> " + text(s, 2));
+  each("PRAGMA integrity_check", [&](const db_row& r) { snap.integrity += r[0]; });
+  each("PRAGMA foreign_key_check", [&](const db_row& r) {
+    snap.fk_violations.push_back(r[0] + " rowid " + r[1] + " -> " + r[2]);
   });
-  each("SELECT id, status, end_reason, locked, next_order, idle_deadline, ended_at FROM meetings",
-       [&](sqlite3_stmt* s) {
-         auto& m = snap.meetings[text(s, 0)];
-         m.status = text(s, 1);
-         m.end_reason = text(s, 2);
-         m.locked = sqlite3_column_int(s, 3) != 0;
-         m.next_order = sqlite3_column_int(s, 4);
-         m.idle_deadline = sqlite3_column_int64(s, 5);
-         m.ended_at = sqlite3_column_int64(s, 6);
-       });
-  each("SELECT meeting, user, status, role, audio_muted, video_muted, join_order, joined_at, "
-       "left_at FROM participants",
-       [&](sqlite3_stmt* s) {
-         auto id = text(s, 0);
-         auto i = snap.meetings.find(id);
-         if (i == snap.meetings.end()) {
-           snap.orphans.push_back("participant " + text(s, 1) + " of missing meeting " + id);
-           return;
-         }
-         auto& p = i->second.parts[text(s, 1)];
-         p.status = text(s, 2);
-         p.role = text(s, 3);
-         p.audio = sqlite3_column_int(s, 4) != 0;
-         p.video = sqlite3_column_int(s, 5) != 0;
-         p.order = sqlite3_column_int(s, 6);
-         p.joined_at = sqlite3_column_int64(s, 7);
-         p.left_at = sqlite3_column_int64(s, 8);
-       });
-  each("SELECT meeting, invitee, inviter, status FROM invitations", [&](sqlite3_stmt* s) {
-    auto id = text(s, 0);
-    auto i = snap.meetings.find(id);
-    if (i == snap.meetings.end()) {
-      snap.orphans.push_back("invitation of " + text(s, 1) + " to missing meeting " + id);
-      return;
-    }
-    i->second.invs[text(s, 1)] = db_inv{text(s, 3), text(s, 2)};
-  });
-  each("SELECT client, id, reply FROM request_log", [&](sqlite3_stmt* s) {
-    snap.requests[{text(s, 0), text(s, 1)}] = text(s, 2);
-  });
-  each("SELECT client, user FROM devices",
-       [&](sqlite3_stmt* s) { snap.devices[text(s, 0)] = text(s, 1); });
+  read_tables(snap, each);
   sqlite3_close(db);
   return snap;
+}
+
+/// Reads the PostgreSQL database as the dead node left it: once the server
+/// has ended the killed node's sessions (a COMMIT it had sent is then either
+/// done or rolled back), in one REPEATABLE READ transaction. The server
+/// checks its own pages and the foreign keys (at every COMMIT), so
+/// `integrity` is "ok" and there are no fk_violations to list.
+db_snapshot read_pg_snapshot(const std::string& uri) {
+  db_snapshot snap;
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn{
+    PQconnectdb((uri + "?connect_timeout=10").c_str()), &PQfinish};
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    snap.error = "cannot connect to " + uri + ": " + PQerrorMessage(conn.get());
+    return snap;
+  }
+  auto each = [&](const std::string& sql, auto f) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> res{PQexec(conn.get(), sql.c_str()), &PQclear};
+    auto status = PQresultStatus(res.get());
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      snap.error += "cannot run " + sql + ": " + PQresultErrorMessage(res.get()) + "; ";
+      return;
+    }
+    for (int row = 0; row < PQntuples(res.get()); ++row) {
+      db_row r;
+      for (int col = 0; col < PQnfields(res.get()); ++col)
+        r.emplace_back(PQgetvalue(res.get(), row, col));
+      f(r);
+    }
+  };
+  long long others = -1;
+  auto sessions_left = [&] {
+    each("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+         "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+         [&](const db_row& r) { others = number(r[0]); });
+    return others == 0;
+  };
+  if (!eventually(sessions_left, 10s)) {
+    snap.error += "the killed node's sessions are still open on the server after 10 s ("
+                  + std::to_string(others) + "); ";
+    return snap;
+  }
+  each("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", [](const db_row&) {});
+  read_tables(snap, each);
+  each("COMMIT", [](const db_row&) {});
+  snap.integrity = "ok";
+  return snap;
+}
+
+/// The node's database as it left it (a SQLite copy in `copy_dir`).
+db_snapshot read_snapshot(const cluster& c, const std::string& copy_dir) {
+  if (c.store() == store_kind::postgres)
+    return read_pg_snapshot(c.db_path());
+  return read_sqlite_snapshot(c.db_path(), copy_dir);
 }
 
 /// Rows that contradict each other, whatever the commands were.
@@ -1062,14 +1137,29 @@ std::vector<json> drain(client::session& s, const std::string& id) {
 
 } // namespace
 
-TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_replies) {
-  int iterations = env_int("MEETINGD_CRASH_ITERATIONS", 20);
+/// The kill loop on each store: SQLite (the file, read from a copy) and
+/// PostgreSQL (a server of the test's own that stays up while the node is
+/// killed; read over libpq). crash.<test>/sqlite and /postgres.
+class crash : public ::testing::TestWithParam<store_kind> {};
+INSTANTIATE_TEST_SUITE_P(, crash, both_stores());
+
+TEST_P(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_replies) {
+  // PostgreSQL: 10 kills by default, SQLite: 20. A round costs about 2 s on
+  // either store (2026-12, RelWithDebInfo, 2 cores); 10 rounds catch some 100
+  // commands unanswered at a kill, a third of them committed, which is what
+  // the server adds over SQLite (a COMMIT sent by the killed node, finished
+  // or rolled back by the server), for half of the CI time.
+  constexpr int sqlite_iterations = 20;
+  constexpr int pg_iterations = 10;
+  int iterations = env_int("MEETINGD_CRASH_ITERATIONS", GetParam() == store_kind::postgres
+                                                          ? pg_iterations
+                                                          : sqlite_iterations);
   std::uint64_t seed = std::random_device{}();
   if (auto s = std::getenv("MEETINGD_CRASH_SEED"); s && *s)
     seed = std::strtoull(s, nullptr, 10);
-  std::printf("[crash] seed %llu (MEETINGD_CRASH_SEED), %d iterations "
+  std::printf("[crash] %s: seed %llu (MEETINGD_CRASH_SEED), %d iterations "
               "(MEETINGD_CRASH_ITERATIONS)\n",
-              static_cast<unsigned long long>(seed), iterations);
+              to_string(GetParam()).c_str(), static_cast<unsigned long long>(seed), iterations);
   std::fflush(stdout);
   std::mt19937_64 rng{seed};
 
@@ -1078,6 +1168,7 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
   // dormant ones. Six users create meetings as fast as they can: the limits
   // per user are off, the test is about durability.
   node_options opts;
+  opts.store = GetParam();
   opts.flags = {{"rate-limit", "0"},
                 {"max-meetings-per-user", "0"},
                 {"max-creates-per-minute", "0"},
@@ -1189,7 +1280,7 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
     }
 
     // -- the database as the dead node left it ------------------------------------
-    auto snap = read_snapshot(c.db_path(), c.dir().path() + "/snapshot-" + std::to_string(iter));
+    auto snap = read_snapshot(c, c.dir().path() + "/snapshot-" + std::to_string(iter));
     auto where = "round " + std::to_string(iter) + " (seed " + std::to_string(seed)
                  + ", kill after " + std::to_string(rs.delay_ms) + " ms): ";
     if (!snap.error.empty())
@@ -1544,7 +1635,7 @@ TEST(crash, sigkill_at_random_points_loses_nothing_acknowledged_and_replays_repl
   }
   auto code = c.stop_node();
   EXPECT_EQ(code, 0) << log_tail(c);
-  auto snap = read_snapshot(c.db_path(), c.dir().path() + "/snapshot-final");
+  auto snap = read_snapshot(c, c.dir().path() + "/snapshot-final");
   if (snap.integrity != "ok")
     found.add("final: PRAGMA integrity_check: " + snap.integrity);
   for (auto& [id, h] : history) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <libpq-fe.h>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -223,6 +224,34 @@ json start_meeting(client::session& host, const std::vector<client::session*>& g
   return data;
 }
 
+std::vector<sql_row> pg_rows(const std::string& uri, const std::string& sql,
+                             const std::vector<std::string>& params) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn{
+    PQconnectdb((uri + (uri.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=10")
+                  .c_str()),
+    &PQfinish};
+  if (PQstatus(conn.get()) != CONNECTION_OK)
+    throw std::runtime_error("cannot connect to " + uri + ": " + PQerrorMessage(conn.get()));
+  std::vector<const char*> values;
+  for (auto& p : params)
+    values.push_back(p.c_str());
+  std::unique_ptr<PGresult, decltype(&PQclear)> res{
+    PQexecParams(conn.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                 values.data(), nullptr, nullptr, 0),
+    &PQclear};
+  auto status = PQresultStatus(res.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    throw std::runtime_error(sql + ": " + PQresultErrorMessage(res.get()));
+  std::vector<sql_row> rows;
+  for (int r = 0; r < PQntuples(res.get()); ++r) {
+    sql_row row;
+    for (int col = 0; col < PQnfields(res.get()); ++col)
+      row.emplace_back(PQgetvalue(res.get(), r, col));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 // -- temp_dir ---------------------------------------------------------------------
 
 temp_dir::temp_dir() {
@@ -244,9 +273,23 @@ temp_dir::~temp_dir() {
 
 // -- cluster ------------------------------------------------------------------------
 
+std::string to_string(store_kind kind) {
+  return kind == store_kind::postgres ? "postgres" : "sqlite";
+}
+
 cluster::cluster(node_options opts) : opts_(std::move(opts)) {
   mqtt_port_ = free_port();
-  db_ = dir_.path() + "/meetingd.db";
+  if (opts_.store == store_kind::postgres) {
+    std::string error;
+    pg_ = meetingd::test::pg_server::start(&error);
+    if (!pg_)
+      throw std::runtime_error("the node's PostgreSQL server did not start: " + error);
+    db_ = pg_->fresh_database(&error);
+    if (db_.empty())
+      throw std::runtime_error("no database for the node: " + error);
+  } else {
+    db_ = dir_.path() + "/meetingd.db";
+  }
   start_broker();
   start_emulator();
 }
@@ -255,6 +298,7 @@ cluster::~cluster() {
   node_.reset();
   emulator_.reset();
   broker_.reset();
+  pg_.reset(); // after the node: it must not see its database go first
 }
 
 std::string cluster::broker_uri() const {

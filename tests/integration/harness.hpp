@@ -4,8 +4,12 @@
 // directory that is removed afterwards; every process is killed when the
 // test ends, passed or failed.
 // Devices are tools/client sessions, playing docs/protocol.md as a phone would.
+// The node keeps its state in SQLite by default; node_options::store =
+// store_kind::postgres gives it a database on a PostgreSQL server of the
+// cluster's own (tests/pg_server), which the test can kill, stop or pause.
 #pragma once
 
+#include "pg_server/pg_server.hpp"
 #include "tools/client/mqtt_session.hpp"
 
 #include <gtest/gtest.h>
@@ -16,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -93,6 +98,20 @@ void make_server_certificate(const std::string& dir, const std::string& stem,
                              const std::string& common_name,
                              const std::string& subject_alt_name);
 
+/// Where a cluster's node keeps its state (--db).
+enum class store_kind { sqlite, postgres };
+std::string to_string(store_kind kind);
+/// For GoogleTest's names of value-parameterized tests: CTest names them
+/// <suite>.<test>/sqlite and <suite>.<test>/postgres (the PostgreSQL ones
+/// are labelled `integration pg`, tests/integration/CMakeLists.txt).
+inline void PrintTo(store_kind kind, std::ostream* out) {
+  *out << to_string(kind);
+}
+/// Both stores, for INSTANTIATE_TEST_SUITE_P of a fixture over store_kind.
+inline auto both_stores() {
+  return ::testing::Values(store_kind::sqlite, store_kind::postgres);
+}
+
 struct node_options {
   std::map<std::string, std::string> flags; // extra --name=value; "" gives a bare --switch
   std::map<std::string, std::string> env;   // extra environment
@@ -103,6 +122,11 @@ struct node_options {
   /// of the anonymous demo broker. Devices and consoles then need a login
   /// from cluster::add_broker_login.
   bool production_broker = false;
+  /// sqlite: a file in the cluster's temp directory. postgres: the cluster
+  /// starts a PostgreSQL server of its own (initdb in a temp directory, a
+  /// free port; stopped with the cluster, also when the test fails) and
+  /// gives the node a fresh database on it, --db=postgresql://...
+  store_kind store = store_kind::sqlite;
 };
 
 /// Broker + emulator + node for one test.
@@ -116,8 +140,17 @@ public:
     return mqtt_port_;
   }
   std::string rtc_endpoint() const;
+  /// The node's --db: the SQLite file, or the PostgreSQL database's URI.
   const std::string& db_path() const {
     return db_;
+  }
+  store_kind store() const {
+    return opts_.store;
+  }
+  /// The PostgreSQL server of a store_kind::postgres cluster, for fault
+  /// injection (kill9, stop_fast, pause, restart); nullptr on SQLite.
+  meetingd::test::pg_server* pg() {
+    return pg_.get();
   }
   const temp_dir& dir() const {
     return dir_;
@@ -183,6 +216,7 @@ private:
 
   node_options opts_;
   temp_dir dir_;
+  std::unique_ptr<meetingd::test::pg_server> pg_;
   int mqtt_port_ = 0;
   int rtc_port_ = 0;
   std::string db_;
@@ -191,6 +225,13 @@ private:
   std::unique_ptr<process> node_;
   std::map<std::string, std::string> broker_passwords_; // by client id
 };
+
+/// Runs `sql` on the PostgreSQL database at `uri` (libpq, a connection of
+/// its own; $1, $2... are `params`); the rows, each column as text (NULL as
+/// ""). Throws std::runtime_error with the server's message on failure.
+using sql_row = std::vector<std::string>;
+std::vector<sql_row> pg_rows(const std::string& uri, const std::string& sql,
+                             const std::vector<std::string>& params = {});
 
 /// The reply's code, for EXPECT_EQ.
 inline int code_of(const json& reply) {

@@ -70,13 +70,14 @@ done
 start_broker
 start_emulator
 rows='[]'
-for store in "${stores[@]}"; do
-  i=0
-  for n in $MEETINGS; do
-    src=$(jq -r ".recovery[$i].db" "$run/store-$store.json")
-    store_load=$(jq ".recovery[$i].load_ms" "$run/store-$store.json")
-    i=$((i + 1))
-    for r in $(seq 1 "$REPEAT"); do
+# The stores take turns, restart by restart: a machine whose load changes
+# during the run weighs on both alike.
+i=0
+for n in $MEETINGS; do
+  for r in $(seq 1 "$REPEAT"); do
+    for store in "${stores[@]}"; do
+      src=$(jq -r ".recovery[$i].db" "$run/store-$store.json")
+      store_load=$(jq ".recovery[$i].load_ms" "$run/store-$store.json")
       if [ "$store" = sqlite ]; then
         db=$run/rec-$n-$r.db
         cp "$src" "$db"
@@ -92,25 +93,27 @@ for store in "${stores[@]}"; do
       load_ms=$(node_log_field load_ms)
       live=$(node_log_field meetings)
       rss=$(rss_kib "$NODE_PID")
+      hwm=$(hwm_kib "$NODE_PID")
       server_cpu=null
       if [ "$store" = postgresql ]; then
         backend=$(pg_sql "${db##*/}" "SELECT pid FROM pg_stat_activity WHERE datname = current_database()
           AND application_name = 'meetingd' ORDER BY backend_start DESC LIMIT 1")
         [ -z "$backend" ] || server_cpu=$(awk -v hz="$CLK_TCK" '{printf "%d", 1000 * ($14 + $15) / hz}' "/proc/$backend/stat" 2>/dev/null || echo null)
       fi
-      say "$store, $n meetings, run $r: ready in $ready_ms ms, recovered in $recovered_ms ms, load_ms $load_ms, $live meetings, RSS $rss KiB, server CPU $server_cpu ms (load $load)"
+      say "$store, $n meetings, run $r: ready in $ready_ms ms, recovered in $recovered_ms ms, load_ms $load_ms, $live meetings, RSS $rss KiB (peak $hwm), server CPU $server_cpu ms (load $load)"
       t0=$(date +%s%N)
       stop_node
       stop_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
       rows=$(jq --arg store "$store" --argjson n "$n" --argjson r "$r" --argjson ready "$ready_ms" --argjson recovered "$recovered_ms" \
-        --arg load_ms "$load_ms" --arg live "$live" --argjson rss "$rss" --arg la "$load" \
+        --arg load_ms "$load_ms" --arg live "$live" --argjson rss "$rss" --argjson hwm "$hwm" --arg la "$load" \
         --argjson store_load "$store_load" --argjson stop "$stop_ms" --argjson server_cpu "$server_cpu" \
         '. + [{store: $store, meetings: $n, run: $r, ready_ms: $ready, recovered_ms: $recovered, node_load_ms: ($load_ms | tonumber? // null),
-               meetings_loaded: ($live | tonumber? // null), rss_kib: $rss, stop_ms: $stop,
+               meetings_loaded: ($live | tonumber? // null), rss_kib: $rss, rss_peak_kib: $hwm, stop_ms: $stop,
                server_backend_cpu_ms: $server_cpu, store_bench_load_ms: $store_load, load1: ($la | tonumber)}]' <<<"$rows")
       [ "$store" = postgresql ] || rm -f "$db" "$db-wal" "$db-shm"
     done
   done
+  i=$((i + 1))
 done
 
 summary=$(jq 'group_by([.store, .meetings]) | map({store: .[0].store, meetings: .[0].meetings,
@@ -121,7 +124,7 @@ summary=$(jq 'group_by([.store, .meetings]) | map({store: .[0].store, meetings: 
     node_load_ms_median: (map(.node_load_ms) | sort | .[length / 2 | floor]),
     server_backend_cpu_ms_median: (map(.server_backend_cpu_ms) | sort | .[length / 2 | floor]),
     store_bench_load_ms: .[0].store_bench_load_ms,
-    rss_kib: (map(.rss_kib) | max), meetings_loaded: .[0].meetings_loaded,
+    rss_kib: (map(.rss_kib) | max), rss_peak_kib: (map(.rss_peak_kib) | max), meetings_loaded: .[0].meetings_loaded,
     load1: (map(.load1) | max)}) | sort_by(.store != "sqlite", .meetings)' <<<"$rows")
 store_json='{}'
 for store in "${stores[@]}"; do
@@ -145,9 +148,9 @@ names() { local s=$1; s=${s//sqlite/SQLite}; echo "${s//postgresql/PostgreSQL}";
     echo "PostgreSQL: $(jq -r '"\(.server_version), fsync \(.fsync), synchronous_commit \(.synchronous_commit), shared_buffers \(.shared_buffers), jit \(.jit), data on \(.data_filesystem)"' <<<"$pg_settings"); same machine, loopback TCP; server up and warm across the node's restarts."
   fi
   echo
-  echo "| store | meetings | exec → node.recovered ms (median, min–max) | exec → lmq.ready ms | node load_ms | store alone load_ms | server backend CPU ms | RSS once recovered (KiB) | load 1 min |"
-  echo "|---|---|---|---|---|---|---|---|---|"
-  jq -r '.summary[] | "| \(.store) | \(.meetings) | **\(.recovered_ms_median)** (\(.recovered_ms_min)–\(.recovered_ms_max)) | \(.ready_ms_median) | \(.node_load_ms_median | floor) | \(.store_bench_load_ms | floor) | \(.server_backend_cpu_ms_median // "-") | \(.rss_kib) | \(.load1) |"' "$RESULT_JSON"
+  echo "| store | meetings | exec → node.recovered ms (median, min–max) | exec → lmq.ready ms | node load_ms | store alone load_ms | server backend CPU ms | RSS once recovered (KiB) | peak RSS (KiB) | load 1 min |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  jq -r '.summary[] | "| \(.store) | \(.meetings) | **\(.recovered_ms_median)** (\(.recovered_ms_min)–\(.recovered_ms_max)) | \(.ready_ms_median) | \(.node_load_ms_median | floor) | \(.store_bench_load_ms | floor) | \(.server_backend_cpu_ms_median // "-") | \(.rss_kib) | \(.rss_peak_kib) | \(.load1) |"' "$RESULT_JSON"
   echo
   jq -r '.summary[] | select(.meetings == 100000) | "- \(.store), 100k meetings: recovered in **\(.recovered_ms_median) ms** (target ≤ 2000 ms: \(if .recovered_ms_median <= 2000 then "met" else "NOT met" end))"' "$RESULT_JSON"
   if jq -e '.store_bench.postgresql.recovery[0].queries' "$RESULT_JSON" >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 //   store_bench [--senders 32] [--seconds 5] [--sync full|normal] [--dir DIR]
 //   store_bench --recovery 10000 --recovery 100000 [--keep]
 //   store_bench --db postgresql://USER@HOST:PORT/DBNAME ...   (either mode)
+//   store_bench --load FILE-OR-URI [--loads 3] [--pg-detail]
 //
 // Load mode: spawns the store actor on a fresh SQLite file and M sender actors
 // that each commit changesets (a meeting row, a participant, a request record:
@@ -24,6 +25,9 @@
 // --batch meetings per transaction, then VACUUM ANALYZE'd (what autovacuum
 // does to a table soon after a bulk write; --no-vacuum leaves that out), and
 // the load reports the server backend's CPU next to this process's.
+// --load times open() and load() of an existing database (nothing written):
+// the first of --loads in a fresh process and session, as a restarting node
+// reads; the later ones reuse them.
 // --pg-detail adds, per query of the load, the server's own execution time
 // (EXPLAIN ANALYZE), and the time to a complete libpq result in text and in
 // binary format, without ORDER BY, and with JIT off.
@@ -230,7 +234,7 @@ struct target {
   json settings() const {
     json out;
     pg_admin admin{pg};
-    for (auto& row : admin.rows("SELECT name, setting FROM pg_settings WHERE name IN "
+    for (auto& row : admin.rows("SELECT name, current_setting(name) FROM pg_settings WHERE name IN "
                                 "('server_version', 'fsync', 'synchronous_commit', "
                                 "'shared_buffers', 'full_page_writes', 'jit')"))
       out[row[0]] = row[1];

@@ -245,6 +245,14 @@ p99h=$(f '.figures.node_p99_ms_at_half')
   echo "| command | per s | p50 ms | p99 ms | p99.9 ms | errors |"
   echo "|---|---|---|---|---|---|"
   jq -r '.node_flat_out.commands | to_entries[] | "| \(.key) | \(.value.throughput | floor) | \(.value.latency_ms.p50) | \(.value.latency_ms.p99) | \(.value.latency_ms.p999) | \(.value.errors | to_entries | map("\(.key): \(.value)") | join(", ")) |"' "$RESULT_JSON"
+  if [ "$other" != null ]; then
+    echo
+    echo "Per command, node on postgresql flat out:"
+    echo
+    echo "| command | per s | p50 ms | p99 ms | p99.9 ms | errors |"
+    echo "|---|---|---|---|---|---|"
+    jq -r '.postgresql_node_flat_out.commands | to_entries[] | "| \(.key) | \(.value.throughput | floor) | \(.value.latency_ms.p50) | \(.value.latency_ms.p99) | \(.value.latency_ms.p999) | \(.value.errors | to_entries | map("\(.key): \(.value)") | join(", ")) |"' "$RESULT_JSON"
+  fi
   if [ -n "$SWEEP" ]; then
     echo
     echo "Sweep ($SWEEP_DURATION each):"

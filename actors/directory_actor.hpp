@@ -56,6 +56,8 @@ struct directory_actor_state {
   std::size_t hashing = 0;
   /// Actors stopped since memory was last returned to the system.
   std::size_t passivated_since_trim = 0;
+  /// This actor's commits, so that its reads show committed state.
+  commit_order commits;
   static inline const char* name = "directory";
 };
 

@@ -18,7 +18,8 @@ inline unix_ms now_of(self_ptr self) {
 }
 
 inline reply_route route_of(const inbound_request& in, std::string user = {}) {
-  return reply_route{in.client, in.req.id, std::move(user), in.req.cmd.meeting};
+  return reply_route{in.client, in.req.id, std::move(user), in.req.cmd.meeting,
+                     !proto::changes_state(in.req.cmd.kind)};
 }
 
 inline proto::reply ok(proto::reply_data data = {}) {

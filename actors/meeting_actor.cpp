@@ -22,7 +22,8 @@ core_context context_of(self_ptr self) {
 }
 
 reply_route route_of(self_ptr self, const meeting_request& req) {
-  return reply_route{req.who.client, req.request_id, req.who.user, self->state.m.id};
+  return reply_route{req.who.client, req.request_id, req.who.user, self->state.m.id,
+                     !proto::changes_state(req.cmd.kind)};
 }
 
 /// Arms one delayed tick for the earliest deadline, unless one is armed

@@ -46,6 +46,8 @@ struct meeting_actor_state {
   int outstanding = 0;
   /// DeleteChannel attempts that failed so far (for the backoff).
   int delete_failures = 0;
+  /// This actor's commits, so that its reads show committed state.
+  commit_order commits;
   static inline const char* name = "meeting";
 };
 

@@ -1,7 +1,10 @@
 // The one way a command's reply leaves an actor: the reply is encoded, stored
 // with the changes it reports in one changeset (the request record makes it
 // replayable, docs/protocol.md §4), and released only when the store has committed
-// that changeset (§5). Shared by the directory and the meeting actors.
+// that changeset (§5). A read's reply is not stored: it is released once the
+// commits its actor asked for before it are answered, so it shows committed
+// state, and a read is answered while the database is away unless its own
+// actor has a commit held there. Shared by the directory and the meeting actors.
 #pragma once
 
 #include "actors/interfaces.hpp"
@@ -23,6 +26,14 @@ void commit_reply(Self* self, const store_actor& store, const reply_route& route
                   proto::reply reply, changeset changes, unix_ms now,
                   caf::typed_response_promise<final_reply> rp, Before before, After after) {
   auto final = make_final_reply(route, std::move(reply));
+  if (route.reads_only) {
+    after_own_commits(self, [rp, final = std::move(final), before, after]() mutable {
+      before();
+      rp.deliver(std::move(final));
+      after();
+    });
+    return;
+  }
   if (final.replayable)
     changes.add(change::put_request{
       request_record{route.client, route.request_id, final.wire, now}});

@@ -17,7 +17,7 @@ final_reply make_final_reply(const reply_route& route, proto::reply reply) {
   out.wire = codec::encode_reply(reply);
   out.user = route.user;
   out.meeting = route.meeting;
-  out.replayable = is_replayable(reply.code);
+  out.replayable = is_replayable(reply.code) && !route.reads_only;
   return out;
 }
 

@@ -29,6 +29,10 @@ struct reply_route {
   std::string request_id;
   std::string user;
   std::string meeting;
+  /// The command only reads (proto::changes_state is false): its reply is
+  /// sent at once, never stored, and a repeat reads again. Waiting for a
+  /// commit would hold reads while the database is away (docs/database.md).
+  bool reads_only = false;
 };
 
 /// 429, 500, 502 and 503 changed nothing and say "try again": a retry with

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include <poll.h>
 
@@ -33,16 +34,41 @@ std::string trimmed(const char* msg) {
   return s;
 }
 
+/// The server's DETAIL, unless it quotes row values: "Failing row contains
+/// (...)" (not-null and check violations) would put password hashes, channel
+/// keys and stored replies into the log. Key details name ids only.
+std::string loggable_detail(const char* detail) {
+  if (!detail)
+    return {};
+  std::string_view d{detail};
+  if (d.rfind("Failing row contains", 0) == 0)
+    return {};
+  return std::string{d};
+}
+
 failure from_result(const PGresult* r, PGconn* conn) {
   failure f;
-  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  auto field = [r](int code) -> const char* {
+    return r ? PQresultErrorField(r, code) : nullptr;
+  };
+  const char* state = field(PG_DIAG_SQLSTATE);
   f.sqlstate = state ? state : "";
-  f.what = trimmed(r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+  // The primary message alone: PQresultErrorMessage would add the DETAIL line.
+  f.what = trimmed(field(PG_DIAG_MESSAGE_PRIMARY));
   if (f.what.empty())
     f.what = trimmed(PQerrorMessage(conn));
-  if (const char* detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr)
-    if (f.what.find(detail) == std::string::npos)
-      f.what += std::string{" ("} + detail + ")";
+  auto detail = loggable_detail(field(PG_DIAG_MESSAGE_DETAIL));
+  if (!detail.empty() && f.what.find(detail) == std::string::npos)
+    f.what += " (" + detail + ")";
+  std::string where;
+  if (const char* table = field(PG_DIAG_TABLE_NAME))
+    where += std::string{"table "} + table;
+  if (const char* constraint = field(PG_DIAG_CONSTRAINT_NAME))
+    where += (where.empty() ? "" : ", ") + std::string{"constraint "} + constraint;
+  if (const char* column = field(PG_DIAG_COLUMN_NAME))
+    where += (where.empty() ? "" : ", ") + std::string{"column "} + column;
+  if (!where.empty())
+    f.what += " [" + where + "]";
   if (!f.sqlstate.empty())
     f.what += " [SQLSTATE " + f.sqlstate + "]";
   f.retryable = !is_refusal(f.sqlstate);
@@ -295,6 +321,45 @@ connection::outcome connection::exec_prepared(const std::string& name,
   if (!flush_and_wait(deadline, why))
     return outcome{result{nullptr, clear}, why};
   return collect(deadline);
+}
+
+std::optional<failure> connection::stream(const std::string& sql,
+                                          const std::vector<std::string>& params,
+                                          const std::function<void(const pg_result*)>& each) {
+  if (auto err = ensure_connected())
+    return err;
+  auto deadline = steady::now() + timeout_;
+  auto values = pointers_to(params);
+  if (!PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                         values.data(), nullptr, nullptr, 0))
+    return lost("sending a statement to PostgreSQL failed");
+  if (!PQsetSingleRowMode(conn_))
+    return lost("PostgreSQL's single-row mode could not be set");
+  failure why;
+  if (!flush_and_wait(deadline, why))
+    return why;
+  std::optional<failure> first;
+  for (;;) {
+    if (!wait_readable(deadline, why))
+      return why;
+    PGresult* r = PQgetResult(conn_);
+    if (!r)
+      break;
+    auto res = own(r);
+    auto status = PQresultStatus(r);
+    if (status == PGRES_SINGLE_TUPLE && !first) {
+      each(r);
+      deadline = steady::now() + timeout_;
+    } else if ((status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE) && !first) {
+      first = from_result(r, conn_);
+    }
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    if (!first)
+      first = lost("the connection to PostgreSQL was lost");
+    close();
+  }
+  return first;
 }
 
 connection::outcome connection::exec_script(const std::string& sql) {

@@ -77,6 +77,13 @@ public:
   outcome exec(const std::string& sql, const std::vector<std::string>& params = {});
   outcome exec_prepared(const std::string& name, const std::vector<std::string>& params);
 
+  /// Runs one query and hands its rows to `each` one at a time as they
+  /// arrive (libpq's single-row mode), so a large read neither waits for
+  /// the whole result nor holds it in memory twice. The timeout counts from
+  /// the last row received: a long read that keeps moving is not cut.
+  std::optional<failure> stream(const std::string& sql, const std::vector<std::string>& params,
+                                const std::function<void(const pg_result*)>& each);
+
   /// Runs several statements separated by semicolons (a migration), in
   /// the simple query protocol; no parameters.
   outcome exec_script(const std::string& sql);

@@ -21,9 +21,9 @@ unix_ms now_ms() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-/// The name a statement is prepared under on every session.
-std::string name_of(rows::statement which) {
-  return "md_" + std::to_string(static_cast<int>(which));
+/// The name a statement is prepared under on every session; errors name it.
+std::string prepared_name(rows::statement which) {
+  return std::string{"md_"} + rows::name_of(which);
 }
 
 /// Binds parameters as text, left to right.
@@ -174,7 +174,7 @@ std::unique_ptr<store> open_pg_store(const std::string& uri,
 std::optional<pg::failure> pg_store::prepare_statements() {
   for (int i = 0; i < rows::statement_count; ++i) {
     auto which = static_cast<rows::statement>(i);
-    if (auto err = conn_.prepare(name_of(which),
+    if (auto err = conn_.prepare(prepared_name(which),
                                  rows::statement_sql(which, rows::dialect::postgresql)))
       return err;
   }
@@ -242,7 +242,7 @@ std::optional<store_error> pg_store::apply(const std::vector<const changeset*>& 
   std::vector<pg::connection::queued> statements;
   statements.push_back({{}, "BEGIN", {}});
   auto queue = [&](rows::statement which, auto&& bind) {
-    pg::connection::queued q{name_of(which), {}, {}};
+    pg::connection::queued q{prepared_name(which), {}, {}};
     binder b{q.params};
     bind(b);
     statements.push_back(std::move(q));
@@ -274,17 +274,13 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
                    const std::vector<std::string>& params, auto&& row) {
     if (result.error)
       return;
-    auto out = conn_.exec(sql, params);
-    if (out.error) {
-      result.error = failure(*out.error, doing);
-      return;
-    }
-    const PGresult* res = out.res.get();
-    int n = PQntuples(res);
-    for (int i = 0; i < n; ++i) {
-      reader r{res, i, 0, &bad};
+    // Row by row as they arrive: 100k meetings' rows are never held whole.
+    auto err = conn_.stream(sql, params, [&](const PGresult* res) {
+      reader r{res, 0, 0, &bad};
       row(r);
-    }
+    });
+    if (err)
+      result.error = failure(*err, doing);
   };
   // One snapshot of all tables.
   if (auto out = conn_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); out.error) {

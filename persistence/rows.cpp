@@ -1,6 +1,8 @@
 // The statements of both SQL stores (see rows.hpp).
 #include "persistence/rows.hpp"
 
+#include <iterator>
+
 #include <cstring>
 #include <unordered_map>
 
@@ -62,6 +64,21 @@ std::string joined(const std::vector<const char*>& cols, const char* prefix) {
     out += cols[i];
   }
   return out;
+}
+
+const char* name_of(statement which) {
+  // In the order of `statement`.
+  static constexpr const char* names[] = {
+    "put_meeting",        "put_participant",       "put_invitation",
+    "delete_meeting_participants", "delete_meeting_invitations", "delete_meeting",
+    "put_user",           "delete_user",           "put_device",
+    "delete_device",      "put_device_seq",        "put_request",
+    "delete_requests_of", "put_login_failures",    "delete_login_failures",
+    "put_removed_user",   "delete_removed_user",
+  };
+  static_assert(std::size(names) == statement_count);
+  auto i = static_cast<std::size_t>(which);
+  return i < std::size(names) ? names[i] : "unknown";
 }
 
 std::string statement_sql(statement which, dialect d) {

@@ -71,6 +71,9 @@ enum statement : int {
   statement_count,
 };
 
+/// What `which` is called in logs and as a prepared statement ("put_meeting").
+const char* name_of(statement which);
+
 /// The SQL of `which` in `d`, with numbered placeholders bound left to right
 /// in the order `write` below binds them.
 std::string statement_sql(statement which, dialect d);

@@ -320,7 +320,8 @@ TEST_F(directory_actor_test, logout_and_removal_forget_the_devices_stored_replie
   login(a1, "alice");
   login(a2, "alice");
   ASSERT_EQ(call(a1, "c-1", create_command("m-1")).code, 0);
-  ASSERT_EQ(call(a2, "g-1", command(command_kind::meeting_get, "m-1")).code, 0);
+  call(a2, "j-1", command(command_kind::meeting_join, "m-1"));
+  ASSERT_TRUE(store_ctl->request(a2, "j-1"));
   ASSERT_TRUE(store_ctl->request(a1, "c-1"));
   ASSERT_EQ(call(a1, "out-1", command(command_kind::auth_logout)).code, 0);
   EXPECT_FALSE(store_ctl->request(a1, "c-1"))
@@ -329,7 +330,7 @@ TEST_F(directory_actor_test, logout_and_removal_forget_the_devices_stored_replie
   auto rm = command(command_kind::admin_user_remove);
   rm.user = "alice";
   ASSERT_EQ(call(console, "rm-1", rm, true).code, 0);
-  EXPECT_FALSE(store_ctl->request(a2, "g-1"));
+  EXPECT_FALSE(store_ctl->request(a2, "j-1"));
 }
 
 TEST_F(directory_actor_test, an_old_password_hash_is_upgraded_at_the_next_login) {

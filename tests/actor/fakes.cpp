@@ -285,7 +285,8 @@ void node_fixture::expect_logged(const final_reply& r, const std::string& client
                      << " not in the request log: " << r.wire;
     EXPECT_EQ(rec->reply, r.wire);
   } else {
-    EXPECT_FALSE(rec) << "a 'try again' reply was stored: " << r.wire;
+    EXPECT_FALSE(rec) << "a reply that must not be replayed (try again, or a read) was stored: "
+                     << r.wire;
   }
 }
 

@@ -308,6 +308,37 @@ TEST_F(meeting_actor_test, the_directory_hears_of_a_change_before_the_reply_leav
   EXPECT_EQ(dir_log->updates[0].summary.meeting, "m-1");
 }
 
+// A read is not stored and does not wait for the database, except for the
+// commits its own meeting asked for before it: what it shows is committed,
+// and another meeting's held commit does not hold it (docs/protocol.md §4).
+TEST_F(meeting_actor_test, a_read_waits_only_for_its_own_meetings_commits_and_is_not_stored) {
+  auto m1 = create("m-1");
+  auto m2 = create("m-2");
+  store_ctl->hold = true;
+  send(m1, "alice", "r-lock", command(command_kind::moderate_lock, "m-1"));
+  run();
+  ASSERT_EQ(store_ctl->waiting.size(), 1u);
+  send(m2, "alice", "r-get-2", command(command_kind::meeting_get, "m-2"));
+  run();
+  auto other = expect_reply();
+  EXPECT_EQ(other.code, 0) << other.wire;
+  EXPECT_FALSE(other.replayable);
+  send(m1, "alice", "r-get-1", command(command_kind::meeting_get, "m-1"));
+  run();
+  EXPECT_FALSE(poll_reply()) << "a read showed the lock before it was committed";
+  store_ctl->hold = false;
+  self->send(store, flush_atom::value);
+  run();
+  auto lock = expect_reply();
+  EXPECT_EQ(lock.code, 0) << lock.wire;
+  auto get = expect_reply();
+  ASSERT_EQ(get.code, 0) << get.wire;
+  EXPECT_TRUE(json::parse(get.wire)["data"]["locked"].get<bool>()) << get.wire;
+  expect_logged(lock, alice_dev, "r-lock");
+  expect_logged(get, alice_dev, "r-get-1");
+  expect_logged(other, alice_dev, "r-get-2");
+}
+
 TEST_F(meeting_actor_test, a_refused_creation_frees_the_id_before_the_reply_leaves) {
   rtc_ctl->script("create", rtc_script::down());
   auto bad = create_command("m-2");

@@ -424,10 +424,6 @@ TEST_P(pg_outage, every_command_is_answered_and_the_node_carries_on_when_the_ser
 // answered as usual". A killed server, and one device and the console ask
 // the node what it has in memory.
 TEST(pg_outage_reads, reads_are_answered_while_the_server_is_away) {
-  GTEST_SKIP() << "blocked by: read-only commands are held until the database is back "
-                  "(actors/reply_commit.hpp commit_reply stores every replayable reply, reads' "
-                  "too, in request_log and releases it only after that commit), against "
-                  "docs/database.md \"commands that only read are answered as usual\"";
   node_options opts;
   opts.store = store_kind::postgres;
   cluster c{opts};

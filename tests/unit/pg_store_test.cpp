@@ -201,6 +201,35 @@ TEST_F(pg_store_test, a_refused_write_is_not_retryable_and_names_the_statement) 
   EXPECT_EQ(s.live_meetings.size(), 1u);
 }
 
+TEST_F(pg_store_test, a_refused_row_is_named_by_statement_and_constraint_never_by_its_values) {
+  // A check added by hand (as an operator might) refuses the row; the
+  // server's DETAIL would quote it whole ("Failing row contains (...)"),
+  // password hash included, and the error goes to the log.
+  auto uri = shared_database();
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  PGconn* c = PQconnectdb(uri.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  PGresult* r = PQexec(c, "ALTER TABLE users ADD CONSTRAINT hand_made_check "
+                          "CHECK (display_name <> 'refused')");
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+  changeset cs;
+  user_record u;
+  u.id = "carol";
+  u.display_name = "refused";
+  u.password_hash = "pbkdf2-sha256$600000$c2FsdA$SECRET-KEY-BYTES";
+  cs.add(change::put_user{u});
+  auto err = apply(*db, cs);
+  ASSERT_TRUE(err);
+  EXPECT_FALSE(err->retryable) << err->what;
+  EXPECT_EQ(err->what.find("SECRET-KEY-BYTES"), std::string::npos) << err->what;
+  EXPECT_EQ(err->what.find("pbkdf2"), std::string::npos) << err->what;
+  for (auto named : {"md_put_user", "table users", "constraint hand_made_check", "23514"})
+    EXPECT_NE(err->what.find(named), std::string::npos) << named << " in: " << err->what;
+}
+
 TEST_F(pg_store_test, a_killed_server_is_retryable_and_the_store_carries_on_when_it_is_back) {
   std::string error;
   auto server = test::pg_server::start(&error);

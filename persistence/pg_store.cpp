@@ -311,21 +311,9 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
           });
   };
   rows_of_live_meetings("loading participants", "participants", rows::participant_cols,
-                        [](reader& r, meeting& m) {
-                          participant p;
-                          rows::read(r, p);
-                          auto key = p.user;
-                          m.participants.emplace_hint(m.participants.end(), std::move(key),
-                                                      std::move(p));
-                        });
+                        [](reader& r, meeting& m) { rows::read_participant_into(r, m); });
   rows_of_live_meetings("loading invitations", "invitations", rows::invitation_cols,
-                        [](reader& r, meeting& m) {
-                          invitation inv;
-                          rows::read(r, inv);
-                          auto key = inv.invitee;
-                          m.invitations.emplace_hint(m.invitations.end(), std::move(key),
-                                                     std::move(inv));
-                        });
+                        [](reader& r, meeting& m) { rows::read_invitation_into(r, m); });
   query("loading ended meetings",
         "SELECT " + rows::joined(rows::meeting_cols, "m.")
           + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted AND m.ended_at >= $1",

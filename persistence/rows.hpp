@@ -252,6 +252,25 @@ void read(Reader& r, invitation& inv) {
   inv.delivered = r.flag();
 }
 
+/// Reads a participant row into `m` (rows come in user order, so each is
+/// placed at the end).
+template <class Reader>
+void read_participant_into(Reader& r, meeting& m) {
+  participant p;
+  read(r, p);
+  auto key = p.user;
+  m.participants.emplace_hint(m.participants.end(), std::move(key), std::move(p));
+}
+
+/// Reads an invitation row into `m` (in invitee order).
+template <class Reader>
+void read_invitation_into(Reader& r, meeting& m) {
+  invitation inv;
+  read(r, inv);
+  auto key = inv.invitee;
+  m.invitations.emplace_hint(m.invitations.end(), std::move(key), std::move(inv));
+}
+
 template <class Reader>
 void read(Reader& r, user_record& u) {
   u.id = r.text();

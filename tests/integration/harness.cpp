@@ -171,13 +171,19 @@ std::string process::output() const {
   return read_file(out_path_);
 }
 
+std::pair<int, std::string> run_program(const std::string& name, std::vector<std::string> argv,
+                                        std::map<std::string, std::string> env,
+                                        std::chrono::milliseconds timeout) {
+  temp_dir dir;
+  process p{name, argv, env, dir.path()};
+  auto code = p.wait(timeout);
+  return {code.value_or(-1), p.output()};
+}
+
 std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
                                          std::map<std::string, std::string> env) {
-  temp_dir dir;
   args.insert(args.begin(), MEETINGD_NODE_BIN);
-  process p{"meetingd", args, env, dir.path()};
-  auto code = p.wait(10s);
-  return {code.value_or(-1), p.output()};
+  return run_program("meetingd", std::move(args), std::move(env), 10s);
 }
 
 int count_lines(const std::string& text) {

@@ -77,6 +77,13 @@ private:
   std::string path_;
 };
 
+/// Runs `argv` (argv[0]: the program's path) in a temp directory until it
+/// exits (at most `timeout`, then it is killed): (exit code or -1, its
+/// stdout and stderr).
+std::pair<int, std::string> run_program(const std::string& name, std::vector<std::string> argv,
+                                        std::map<std::string, std::string> env = {},
+                                        std::chrono::milliseconds timeout = 30s);
+
 /// Runs meetingd with these arguments until it exits (at most 10 s):
 /// (exit code or -1, its output). The default environment has the RTC key
 /// pair, so that only the arguments decide.

@@ -10,6 +10,7 @@
 
 #include "actors/core/directory_core.hpp"
 #include "actors/core/dormant_meetings.hpp"
+#include "actors/commit_order.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/meeting_actor.hpp"
 #include "actors/node_env.hpp"
@@ -56,7 +57,7 @@ struct directory_actor_state {
   std::size_t hashing = 0;
   /// Actors stopped since memory was last returned to the system.
   std::size_t passivated_since_trim = 0;
-  /// This actor's commits, so that its reads show committed state.
+  /// This actor's replies in commit order, so that its reads show committed state.
   commit_order commits;
   static inline const char* name = "directory";
 };

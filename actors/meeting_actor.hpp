@@ -5,6 +5,7 @@
 // the earliest deadline. One actor per meeting; nothing here blocks.
 #pragma once
 
+#include "actors/commit_order.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/node_env.hpp"
 
@@ -46,7 +47,7 @@ struct meeting_actor_state {
   int outstanding = 0;
   /// DeleteChannel attempts that failed so far (for the backoff).
   int delete_failures = 0;
-  /// This actor's commits, so that its reads show committed state.
+  /// This actor's replies in commit order, so that its reads show committed state.
   commit_order commits;
   static inline const char* name = "meeting";
 };

@@ -2,11 +2,11 @@
 // with the changes it reports in one changeset (the request record makes it
 // replayable, docs/protocol.md §4), and released only when the store has committed
 // that changeset (§5). A read's reply is not stored: it is released once the
-// commits its actor asked for before it are answered, so it shows committed
-// state, and a read is answered while the database is away unless its own
-// actor has a commit held there. Shared by the directory and the meeting actors.
+// replies its actor committed before it are durable (commit_order.hpp).
+// Shared by the directory and the meeting actors.
 #pragma once
 
+#include "actors/commit_order.hpp"
 #include "actors/interfaces.hpp"
 #include "gateway/final_reply.hpp"
 
@@ -20,29 +20,33 @@ namespace meetingd {
 /// Adds the request record for `reply` to `changes`, commits, then runs
 /// `before` (what others must know before the caller can act on the reply:
 /// the directory's view of the meeting), delivers the reply, and runs `after`
-/// (events, follow-up work) in that order.
+/// (events, follow-up work) in that order. A read skips the commit.
 template <class Self, class Before, class After>
 void commit_reply(Self* self, const store_actor& store, const reply_route& route,
                   proto::reply reply, changeset changes, unix_ms now,
                   caf::typed_response_promise<final_reply> rp, Before before, After after) {
   auto final = make_final_reply(route, std::move(reply));
-  if (route.reads_only) {
-    after_own_commits(self, [rp, final = std::move(final), before, after]() mutable {
-      before();
-      rp.deliver(std::move(final));
-      after();
-    });
-    return;
-  }
   if (final.replayable)
     changes.add(change::put_request{
       request_record{route.client, route.request_id, final.wire, now}});
-  commit_then(self, store, std::move(changes),
-              [rp, final = std::move(final), before, after]() mutable {
-                before();
-                rp.deliver(std::move(final));
-                after();
-              });
+  auto release = [rp, final = std::move(final), before, after]() mutable {
+    before();
+    rp.deliver(std::move(final));
+    after();
+  };
+  auto& order = self->state.commits;
+  if (route.reads_only) {
+    order.after_replies_so_far(std::move(release));
+    return;
+  }
+  auto ticket = order.ask();
+  commit_then(
+    self, store, std::move(changes),
+    [self, ticket, release]() mutable {
+      release();
+      self->state.commits.done(ticket);
+    },
+    [self, ticket] { self->state.commits.done(ticket); });
 }
 
 } // namespace meetingd

@@ -99,8 +99,6 @@ struct lmq_actor_state {
   std::vector<caf::typed_response_promise<bool>> drained;
   lmq_actor_state();
   ~lmq_actor_state();
-  /// Commits of device sequence numbers (commit_then keeps its order here).
-  commit_order commits;
   static inline const char* name = "lmq-gateway";
 };
 

@@ -37,13 +37,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <utility>
 #include <vector>
 
 namespace meetingd {
@@ -151,74 +149,24 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::store_stats)
 
 namespace meetingd {
 
-/// An actor's own commits in the order it asked for them. A read waits only
-/// for the commits its actor asked for before it (after_own_commits), so it
-/// shows committed state without writing anything itself, and is answered
-/// while the database is away unless its actor has a commit held there.
-/// Every actor that calls commit_then keeps one as `state.commits`.
-struct commit_order {
-  std::uint64_t asked = 0;
-  std::uint64_t answered = 0;
-  std::vector<std::pair<std::uint64_t, std::function<void()>>> waiting;
-};
-
-/// Runs `fn` once every commit the actor asked for so far is answered.
-template <class Self, class Fn>
-void after_own_commits(Self* self, Fn fn) {
-  auto& order = self->state.commits;
-  if (order.answered >= order.asked) {
-    fn();
-    return;
-  }
-  order.waiting.emplace_back(order.asked, std::function<void()>{std::move(fn)});
-}
-
-namespace detail {
-
-/// Marks commit `ticket` answered and runs the reads that waited for it. The
-/// store answers in the order it was asked, so the waiting list is in order.
-template <class Self>
-void commit_answered(Self* self, std::uint64_t ticket) {
-  auto& order = self->state.commits;
-  order.answered = std::max(order.answered, ticket);
-  std::size_t ready = 0;
-  while (ready < order.waiting.size() && order.waiting[ready].first <= order.answered)
-    ++ready;
-  if (ready == 0)
-    return;
-  std::vector<std::function<void()>> run;
-  run.reserve(ready);
-  for (std::size_t i = 0; i < ready; ++i)
-    run.push_back(std::move(order.waiting[i].second));
-  order.waiting.erase(order.waiting.begin(),
-                      order.waiting.begin() + static_cast<std::ptrdiff_t>(ready));
-  for (auto& fn : run)
-    fn();
-}
-
-} // namespace detail
-
 /// Commits `changes` (if any) and then runs `after` in the actor. If the
-/// store is gone, `after` never runs and the error is logged; a pending
-/// response promise then breaks, which the gateway answers with 500.
-template <class Self, class After>
-void commit_then(Self* self, const store_actor& store, changeset changes,
-                 After after) {
+/// store is gone or refuses the changes, `after` never runs, the error is
+/// logged and `failed` runs; a pending response promise then breaks, which
+/// the gateway answers with 500.
+template <class Self, class After, class Failed = void (*)()>
+void commit_then(Self* self, const store_actor& store, changeset changes, After after,
+                 Failed failed = [] {}) {
   if (changes.empty()) {
     after();
     return;
   }
-  auto ticket = ++self->state.commits.asked;
   self->request(store, caf::infinite, commit_atom::value, std::move(changes))
-    .then([self, ticket, after](std::uint64_t) mutable {
-            after();
-            detail::commit_answered(self, ticket);
-          },
-          [self, ticket](caf::error& err) {
+    .then([after](std::uint64_t) mutable { after(); },
+          [failed](caf::error& err) mutable {
             MD_LOG_ERROR("store.commit_failed",
                          log::kv("error", caf::to_string(err)),
                          log::kv("hint", "the store actor is gone; the node is shutting down or broken"));
-            detail::commit_answered(self, ticket);
+            failed();
           });
 }
 

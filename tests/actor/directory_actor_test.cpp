@@ -862,6 +862,41 @@ TEST_F(passivation_test, a_meeting_with_work_in_flight_keeps_its_actor) {
   EXPECT_EQ(running_actors(), awake - 1);
 }
 
+// While the database holds the directory's own bookkeeping (a presence
+// change: no reply waits on it), the console's reads are answered: ping,
+// stats and the lists wait only for replies committed before them.
+TEST_F(directory_actor_test, reads_do_not_wait_for_bookkeeping_held_by_the_store) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  store_ctl->hold = true;
+  presence(b1, false);
+  ASSERT_EQ(store_ctl->waiting.size(), 1u) << "the presence change is not held";
+  for (auto kind : {command_kind::admin_ping, command_kind::admin_stats,
+                    command_kind::admin_meetings_list, command_kind::admin_users_list}) {
+    send(console, std::string{"read-"} + proto::to_string(kind), command(kind), true);
+    run();
+    auto r = poll_reply();
+    ASSERT_TRUE(r) << proto::to_string(kind) << " waited for the held presence change";
+    EXPECT_EQ(r->code, 0) << r->wire;
+    EXPECT_FALSE(r->replayable) << r->wire;
+  }
+  // A command's reply held by the store holds the reads after it.
+  auto add = command(command_kind::admin_user_add);
+  add.user = "carol";
+  add.password = "pw-carol";
+  send(console, "add-carol", add, true);
+  run();
+  send(console, "list-after", command(command_kind::admin_users_list), true);
+  run();
+  EXPECT_FALSE(poll_reply()) << "a read went out before the reply committed before it";
+  store_ctl->hold = false;
+  self->send(store, flush_atom::value);
+  run();
+  EXPECT_EQ(expect_reply().code, 0);
+  auto list = expect_reply();
+  EXPECT_NE(list.wire.find("carol"), std::string::npos) << list.wire;
+}
+
 // An ended meeting answers 410 for --ended-retention, then 404: the
 // directory forgets it (it used to keep it until the next restart).
 TEST_F(directory_actor_test, an_ended_meeting_is_forgotten_after_the_retention) {

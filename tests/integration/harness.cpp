@@ -27,27 +27,21 @@ namespace meetingd::testing {
 
 namespace fs = std::filesystem;
 
-// Below the kernel's ephemeral range (32768-60999 by default), so that no
-// outgoing connection of a test running in parallel takes the port between
-// this check and the listener's bind, or while a test restarts its broker.
 int free_port() {
-  static std::mt19937 pick{std::random_device{}()};
-  std::uniform_int_distribution<int> range{20000, 32000};
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int port = range(pick);
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (bound)
-      return port;
-  }
-  throw std::runtime_error("no free loopback port in 20000-32000");
+  std::string error;
+  int port = meetingd::test::free_loopback_port(&error);
+  if (port < 0)
+    throw std::runtime_error(error);
+  return port;
+}
+
+std::string lines_with(const std::string& log, const std::string& what) {
+  std::istringstream in{log};
+  std::string out;
+  for (std::string line; std::getline(in, line);)
+    if (line.find(what) != std::string::npos)
+      out += line + "\n";
+  return out;
 }
 
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

@@ -32,6 +32,9 @@ using namespace std::chrono_literals;
 /// A loopback port nobody listens on right now, below the ephemeral range.
 int free_port();
 
+/// The lines of `log` that contain `what`, each with its newline.
+std::string lines_with(const std::string& log, const std::string& what);
+
 /// Polls `pred` every 20 ms until it holds or `timeout` passes; its last value.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 

@@ -7,24 +7,9 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
 
 using namespace meetingd::testing;
 using meetingd::test::pg_server;
-
-namespace {
-
-/// The lines of `log` that contain `what`.
-std::string lines_with(const std::string& log, const std::string& what) {
-  std::istringstream in{log};
-  std::string out;
-  for (std::string line; std::getline(in, line);)
-    if (line.find(what) != std::string::npos)
-      out += line + "\n";
-  return out;
-}
-
-} // namespace
 
 TEST(pg_node, a_db_it_cannot_use_stops_the_node_with_one_line) {
   std::string error;

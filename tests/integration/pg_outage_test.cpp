@@ -32,7 +32,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <thread>
 
 using namespace meetingd::testing;
@@ -203,16 +202,6 @@ std::string describe(const sent& c, steady::time_point fault_at) {
   std::string s = c.type + " " + c.args.dump() + " (id " + c.id + ", sent "
                   + std::to_string(ms) + " ms after the fault began): ";
   return s + (c.reply ? c.reply->dump() : "no answer");
-}
-
-/// The lines of `log` that contain `what`.
-std::string lines_with(const std::string& log, const std::string& what) {
-  std::istringstream in{log};
-  std::string out;
-  for (std::string line; std::getline(in, line);)
-    if (line.find(what) != std::string::npos)
-      out += line + "\n";
-  return out;
 }
 
 class pg_outage : public ::testing::TestWithParam<fault> {};

@@ -216,23 +216,6 @@ bool port_bindable(int port) {
   return ok;
 }
 
-// Below the kernel's ephemeral range (32768-60999 by default), as the
-// integration harness picks its ports: a port the kernel hands out for
-// outgoing connections (this test's own libpq clients included) could be
-// taken while the server is down between kill9() and restart() on the same
-// port.
-int pick_port(std::string* error) {
-  static std::mt19937 rng{std::random_device{}()};
-  std::uniform_int_distribution<int> range{20000, 32000};
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    int port = range(rng);
-    if (port_bindable(port))
-      return port;
-  }
-  *error = "no free loopback port in 20000-32000 after 200 tries: is something holding them all?";
-  return -1;
-}
-
 // --- the PostgreSQL installation -----------------------------------------------
 
 bool executable(const fs::path& p) {
@@ -577,6 +560,23 @@ std::size_t file_size(const std::string& path) {
 
 } // namespace
 
+// Below the kernel's ephemeral range (32768-60999 by default): a port the kernel hands out for
+// outgoing connections (this test's own libpq clients included) could be
+// taken while the server is down between kill9() and restart() on the same
+// port.
+int free_loopback_port(std::string* error) {
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<int> range{20000, 32000};
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    int port = range(rng);
+    if (port_bindable(port))
+      return port;
+  }
+  *error = "no free loopback port in 20000-32000 after 200 tries: is something holding them all?";
+  return -1;
+}
+
+
 // --- pg_server --------------------------------------------------------------------
 
 std::unique_ptr<pg_server> pg_server::start(std::string* error) {
@@ -675,7 +675,7 @@ std::unique_ptr<pg_server> pg_server::start(std::string* error) {
   // port is tried.
   std::string attempts;
   for (int attempt = 0; attempt < k_port_attempts; ++attempt) {
-    s->port_ = pick_port(error);
+    s->port_ = free_loopback_port(error);
     if (s->port_ < 0)
       return nullptr;
     std::size_t log_start = file_size(s->log_path());
@@ -848,14 +848,18 @@ std::vector<pid_t> pg_server::backend_pids() const {
   return pid_ > 0 ? children_of(pid_) : std::vector<pid_t>{};
 }
 
+std::vector<pid_t> pg_server::stop_postmaster_then_list_children() {
+  ::kill(pid_, SIGSTOP);
+  wait_until([&] { return stopped(pid_); }, 2s);
+  return children_of(pid_);
+}
+
 void pg_server::kill9() {
   if (pid_ <= 0)
     return;
   // Stopped first so that it forks no backend between the listing of its
   // children and the kill: all of them die, none is orphaned.
-  ::kill(pid_, SIGSTOP);
-  wait_until([&] { return stopped(pid_); }, 2s);
-  std::vector<pid_t> kids = children_of(pid_);
+  auto kids = stop_postmaster_then_list_children();
   for (pid_t k : kids)
     ::kill(k, SIGKILL);
   ::kill(pid_, SIGKILL);
@@ -916,9 +920,7 @@ bool pg_server::restart(std::string* error) {
 void pg_server::pause() {
   if (pid_ <= 0)
     return;
-  ::kill(pid_, SIGSTOP);
-  wait_until([&] { return stopped(pid_); }, 2s);
-  std::vector<pid_t> kids = children_of(pid_);
+  auto kids = stop_postmaster_then_list_children();
   for (pid_t k : kids)
     ::kill(k, SIGSTOP);
   for (pid_t k : kids)

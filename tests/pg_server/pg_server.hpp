@@ -90,6 +90,9 @@ private:
   bool launch(std::string* error);
   bool wait_ready(std::string* error);
   std::string log_tail() const;
+  /// SIGSTOPs the postmaster, so that it forks nothing more, and lists the
+  /// processes it forked (kill9 and pause then signal each).
+  std::vector<pid_t> stop_postmaster_then_list_children();
 
   pid_t owner_ = -1;    // the test process; not a forked copy of it
   std::string root_;    // the temp directory: data/, socket/, logs
@@ -105,5 +108,11 @@ private:
   unsigned databases_made_ = 0;
   std::string last_command_; // postgres's, for error texts
 };
+
+/// A loopback TCP port nothing listens on, picked at random in
+/// 20000-32000: below the kernel's ephemeral range, so that no outgoing
+/// connection takes it before the server binds it, or while a test restarts
+/// the server on the same port. -1 and `*error` when none is found.
+int free_loopback_port(std::string* error);
 
 } // namespace meetingd::test

@@ -18,17 +18,15 @@
 // both); never edit one that has shipped.
 #pragma once
 
+#include "persistence/migration.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace meetingd::pg_schema {
 
-struct migration {
-  int version;
-  std::string description;
-  std::string sql;
-};
+using meetingd::migration;
 
 /// All migrations of this build, in order (versions 1, 2, ...).
 const std::vector<migration>& migrations();

@@ -18,6 +18,8 @@
 // appear in no view.
 #pragma once
 
+#include "persistence/migration.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,12 +28,7 @@ struct sqlite3;
 
 namespace meetingd::schema {
 
-/// One step of the schema: applied to a database at `version - 1`.
-struct migration {
-  int version;
-  std::string description;
-  std::string sql;
-};
+using meetingd::migration;
 
 /// All migrations of this build, in order (versions 1, 2, ...).
 const std::vector<migration>& migrations();

@@ -44,6 +44,9 @@ node_config::node_config() {
     .add(db_timeout, "db-timeout",
          "PostgreSQL: longest wait for the server's answer before the connection is closed and "
          "opened again")
+    .add(command_timeout, "command-timeout",
+         "longest wait for a command's reply inside the node; then 503 store_unavailable "
+         "while the database is away, else 500")
     .add(ended_retention, "ended-retention", "how long ended meetings are kept and answer 410")
     .add(passivate_after, "passivate-after",
          "a meeting without commands this long gives up its actor until needed (0: never)")
@@ -170,6 +173,8 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
       return bad("--db=" + pg::printable(cfg.db) + ": " + *problem);
   if (!positive(cfg.db_timeout))
     return bad("--db-timeout: must be more than 0");
+  if (!positive(cfg.command_timeout))
+    return bad("--command-timeout: must be more than 0");
   if (!log::valid_level(cfg.log_level))
     return bad("--log-level=" + cfg.log_level + ": expected trace, debug, info, warn, error or off");
   if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
@@ -263,6 +268,7 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   l.cert_file = cfg.broker_cert;
   l.key_file = cfg.broker_key;
   l.rate_limit = cfg.rate_limit;
+  l.command_timeout = ms(cfg.command_timeout);
   l.rate_burst = std::max(1, cfg.rate_limit * 2);
 
   s.rtc_in_clear = rtc_in_clear;

@@ -66,6 +66,7 @@ public:
   std::string db = option_defaults::setup.db;
   std::string db_sync = option_defaults::setup.db_options.synchronous_full ? "full" : "normal";
   caf::timespan db_timeout = option_defaults::setup.db_options.server_timeout;
+  caf::timespan command_timeout = option_defaults::lmq.command_timeout;
   caf::timespan ended_retention = option_defaults::env.ended_retention;
   caf::timespan passivate_after = option_defaults::env.passivate_after;
   // tokens

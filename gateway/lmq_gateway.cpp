@@ -32,7 +32,6 @@ using steady = std::chrono::steady_clock;
 
 constexpr auto housekeeping_interval = std::chrono::seconds(1);
 /// Longer than any command may take (RTC retries included).
-constexpr auto command_timeout = std::chrono::seconds(60);
 /// After a crash, event numbers jump by this much: more than a device can
 /// have received since the last flush, so numbers never repeat.
 constexpr std::uint64_t crash_seq_gap = 100000;
@@ -329,14 +328,31 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   auto id = req.id;
   // Finite: should a reply ever get lost inside the node, the client still
   // gets an answer (500, not replayed) and the drain on shutdown completes.
-  self->request(st.directory, command_timeout, handle_atom::value,
+  self->request(st.directory, st.cfg.command_timeout, handle_atom::value,
                 inbound_request{client, admin_topic, std::move(req)})
     .then([self, client, id, kind, t0](final_reply& r) { finish(self, client, id, kind, r, t0); },
           [self, client, id, kind, t0](caf::error& err) {
+            auto& health = self->state.cfg.database_health;
+            bool database_away =
+              health && !health->available.load(std::memory_order_relaxed);
             MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
-                         log::kv("error", caf::to_string(err)));
-            auto r = make_final_reply(reply_route{client, id, {}, {}},
-                                      meetingd::refuse(refusal::internal));
+                         log::kv("error", caf::to_string(err)),
+                         log::kv("database", database_away ? "away" : "up"));
+            auto r = make_final_reply(
+              reply_route{client, id, {}, {}},
+              database_away
+                ? refuse_retry_after(refusal::store_unavailable,
+                                     "the command is waiting for the database, which is away; "
+                                     "send the same request (same id) again after "
+                                     "retry_after_ms to get its reply",
+                                     std::max<std::int64_t>(
+                                       health->retry_after_ms.load(std::memory_order_relaxed),
+                                       100))
+                : meetingd::refuse(refusal::internal));
+            // The command may still commit: a repeat of this id asks the
+            // store (replay), which has its reply if it did and runs it
+            // again if it did not.
+            r.replayable = true;
             finish(self, client, id, kind, r, t0);
           });
 }

@@ -74,6 +74,11 @@ struct lmq_settings {
   /// null): while it does not, commands that change state are refused with
   /// 503 store_unavailable.
   std::shared_ptr<const meetingd::store_health> database_health;
+  /// How long the gateway waits for a command's reply inside the node. Past
+  /// it the device gets 503 store_unavailable if the database is away (the
+  /// command may still commit: a repeat of its id gets the stored reply),
+  /// else 500 internal (a reply lost inside the node: a bug).
+  std::chrono::milliseconds command_timeout = std::chrono::seconds(60);
 };
 
 struct lmq_actor_state {

@@ -465,3 +465,43 @@ TEST(pg_outage_reads, reads_are_answered_while_the_server_is_away) {
       }
   }
 }
+
+// A command accepted just as the server went away waits past
+// --command-timeout: the device gets 503 store_unavailable (not 500), and
+// the command stays held. Once the server is back it commits, and the same
+// request id sent again gets that reply from the store: the create's
+// success, not a second run of it (409, the id taken).
+TEST(pg_outage_long, a_command_held_past_the_timeout_gets_503_and_its_reply_when_sent_again) {
+  node_options opts;
+  opts.store = store_kind::postgres;
+  opts.flags["command-timeout"] = "2s";
+  cluster c{opts};
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  c.pg()->kill9();
+  // The first write after the kill is accepted (the node learns that the
+  // server is away from this commit) and held.
+  auto id = alice->send("meeting.create", {{"meeting", "held"}, {"title", "held"}});
+  auto first = alice->wait_reply(id, 15s);
+  ASSERT_TRUE(first) << "no answer past --command-timeout";
+  EXPECT_TRUE(is_store_unavailable(*first)) << first->dump();
+  EXPECT_NE(first->dump().find("same request"), std::string::npos) << first->dump();
+  std::string error;
+  ASSERT_TRUE(c.pg()->restart(&error)) << error;
+  ASSERT_TRUE(eventually(
+    [&] {
+      try {
+        return pg_rows(c.db_path(), "SELECT count(*) FROM meetings WHERE id = 'held'")[0][0]
+               == "1";
+      } catch (const std::exception&) {
+        return false;
+      }
+    },
+    30s))
+    << "the held create never committed\n" << c.node_log();
+  auto again = alice->request("meeting.create", {{"meeting", "held"}, {"title", "held"}}, 10s,
+                              id);
+  EXPECT_EQ(code_of(again), 0) << again.dump();
+  EXPECT_EQ(again["data"].value("meeting", ""), "held") << again.dump();
+  EXPECT_TRUE(c.node()->running());
+}

@@ -228,15 +228,18 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
     },
     [=](lookup_atom, const std::string& client,
         const std::string& id) -> caf::result<std::string> {
-      // The request may be among the changesets held here (a command whose
-      // reply timed out while the database was away): commit them first, so
-      // that "not stored" means it never will be. While backing off the
-      // database is known to be away: no attempt here, a "try again".
       auto& state = self->state;
-      if (!state.pending.empty() && (state.backing_off || !commit_pending(self)))
-        return caf::make_error(caf::sec::runtime_error,
-                               "changes are held until the database is back");
       auto found = state.db->stored_reply(client, id);
+      // Not stored yet, it may be among the changesets held here (a command
+      // whose reply timed out while the database was away): commit them and
+      // look again, so that "not stored" means it never will be. While
+      // backing off the database is known to be away: a "try again".
+      if (!found.error && !found.reply && !state.pending.empty()) {
+        if (state.backing_off || !commit_pending(self))
+          return caf::make_error(caf::sec::runtime_error,
+                                 "changes are held until the database is back");
+        found = state.db->stored_reply(client, id);
+      }
       if (found.error) {
         MD_LOG_ERROR("store.lookup_failed", log::kv("client", client), log::kv("req", id),
                      log::kv("error", found.error->what));

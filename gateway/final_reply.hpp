@@ -30,8 +30,9 @@ struct reply_route {
   std::string user;
   std::string meeting;
   /// The command only reads (proto::changes_state is false): its reply is
-  /// sent at once, never stored, and a repeat reads again. Waiting for a
-  /// commit would hold reads while the database is away (docs/database.md).
+  /// never stored and waits for no commit of its own, only for the replies
+  /// its actor committed before it (actors/commit_order.hpp); a repeat
+  /// reads again. A commit would hold reads while the database is away.
   bool reads_only = false;
 };
 

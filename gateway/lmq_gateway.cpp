@@ -31,7 +31,6 @@ using self_ptr = lmq_actor::stateful_pointer<lmq_actor_state>;
 using steady = std::chrono::steady_clock;
 
 constexpr auto housekeeping_interval = std::chrono::seconds(1);
-/// Longer than any command may take (RTC retries included).
 /// After a crash, event numbers jump by this much: more than a device can
 /// have received since the last flush, so numbers never repeat.
 constexpr std::uint64_t crash_seq_gap = 100000;
@@ -206,6 +205,17 @@ void flush_seqs(self_ptr self) {
   commit_then(self, st.store, std::move(rows), [] {});
 }
 
+/// Whether the store says the database takes no writes just now.
+bool database_away(const lmq_settings& cfg) {
+  return cfg.database_health && !cfg.database_health->available.load(std::memory_order_relaxed);
+}
+
+/// When to try again while the database is away: the store's next attempt.
+std::int64_t database_retry_after_ms(const lmq_settings& cfg) {
+  return std::max<std::int64_t>(
+    cfg.database_health->retry_after_ms.load(std::memory_order_relaxed), 100);
+}
+
 void finish(self_ptr self, const std::string& client, const std::string& id,
             proto::command_kind kind, const final_reply& r, steady::time_point t0) {
   auto& st = self->state;
@@ -314,41 +324,36 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
                               retry_ms));
     return;
   }
-  if (st.cfg.database_health && proto::changes_state(req.cmd.kind)
-      && !st.cfg.database_health->available.load(std::memory_order_relaxed)) {
+  if (proto::changes_state(req.cmd.kind) && database_away(st.cfg)) {
     ++st.counters.store_unavailable;
-    forget(refuse_retry_after(
-      refusal::store_unavailable, entry_of(refusal::store_unavailable).message,
-      std::max<std::int64_t>(st.cfg.database_health->retry_after_ms.load(std::memory_order_relaxed),
-                             100)));
+    forget(refuse_retry_after(refusal::store_unavailable,
+                              entry_of(refusal::store_unavailable).message,
+                              database_retry_after_ms(st.cfg)));
     return;
   }
   ++st.in_flight;
   auto kind = req.cmd.kind;
   auto id = req.id;
-  // Finite: should a reply ever get lost inside the node, the client still
-  // gets an answer (500, not replayed) and the drain on shutdown completes.
+  // Finite (--command-timeout): the client gets an answer even if its reply
+  // is lost inside the node or held by a database that is away, and the
+  // drain on shutdown completes.
   self->request(st.directory, st.cfg.command_timeout, handle_atom::value,
                 inbound_request{client, admin_topic, std::move(req)})
     .then([self, client, id, kind, t0](final_reply& r) { finish(self, client, id, kind, r, t0); },
           [self, client, id, kind, t0](caf::error& err) {
-            auto& health = self->state.cfg.database_health;
-            bool database_away =
-              health && !health->available.load(std::memory_order_relaxed);
+            auto& cfg = self->state.cfg;
+            bool away = database_away(cfg);
             MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
                          log::kv("error", caf::to_string(err)),
-                         log::kv("database", database_away ? "away" : "up"));
+                         log::kv("database", away ? "away" : "up"));
             auto r = make_final_reply(
               reply_route{client, id, {}, {}},
-              database_away
-                ? refuse_retry_after(refusal::store_unavailable,
-                                     "the command is waiting for the database, which is away; "
-                                     "send the same request (same id) again after "
-                                     "retry_after_ms to get its reply",
-                                     std::max<std::int64_t>(
-                                       health->retry_after_ms.load(std::memory_order_relaxed),
-                                       100))
-                : meetingd::refuse(refusal::internal));
+              away ? refuse_retry_after(refusal::store_unavailable,
+                                        "the command is waiting for the database, which is "
+                                        "away; send the same request (same id) again after "
+                                        "retry_after_ms to get its reply",
+                                        database_retry_after_ms(cfg))
+                   : meetingd::refuse(refusal::internal));
             // The command may still commit: a repeat of this id asks the
             // store (replay), which has its reply if it did and runs it
             // again if it did not.

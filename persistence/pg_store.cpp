@@ -311,9 +311,9 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
           });
   };
   rows_of_live_meetings("loading participants", "participants", rows::participant_cols,
-                        [](reader& r, meeting& m) { rows::read_participant_into(r, m); });
+                        [](reader& r, meeting& m) { rows::read_into(r, m.participants, &participant::user); });
   rows_of_live_meetings("loading invitations", "invitations", rows::invitation_cols,
-                        [](reader& r, meeting& m) { rows::read_invitation_into(r, m); });
+                        [](reader& r, meeting& m) { rows::read_into(r, m.invitations, &invitation::invitee); });
   query("loading ended meetings",
         "SELECT " + rows::joined(rows::meeting_cols, "m.")
           + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted AND m.ended_at >= $1",

@@ -13,6 +13,7 @@
 #include "actors/core/changes.hpp"
 #include "actors/core/enums.hpp"
 
+#include <map>
 #include <string>
 #include <type_traits>
 #include <variant>
@@ -252,23 +253,15 @@ void read(Reader& r, invitation& inv) {
   inv.delivered = r.flag();
 }
 
-/// Reads a participant row into `m` (rows come in user order, so each is
-/// placed at the end).
-template <class Reader>
-void read_participant_into(Reader& r, meeting& m) {
-  participant p;
-  read(r, p);
-  auto key = p.user;
-  m.participants.emplace_hint(m.participants.end(), std::move(key), std::move(p));
-}
-
-/// Reads an invitation row into `m` (in invitee order).
-template <class Reader>
-void read_invitation_into(Reader& r, meeting& m) {
-  invitation inv;
-  read(r, inv);
-  auto key = inv.invitee;
-  m.invitations.emplace_hint(m.invitations.end(), std::move(key), std::move(inv));
+/// Reads a participant or invitation row into its meeting's map, keyed by
+/// `key` (the user, the invitee). Rows come in key order, so each is placed
+/// at the end.
+template <class Row, class Reader>
+void read_into(Reader& r, std::map<std::string, Row>& rows_by_key, std::string Row::*key) {
+  Row row;
+  read(r, row);
+  auto k = row.*key;
+  rows_by_key.emplace_hint(rows_by_key.end(), std::move(k), std::move(row));
 }
 
 template <class Reader>

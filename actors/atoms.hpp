@@ -47,6 +47,17 @@ using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using hash_atom = caf::atom_constant<caf::atom("hash")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 
+// several nodes (docs/cluster.md)
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using drop_atom = caf::atom_constant<caf::atom("drop")>;
+using handover_atom = caf::atom_constant<caf::atom("handover")>;
+using leave_atom = caf::atom_constant<caf::atom("leave")>;
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using fenced_atom = caf::atom_constant<caf::atom("fenced")>;
+using load_atom = caf::atom_constant<caf::atom("load")>;
+using remote_atom = caf::atom_constant<caf::atom("remote")>;
+using forward_atom = caf::atom_constant<caf::atom("forward")>;
+
 // several actors
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;

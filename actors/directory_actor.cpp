@@ -5,6 +5,7 @@
 #include "actors/directory_login.hpp"
 #include "actors/directory_meetings.hpp"
 #include "actors/directory_replies.hpp"
+#include "actors/directory_shards.hpp"
 #include "actors/core/directory_routing.hpp"
 #include "config/log.hpp"
 #include "actors/core/crypto.hpp"
@@ -42,6 +43,7 @@ void presence(self_ptr self, const std::string& client, bool online) {
 void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& st = self->state;
   proto::stats_data data;
+  data.node = st.env->node_id;
   data.meetings_active = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::active));
   data.meetings_ended = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::ended));
   data.meetings_with_actor = static_cast<std::int64_t>(st.meetings.size());
@@ -87,6 +89,51 @@ void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
       [data, finish](caf::error&) mutable { finish(data); });
 }
 
+/// admin.nodes: every node that holds or held a lease, as the shards and
+/// nodes tables say now; a node on SQLite is the only one.
+void nodes(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  if (!st.links.lease) {
+    proto::nodes_data data;
+    proto::node_info me;
+    me.node = st.env->node_id;
+    me.state = "serving";
+    me.version = MEETINGD_VERSION;
+    me.meetings = static_cast<int>(st.book.meeting_count(meeting_status::active));
+    data.nodes.push_back(std::move(me));
+    data.answered_by = st.env->node_id;
+    reply_with(self, route_of(in), rp, ok(std::move(data)));
+    return;
+  }
+  self->request(st.links.lease, std::chrono::seconds(10), nodes_atom::value)
+    .then(
+      [self, in, rp](cluster_view& view) mutable {
+        proto::nodes_data data;
+        data.answered_by = self->state.env->node_id;
+        for (auto& row : view.nodes) {
+          proto::node_info n;
+          n.node = row.node;
+          bool silent = row.heartbeat_at < view.now - view.lease.count();
+          n.state = silent && row.state != "stopped" ? "down" : row.state;
+          n.version = row.version;
+          n.shards = row.shards;
+          n.meetings = row.meetings;
+          if (row.lease_until > 0)
+            n.lease_expires_at = to_unix_s(row.lease_until);
+          n.commands_per_s = row.commands_per_s;
+          data.nodes.push_back(std::move(n));
+        }
+        reply_with(self, route_of(in), rp, ok(std::move(data)));
+      },
+      [self, in, rp](caf::error& err) mutable {
+        MD_LOG_ERROR("admin.nodes_failed", log::kv("error", caf::to_string(err)));
+        reply_with(self, route_of(in), rp,
+                   refuse_retry_after(refusal::store_unavailable,
+                                      "the shards table could not be read just now; try again",
+                                      1000));
+      });
+}
+
 /// Admin commands that the directory answers itself.
 void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& st = self->state;
@@ -101,6 +148,9 @@ void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
     }
     case command_kind::admin_stats:
       stats(self, in, rp);
+      return;
+    case command_kind::admin_nodes:
+      nodes(self, in, rp);
       return;
     case command_kind::admin_meetings_list:
       reply_with(self, route_of(in), rp, ok(st.book.list_meetings(cmd)));
@@ -122,8 +172,9 @@ void handle_admin(self_ptr self, const inbound_request& in, reply_promise rp) {
 
 // -- meetings ------------------------------------------------------------------------------
 
-std::string new_meeting_id() {
-  return "m-" + crypto::random_hex(8);
+/// 503 shard_moving: the meeting's shard is between nodes just now.
+proto::reply shard_moving() {
+  return refuse_retry_after(refusal::shard_moving, entry_of(refusal::shard_moving).message, 500);
 }
 
 /// Replies right here (a new promise), for paths that end in the directory.
@@ -147,9 +198,13 @@ caf::result<final_reply> create_meeting(self_ptr self, const inbound_request& in
   }
   auto id = cmd.requested_id.value_or("");
   if (id.empty()) {
-    do
-      id = new_meeting_id();
-    while (st.book.find_meeting(id));
+    // On a shard this node serves, so that no other node is asked.
+    auto served = directory_shards::new_served_id(self);
+    if (!served)
+      return reply_here(self, route_of(in, user), shard_moving());
+    id = *served;
+  } else if (!directory_shards::serves(self, id)) {
+    return reply_here(self, route_of(in, user), shard_moving());
   } else if (st.book.find_meeting(id)) {
     return reply_here(self, route_of(in, user),
                       refuse(refusal::meeting_exists,
@@ -196,6 +251,9 @@ void route_to(self_ptr self, inbound_request& in, const caller& who, reply_promi
 caf::result<final_reply> to_meeting(self_ptr self, inbound_request& in, const caller& who) {
   auto& st = self->state;
   auto& cmd = in.req.cmd;
+  // Another node's now, or between nodes: the gateway routes it again.
+  if (!directory_shards::serves(self, cmd.meeting))
+    return reply_here(self, route_of(in, who.user), shard_moving());
   // Answered here, so nothing is sent to a meeting actor about to finish.
   if (auto refusal = refusal_before_meeting(st.book.find_meeting(cmd.meeting), cmd.kind))
     return reply_here(self, route_of(in, who.user), std::move(*refusal));
@@ -314,7 +372,14 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   }
   for (auto& m : recovered.ended_meetings)
     st.book.restore_ended(m);
-  meetings::restore(self, std::move(recovered.live_meetings));
+  meetings::restore(self, directory_shards::keep_served(self, std::move(recovered.live_meetings)));
+  if (st.env->shards) {
+    std::vector<int> held;
+    for (auto& [shard, epoch] : st.env->shards->held())
+      held.push_back(shard);
+    st.env->shards->set_ready(held);
+    directory_shards::report_load(self);
+  }
   if (st.env->recovery)
     st.env->recovery->one_done();
   // The directory owns the meetings: when it is told to stop, they stop.
@@ -335,6 +400,22 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
     [self](sweep_atom) { meetings::on_sweep(self); },
     [self](prune_atom) { prune_books(self); },
+    [self](adopt_atom, const std::vector<int>& shards) {
+      directory_shards::on_adopt(self, shards);
+    },
+    [self](drop_atom, const std::vector<int>& shards) {
+      directory_shards::on_drop(self, shards);
+    },
+    [self](handover_atom, const std::vector<int>& shards) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      directory_shards::on_handover(self, shards, rp);
+      return rp;
+    },
+    [self](handover_atom) { directory_shards::check_handovers(self); },
+    [self](remote_atom, std::vector<any_change>& changes) {
+      directory_shards::on_remote(self, changes);
+    },
+    [self](remote_atom) { directory_shards::on_gap(self); },
   };
 }
 

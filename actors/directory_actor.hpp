@@ -12,6 +12,7 @@
 #include "actors/core/dormant_meetings.hpp"
 #include "actors/commit_order.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/lease_actor.hpp"
 #include "actors/meeting_actor.hpp"
 #include "actors/node_env.hpp"
 
@@ -29,6 +30,14 @@ struct directory_links {
   rtc_actor rtc;
   hasher_actor hasher;
   lmq_actor lmq; // may be unset in tests: events are then dropped
+  lease_actor lease; // several nodes only (admin.nodes)
+};
+
+/// A graceful hand-over asked by the lease actor: done once none of the
+/// shards' meetings has an actor (each finished what it had in flight).
+struct pending_handover {
+  std::vector<int> shards;
+  caf::typed_response_promise<bool> done;
 };
 
 /// A meeting with an actor (see directory_meetings.hpp).
@@ -59,6 +68,10 @@ struct directory_actor_state {
   std::size_t passivated_since_trim = 0;
   /// This actor's replies in commit order, so that its reads show committed state.
   commit_order commits;
+  /// Several nodes: the meetings of shards other nodes serve, as committed,
+  /// for the registry (lists, 410) and the busy index (docs/cluster.md).
+  std::unordered_map<std::string, meeting> replicas;
+  std::vector<pending_handover> handovers;
   static inline const char* name = "directory";
 };
 

@@ -138,6 +138,34 @@ void ask_to_passivate(self_ptr self, const std::string& id, meeting_slot& slot) 
 
 } // namespace
 
+void restore_one(self_ptr self, meeting m) {
+  sleep_or_wake(self, std::move(m));
+}
+
+void passivate(self_ptr self, const std::string& id) {
+  auto i = self->state.meetings.find(id);
+  if (i != self->state.meetings.end() && !i->second.passivating)
+    ask_to_passivate(self, id, i->second);
+}
+
+std::vector<std::string> kill_if(self_ptr self,
+                                 const std::function<bool(const std::string&)>& pred) {
+  auto& st = self->state;
+  std::vector<std::string> killed;
+  for (auto i = st.meetings.begin(); i != st.meetings.end();) {
+    if (!pred(i->first)) {
+      ++i;
+      continue;
+    }
+    self->demonitor(i->second.actor.address());
+    self->send_exit(i->second.actor, caf::exit_reason::kill);
+    st.held.erase(i->first);
+    killed.push_back(i->first);
+    i = st.meetings.erase(i);
+  }
+  return killed;
+}
+
 void restore(self_ptr self, std::vector<meeting> live) {
   auto& st = self->state;
   st.book.expect_meetings(live.size());

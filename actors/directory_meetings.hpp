@@ -20,6 +20,18 @@ using self_ptr = directory_actor::stateful_pointer<directory_actor_state>;
 /// do now get an actor (counted by the recovery tracker), the others sleep.
 void restore(self_ptr self, std::vector<meeting> live);
 
+/// One meeting with its state (a shard adopted): sleeps or gets its actor.
+void restore_one(self_ptr self, meeting m);
+
+/// Asks meeting `id`'s actor for its state (a hand-over), unless asked already.
+void passivate(self_ptr self, const std::string& id);
+
+/// Stops the actors of the meetings `pred` accepts at once (their shard is
+/// another node's now): no reply, event or timer of theirs goes out. What
+/// waited for them is dropped. Returns their ids.
+std::vector<std::string> kill_if(self_ptr self,
+                                 const std::function<bool(const std::string&)>& pred);
+
 /// The actor of a meeting being created (its first message: meeting.create).
 meeting_actor spawn_new(self_ptr self, const std::string& id);
 

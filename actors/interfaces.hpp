@@ -53,6 +53,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::meeting_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::passivation)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::outgoing_event>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::any_change>)
 
 namespace meetingd {
 
@@ -93,7 +94,18 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<sweep_atom>,
   // Its own round: decayed login failures, old creates and removals are
   // forgotten (with their rows), and meetings ended past --ended-retention.
-  caf::reacts_to<prune_atom>>;
+  caf::reacts_to<prune_atom>,
+  // Several nodes (docs/cluster.md, actors/lease_actor.hpp): shards gained,
+  // lost, and to hand over.
+  caf::reacts_to<adopt_atom, std::vector<int>>,
+  caf::reacts_to<drop_atom, std::vector<int>>,
+  caf::replies_to<handover_atom, std::vector<int>>::with<bool>,
+  // Its own: looks again at the hand-overs under way.
+  caf::reacts_to<handover_atom>,
+  // What other nodes committed (persistence/change_feed.hpp); without
+  // changes: some were missed, reload.
+  caf::reacts_to<remote_atom, std::vector<any_change>>,
+  caf::reacts_to<remote_atom>>;
 
 /// When a password check is no longer wanted: the asker's actor clock, in
 /// nanoseconds since its epoch. A worker skips work past it, so requests

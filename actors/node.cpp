@@ -54,6 +54,22 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   env->started_at = env->wall_now(sys.clock());
   auto now = env->started_at;
 
+  // Several nodes: this node's shards first, so that the load below knows
+  // which meetings it serves and which are replicas.
+  std::unique_ptr<shard_leases> leases;
+  if (env->shards) {
+    std::string error;
+    leases = shard_leases::open(setup.db, setup.db_options.server_timeout, env->node_id,
+                                env->shards->count(), &error);
+    if (!leases) {
+      report.error = error;
+      return {};
+    }
+    if (auto err = first_lease_round(*leases, *env->shards, setup.lease)) {
+      report.error = "the first lease round failed: " + *err;
+      return {};
+    }
+  }
   auto t0 = std::chrono::steady_clock::now();
   auto snap = db->load(now - env->request_ttl.count(), now - env->ended_retention.count());
   if (snap.error) {
@@ -85,6 +101,13 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
                  log::kv("hint", "report this line: a change the schema refuses is a bug"));
     std::_Exit(70);
   };
+  // A commit that finds shards fenced tells the directory to drop them.
+  auto directory_slot = std::make_shared<directory_actor>();
+  store_cfg.shards = env->shards;
+  store_cfg.on_fenced = [directory_slot](const std::vector<int>& shards) {
+    if (*directory_slot)
+      caf::anon_send(*directory_slot, drop_atom::value, shards);
+  };
   node_actors node;
   node.store = sys.spawn<caf::detached>(store_actor_impl, std::move(db), store_cfg);
   node.rtc = sys.spawn(rtc_gateway, setup.rtc);
@@ -98,9 +121,33 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   lmq_cfg.request_ttl = env->request_ttl;
   lmq_cfg.database_health = health;
   node.lmq = sys.spawn(lmq_gateway_impl, std::move(lmq_cfg), node.store, std::move(lr));
+  if (leases)
+    node.lease = sys.spawn<caf::detached>(lease_actor_impl, std::move(leases), env->shards,
+                                          setup.lease);
   node.directory = sys.spawn(directory_actor_impl, env,
-                             directory_links{node.store, node.rtc, node.hasher, node.lmq},
+                             directory_links{node.store, node.rtc, node.hasher, node.lmq,
+                                             node.lease},
                              std::move(snap));
+  *directory_slot = node.directory;
+  if (env->shards) {
+    auto directory = node.directory;
+    auto lmq = node.lmq;
+    node.feed = std::make_shared<change_feed::listener>(
+      setup.db, setup.db_options.server_timeout, env->node_id,
+      [directory, lmq](change_feed::message m) {
+        std::vector<request_record> keys;
+        for (auto& c : m.changes)
+          if (auto* r = std::get_if<change::put_request>(&c))
+            keys.push_back(r->row);
+        if (!keys.empty())
+          caf::anon_send(lmq, remote_atom::value, std::move(keys));
+        caf::anon_send(directory, remote_atom::value, std::move(m.changes));
+      },
+      [directory] { caf::anon_send(directory, remote_atom::value); });
+  }
+  if (node.lease)
+    caf::anon_send(node.lease, attach_atom::value,
+                   caf::actor_cast<shard_listener>(node.directory));
   // The gateway sees the directory only as the handler of its commands.
   command_handler handler = node.directory;
   caf::anon_send(node.lmq, attach_atom::value, std::move(handler));
@@ -111,6 +158,14 @@ bool stop_node(caf::actor_system& sys, const node_actors& node,
                std::chrono::seconds timeout) {
   caf::scoped_actor self{sys};
   bool ok = true;
+  if (node.lease)
+    self->request(node.lease, timeout, leave_atom::value)
+      .receive([](bool) {},
+               [&](caf::error& err) {
+                 MD_LOG_WARN("node.handover_incomplete", log::kv("error", sys.render(err)),
+                             log::kv("effect", "other nodes adopt the rest when the leases run "
+                                               "out"));
+               });
   self->request(node.lmq, timeout, shutdown_atom::value)
     .receive([](bool) {},
              [&](caf::error& err) {
@@ -123,6 +178,9 @@ bool stop_node(caf::actor_system& sys, const node_actors& node,
                ok = false;
                MD_LOG_ERROR("node.checkpoint_failed", log::kv("error", sys.render(err)));
              });
+  if (node.lease)
+    self->send_exit(node.lease, caf::exit_reason::user_shutdown);
+
   for (auto a : {caf::actor_cast<caf::actor>(node.directory), caf::actor_cast<caf::actor>(node.lmq),
                  caf::actor_cast<caf::actor>(node.rtc), caf::actor_cast<caf::actor>(node.hasher),
                  caf::actor_cast<caf::actor>(node.store)})

@@ -6,6 +6,7 @@
 #include "actors/directory_actor.hpp"
 #include "config/options.hpp"
 #include "gateway/lmq_gateway.hpp"
+#include "persistence/change_feed.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -34,6 +35,9 @@ struct node_actors {
   hasher_actor hasher;
   lmq_actor lmq;
   directory_actor directory;
+  lease_actor lease; // several nodes (PostgreSQL) only
+  /// Several nodes: what the other nodes commit, heard from the database.
+  std::shared_ptr<change_feed::listener> feed;
 };
 
 /// Spawns the whole node over `db` (already opened): loads the snapshot,
@@ -43,9 +47,10 @@ struct node_actors {
 node_actors start_node(caf::actor_system& sys, const node_setup& setup,
                        std::unique_ptr<store> db, recovery_report& report);
 
-/// Orderly stop: the gateway stops taking commands and answers those in
-/// flight, the store commits what is pending, marks the shutdown clean and
-/// checkpoints. Returns false if something did not finish in time.
+/// Orderly stop: on several nodes the shards are handed over first (their
+/// meetings finish what is in flight; other nodes take them at once); the
+/// gateway stops taking commands and answers those in flight, the store
+/// commits what is pending, marks the shutdown clean and checkpoints. Returns false if something did not finish in time.
 bool stop_node(caf::actor_system& sys, const node_actors& node,
                std::chrono::seconds timeout);
 

@@ -9,6 +9,7 @@
 #include "actors/core/login_rules.hpp"
 #include "actors/core/meeting_state.hpp"
 #include "actors/recovery_tracker.hpp"
+#include "persistence/shard_map.hpp"
 
 #include <caf/actor_clock.hpp>
 #include <caf/scheduled_actor.hpp>
@@ -56,6 +57,10 @@ struct node_env {
   /// the meetings it gives an actor at once (null in tests that do not track
   /// recovery).
   std::shared_ptr<recovery_tracker> recovery;
+  /// Several nodes (PostgreSQL): the shards this node serves and who serves
+  /// the others (docs/cluster.md); null for a node on SQLite, which serves
+  /// every meeting.
+  std::shared_ptr<shard_map> shards;
 
   /// The offset that maps `clock` onto the system clock now.
   static std::int64_t offset_for(const caf::actor_clock& clock) {

@@ -47,6 +47,12 @@ node_config::node_config() {
     .add(command_timeout, "command-timeout",
          "longest wait for a command's reply inside the node; then 503 store_unavailable "
          "while the database is away, else 500")
+    .add(shards, "shards",
+         "PostgreSQL: shards the meetings hash to, fixed for the life of the database")
+    .add(lease, "lease",
+         "PostgreSQL: how long a node that stops renewing keeps its shards (several nodes)")
+    .add(share_group, "share-group",
+         "PostgreSQL: the MQTT shared-subscription group of the nodes serving as one")
     .add(ended_retention, "ended-retention", "how long ended meetings are kept and answer 410")
     .add(passivate_after, "passivate-after",
          "a meeting without commands this long gives up its actor until needed (0: never)")
@@ -175,6 +181,12 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--db-timeout: must be more than 0");
   if (!positive(cfg.command_timeout))
     return bad("--command-timeout: must be more than 0");
+  if (cfg.shards < 1 || cfg.shards > 65536)
+    return bad("--shards=" + std::to_string(cfg.shards) + ": expected 1..65536");
+  if (ms(cfg.lease) < std::chrono::milliseconds(500))
+    return bad("--lease: at least 500ms (a node renews its leases every fifth of it)");
+  if (!codec::valid_entity_id(cfg.share_group))
+    return bad("--share-group=" + cfg.share_group + ": use 1..64 of [A-Za-z0-9_.@-]");
   if (!log::valid_level(cfg.log_level))
     return bad("--log-level=" + cfg.log_level + ": expected trace, debug, info, warn, error or off");
   if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
@@ -288,6 +300,19 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   s.db_options.server_timeout = ms(cfg.db_timeout);
   s.hashers = cfg.hashers;
   s.log_level = cfg.log_level;
+  s.shards = cfg.shards;
+  s.lease.lease = ms(cfg.lease);
+  s.lease.version = MEETINGD_VERSION;
+  if (pg::is_uri(cfg.db)) {
+    // A node on PostgreSQL is a cluster of one or more (docs/cluster.md).
+    auto map = std::make_shared<shard_map>(cfg.shards, cfg.node_id);
+    env.shards = map;
+    l.shards = map;
+    l.share_group = cfg.share_group;
+    l.move_wait = ms(cfg.lease) + std::chrono::seconds(1);
+    s.db_options.fence = map;
+    s.db_options.idle_transaction_limit = ms(cfg.lease) / 2;
+  }
   return s;
 }
 

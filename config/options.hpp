@@ -4,6 +4,7 @@
 // options: they come from the environment (see `read_secrets`).
 #pragma once
 
+#include "actors/lease_actor.hpp"
 #include "actors/node_env.hpp"
 #include "gateway/lmq_gateway.hpp"
 #include "gateway/rtc_types.hpp"
@@ -31,6 +32,10 @@ struct node_setup {
   store_options db_options{true};
   int hashers = 2;
   std::string log_level = "info";
+  /// Several nodes (PostgreSQL only, docs/cluster.md): how many shards the
+  /// meetings hash to (fixed per database), and the leases on them.
+  int shards = 256;
+  lease_settings lease;
 };
 
 /// The defaults of every option, taken from the settings they fill: each
@@ -67,6 +72,10 @@ public:
   std::string db_sync = option_defaults::setup.db_options.synchronous_full ? "full" : "normal";
   caf::timespan db_timeout = option_defaults::setup.db_options.server_timeout;
   caf::timespan command_timeout = option_defaults::lmq.command_timeout;
+  // several nodes (PostgreSQL)
+  int shards = option_defaults::setup.shards;
+  caf::timespan lease = option_defaults::setup.lease.lease;
+  std::string share_group = option_defaults::lmq.share_group;
   caf::timespan ended_retention = option_defaults::env.ended_retention;
   caf::timespan passivate_after = option_defaults::env.passivate_after;
   // tokens

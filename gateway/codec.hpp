@@ -117,4 +117,17 @@ std::string encode_node_status(std::string_view state, std::string_view node,
                                std::string_view version);
 std::optional<node_status> decode_node_status(std::string_view payload);
 
+/// A command one node hands to the node that serves its meeting, on
+/// <parent>/nodes/<node-id>/in (docs/cluster.md): the sender's client id,
+/// the topic it came on (admin or not), how many nodes it has passed, and
+/// the command exactly as the device sent it.
+struct forwarded_command {
+  std::string client;
+  bool admin = false;
+  int hops = 0;
+  std::string payload;
+};
+std::string encode_forward(const forwarded_command& x);
+std::optional<forwarded_command> decode_forward(std::string_view payload);
+
 } // namespace meetingd::codec

@@ -61,6 +61,10 @@ template <class Io> void shape(Io& io, of<Io, node_status>& x) {
   io("state", x.state)("node", x.node)("version", x.version);
 }
 
+template <class Io> void shape(Io& io, of<Io, forwarded_command>& x) {
+  io("client", x.client)("admin", x.admin)("hops", x.hops)("payload", x.payload);
+}
+
 } // namespace detail
 
 namespace {
@@ -149,6 +153,18 @@ std::string encode_node_status(std::string_view state, std::string_view node,
 std::optional<node_status> decode_node_status(std::string_view payload) {
   return detail::read_object<node_status>(payload, [](auto& in, const ojson&) {
     node_status x;
+    shape(in, x);
+    return x;
+  });
+}
+
+std::string encode_forward(const forwarded_command& x) {
+  return detail::dump(detail::members_out::value(x));
+}
+
+std::optional<forwarded_command> decode_forward(std::string_view payload) {
+  return detail::read_object<forwarded_command>(payload, [](auto& in, const ojson&) {
+    forwarded_command x;
     shape(in, x);
     return x;
   });

@@ -60,6 +60,7 @@ template <class Io> void shape(Io& io, of<Io, proto::ping_data>& x) {
 
 /// Flat in C++, grouped on the wire (docs/protocol.md, "Admin replies").
 template <class Io> void shape(Io& io, of<Io, proto::stats_data>& x) {
+  io("node", x.node);
   io.object("meetings", [&x](auto& m) {
     m("active", x.meetings_active)("ended", x.meetings_ended);
     m("with_actor", x.meetings_with_actor)("dormant", x.meetings_dormant);
@@ -77,6 +78,17 @@ template <class Io> void shape(Io& io, of<Io, proto::stats_data>& x) {
   io.object("store", [&x](auto& s) {
     s("commits", x.store_commits)("changes_per_commit", x.store_changes_per_commit);
   });
+}
+
+/// A node without a lease has no lease_expires_at (absent, not 0).
+template <class Io> void shape(Io& io, of<Io, proto::node_info>& x) {
+  io("node", x.node)("state", x.state)("version", x.version)("shards", x.shards);
+  io("meetings", x.meetings)("lease_expires_at", x.lease_expires_at);
+  io("commands_per_s", x.commands_per_s);
+}
+
+template <class Io> void shape(Io& io, of<Io, proto::nodes_data>& x) {
+  io("nodes", x.nodes)("answered_by", x.answered_by);
 }
 
 template <class Io> void shape(Io& io, of<Io, proto::meeting_summary>& x) {
@@ -121,6 +133,7 @@ proto::reply_data reply_data_of(proto::command_kind kind) {
     {{k::call_invite}, proto::invite_data{}},
     {{k::admin_ping}, proto::ping_data{}},
     {{k::admin_stats}, proto::stats_data{}},
+    {{k::admin_nodes}, proto::nodes_data{}},
     {{k::admin_meetings_list}, proto::meetings_page{}},
     {{k::admin_users_list}, proto::users_page{}},
   };

@@ -134,7 +134,7 @@ const command_args& args_of(proto::command_kind kind) {
     {{k::auth_login},
      {{user, text("password", opt, 1, 256, &c::password), text("ticket", opt, 1, 512, &c::ticket)},
       password_or_ticket}},
-    {{k::auth_logout, k::admin_ping, k::admin_stats}, {}},
+    {{k::auth_logout, k::admin_ping, k::admin_stats, k::admin_nodes}, {}},
     {{k::meeting_create},
      {{text("title", opt, 0, max_title_len, &c::title),
        ids("invitees", opt, 0, max_list_len, &c::users), id("meeting", opt, &c::requested_id),

@@ -114,7 +114,10 @@ void connect(self_ptr self) {
   auto status_down = codec::encode_node_status("down", st.cfg.node_id, MEETINGD_VERSION);
   auto builder = mqtt::connect_options_builder()
                    .mqtt_version(MQTTVERSION_3_1_1)
-                   .clean_session(false)
+                   // Several nodes: a clean session, so that a node that is
+                   // gone keeps no share of the uplinks queued for it
+                   // (docs/cluster.md, "The broker").
+                   .clean_session(cfg.shards != nullptr)
                    .keep_alive_interval(cfg.keepalive)
                    .automatic_reconnect(std::chrono::seconds(1), std::chrono::seconds(30))
                    .will(mqtt::message(lmq::node_topic(parent(self), st.cfg.node_id),
@@ -164,11 +167,15 @@ void on_connected(self_ptr self) {
               log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned > 0));
   try {
     auto filters = std::make_shared<mqtt::string_collection>();
-    filters->push_back(lmq::device_filter(p));
-    filters->push_back(lmq::admin_filter(p));
-    filters->push_back(lmq::presence_filter(p));
-    st.client->subscribe(filters, mqtt::iasync_client::qos_collection{1, 1, 1}, nullptr,
-                         *st.subscribe_listener);
+    auto& group = st.cfg.share_group;
+    for (auto f : {lmq::device_filter(p), lmq::admin_filter(p), lmq::presence_filter(p)})
+      filters->push_back(st.cfg.shards ? lmq::shared_filter(group, f) : f);
+    if (st.cfg.shards) {
+      filters->push_back(lmq::node_inbox_topic(p, st.cfg.node_id));
+      filters->push_back(lmq::node_status_filter(p));
+    }
+    mqtt::iasync_client::qos_collection qos(filters->size(), 1);
+    st.client->subscribe(filters, qos, nullptr, *st.subscribe_listener);
   } catch (const mqtt::exception& e) {
     MD_LOG_ERROR("lmq.subscribe_failed", log::kv("error", e.what()));
   }
@@ -182,7 +189,8 @@ void on_subscribed(self_ptr self) {
                                     st.cfg.node_id, MEETINGD_VERSION),
           true);
   MD_LOG_INFO("lmq.ready", log::kv("node", st.cfg.node_id),
-              log::kv("subscriptions", 3));
+              log::kv("subscriptions", st.cfg.shards ? 5 : 3),
+              log::kv("shared", st.cfg.shards ? st.cfg.share_group : std::string{}));
 }
 
 void finish_drain(self_ptr self) {
@@ -216,11 +224,29 @@ std::int64_t database_retry_after_ms(const lmq_settings& cfg) {
     cfg.database_health->retry_after_ms.load(std::memory_order_relaxed), 100);
 }
 
+/// False if this node must say nothing about `meeting`: several nodes, and
+/// its shard is no longer this node's (lost, or its lease over: a node
+/// resumed after a pause). The next owner answers from the database.
+bool may_publish(self_ptr self, const std::string& meeting) {
+  auto& map = self->state.cfg.shards;
+  return !map || meeting.empty() || map->holds(map->shard_of(meeting));
+}
+
 void finish(self_ptr self, const std::string& client, const std::string& id,
-            proto::command_kind kind, const final_reply& r, steady::time_point t0) {
+            proto::command_kind kind, const final_reply& r, steady::time_point t0,
+            const std::string& meeting = {}) {
   auto& st = self->state;
   auto now = now_of(self);
   auto waiting = st.requests.complete(client, id, r.replayable, now);
+  if (!may_publish(self, meeting) || !may_publish(self, r.meeting)) {
+    ++st.counters.suppressed;
+    MD_LOG_WARN("cmd.silenced", log::kv("client", client), log::kv("req", id),
+                log::kv("meeting", meeting.empty() ? r.meeting : meeting),
+                log::kv("why", "its shard is another node's now; that node answers a retry"));
+    --st.in_flight;
+    finish_drain(self);
+    return;
+  }
   for (int i = 0; i <= waiting; ++i)
     publish_reply(self, client, r.wire);
   auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
@@ -247,7 +273,82 @@ void refuse(self_ptr self, const std::string& client, std::optional<std::string>
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
-                const std::string& payload);
+                const std::string& payload, int hops = 0);
+
+/// The meeting a command is routed by: the one it names, or the id a
+/// meeting.create asks for; empty for commands handled where they land.
+std::string routing_key(const proto::request& req) {
+  if (!req.cmd.meeting.empty())
+    return req.cmd.meeting;
+  if (req.cmd.kind == proto::command_kind::meeting_create)
+    return req.cmd.requested_id.value_or("");
+  return {};
+}
+
+/// At most this many nodes pass a command on (a shard that moved again on
+/// the way); then it waits where it is.
+constexpr int max_hops = 2;
+
+void arm_waiting(self_ptr self) {
+  auto& st = self->state;
+  if (st.waiting_armed || st.waiting.empty())
+    return;
+  st.waiting_armed = true;
+  self->delayed_send(self, std::chrono::milliseconds(100), forward_atom::value);
+}
+
+/// Several nodes: true if this node handles the command for `meeting` now;
+/// else it is forwarded to the node serving it, or waits for the shard's
+/// next owner.
+bool routed_here(self_ptr self, const std::string& client, bool admin_topic,
+                 const std::string& payload, int hops, const std::string& meeting) {
+  auto& st = self->state;
+  auto& map = *st.cfg.shards;
+  auto shard = map.shard_of(meeting);
+  if (map.serves(shard))
+    return true;
+  auto owner = map.owner_of(shard);
+  if (!owner.empty() && owner != st.cfg.node_id && !st.nodes_down.count(owner)
+      && hops < max_hops) {
+    publish(self, lmq::node_inbox_topic(parent(self), owner),
+            codec::encode_forward({client, admin_topic, hops + 1, payload}));
+    ++st.counters.forwarded;
+    MD_LOG_DEBUG("cmd.forwarded", log::kv("client", client), log::kv("meeting", meeting),
+                 log::kv("shard", shard), log::kv("to", owner));
+    return false;
+  }
+  st.waiting.push_back({client, admin_topic, hops, payload, steady::now() + st.cfg.move_wait});
+  arm_waiting(self);
+  return false;
+}
+
+/// Routes the waiting commands again; those waiting past --lease + 1 s get
+/// 503 shard_moving.
+void retry_waiting(self_ptr self) {
+  auto& st = self->state;
+  st.waiting_armed = false;
+  auto now = steady::now();
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& w : waiting) {
+    auto decoded = codec::decode_request(w.payload);
+    auto key = decoded.request ? routing_key(*decoded.request) : std::string{};
+    auto& map = *st.cfg.shards;
+    if (now >= w.until && !key.empty() && !map.serves(map.shard_of(key))) {
+      refuse(self, w.client, decoded.request ? std::optional{decoded.request->id} : std::nullopt,
+             refuse_retry_after(refusal::shard_moving, entry_of(refusal::shard_moving).message,
+                                500));
+      continue;
+    }
+    // Routed afresh: handled, forwarded, or waiting again (with its own
+    // deadline kept).
+    auto before = st.waiting.size();
+    on_command(self, w.client, w.admin, w.payload, w.hops);
+    if (st.waiting.size() > before)
+      st.waiting.back().until = w.until;
+  }
+  arm_waiting(self);
+}
 
 /// A duplicate of an answered request gets the reply the store kept. Should
 /// the store have pruned it meanwhile (the window is over), the request runs
@@ -277,7 +378,7 @@ void replay(self_ptr self, const std::string& client, bool admin_topic,
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
-                const std::string& payload) {
+                const std::string& payload, int hops) {
   auto& st = self->state;
   auto t0 = steady::now();
   auto decoded = codec::decode_request(payload);
@@ -293,6 +394,12 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
            meetingd::refuse(refusal::not_admin,
                             "this client id is not in --admins; admin commands are refused"));
     return;
+  }
+  std::string meeting;
+  if (st.cfg.shards) {
+    meeting = routing_key(req);
+    if (!meeting.empty() && !routed_here(self, client, admin_topic, payload, hops, meeting))
+      return;
   }
   auto seen = st.requests.check(client, req.id);
   if (seen == request_log::verdict::answered) {
@@ -339,8 +446,10 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   // drain on shutdown completes.
   self->request(st.directory, st.cfg.command_timeout, handle_atom::value,
                 inbound_request{client, admin_topic, std::move(req)})
-    .then([self, client, id, kind, t0](final_reply& r) { finish(self, client, id, kind, r, t0); },
-          [self, client, id, kind, t0](caf::error& err) {
+    .then([self, client, id, kind, t0, meeting](final_reply& r) {
+            finish(self, client, id, kind, r, t0, meeting);
+          },
+          [self, client, id, kind, t0, meeting](caf::error& err) {
             auto& cfg = self->state.cfg;
             bool away = database_away(cfg);
             MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
@@ -358,13 +467,43 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
             // store (replay), which has its reply if it did and runs it
             // again if it did not.
             r.replayable = true;
-            finish(self, client, id, kind, r, t0);
+            finish(self, client, id, kind, r, t0, meeting);
           });
+}
+
+/// Several nodes: a command forwarded to this node, or a node's status.
+void on_node_message(self_ptr self, const lmq::node_message& node, const std::string& payload) {
+  auto& st = self->state;
+  if (node.inbox) {
+    if (node.node != st.cfg.node_id)
+      return;
+    auto fwd = codec::decode_forward(payload);
+    if (!fwd || fwd->client.empty()) {
+      MD_LOG_WARN("lmq.bad_forward", log::kv("bytes", payload.size()));
+      return;
+    }
+    if (!st.directory)
+      return;
+    on_command(self, fwd->client, fwd->admin, fwd->payload, fwd->hops);
+    return;
+  }
+  if (node.node == st.cfg.node_id)
+    return;
+  auto status = codec::decode_node_status(payload);
+  if (status && status->state == "down")
+    st.nodes_down.insert(node.node);
+  else if (status)
+    st.nodes_down.erase(node.node);
 }
 
 void on_message(self_ptr self, const std::string& topic, const std::string& payload,
                 bool retained) {
   auto& st = self->state;
+  if (st.cfg.shards)
+    if (auto node = lmq::parse_node_topic(parent(self), topic)) {
+      on_node_message(self, *node, payload);
+      return;
+    }
   auto in = lmq::parse_inbound(parent(self), topic);
   if (!in) {
     MD_LOG_DEBUG("lmq.ignored", log::kv("topic", topic));
@@ -476,6 +615,11 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
       state.connected = false;
       state.counters.connected = false;
     },
+    [self](forward_atom) { retry_waiting(self); },
+    [self](remote_atom, const std::vector<request_record>& keys) {
+      for (auto& r : keys)
+        self->state.requests.restore(r.client, r.id, r.at);
+    },
     [self](ready_atom) {
       self->state.connect_failures = 0;
       on_subscribed(self);
@@ -503,10 +647,17 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
       auto now = now_of(self);
       state.requests.prune(now - state.cfg.request_ttl.count());
       state.limiter.prune(now - 60000);
+      if (state.cfg.shards)
+        state.cfg.shards->commands_per_s.store(state.latency.per_second(now),
+                                               std::memory_order_relaxed);
       self->delayed_send(self, housekeeping_interval, tick_atom::value, unix_ms{0});
     },
     [self](publish_atom, const std::vector<std::string>& clients, const proto::event& ev) {
       auto& state = self->state;
+      if (!may_publish(self, ev.meeting)) {
+        state.counters.suppressed += clients.size();
+        return;
+      }
       for (auto& client : clients) {
         auto seq = ++state.seqs[client];
         state.dirty_seqs.insert(client);

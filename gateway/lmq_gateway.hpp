@@ -16,6 +16,7 @@
 #include "gateway/lmq_interface.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/request_log.hpp"
+#include "persistence/shard_map.hpp"
 #include "persistence/store_actor.hpp"
 
 #include <caf/stateful_actor.hpp>
@@ -79,6 +80,24 @@ struct lmq_settings {
   /// command may still commit: a repeat of its id gets the stored reply),
   /// else 500 internal (a reply lost inside the node: a bug).
   std::chrono::milliseconds command_timeout = std::chrono::seconds(60);
+  /// Several nodes (docs/cluster.md; null on SQLite): who serves which
+  /// shard. The uplinks are then shared subscriptions of `share_group`, a
+  /// command for a meeting served elsewhere is forwarded to its node, and
+  /// nothing is published for a meeting whose shard this node lost.
+  std::shared_ptr<shard_map> shards;
+  std::string share_group = "meetingd";
+  /// How long a command for a shard between nodes waits for its next owner
+  /// (then 503 shard_moving): --lease + 1 s.
+  std::chrono::milliseconds move_wait = std::chrono::seconds(6);
+};
+
+/// A command waiting for its shard's next owner.
+struct waiting_command {
+  std::string client;
+  bool admin = false;
+  int hops = 0;
+  std::string payload;
+  std::chrono::steady_clock::time_point until;
 };
 
 struct lmq_actor_state {
@@ -102,6 +121,11 @@ struct lmq_actor_state {
   int connect_failures = 0;
   bool shutting_down = false;
   std::vector<caf::typed_response_promise<bool>> drained;
+  /// Several nodes: commands waiting for their shard's next owner; nodes
+  /// whose retained status says down (nothing is forwarded to them).
+  std::vector<waiting_command> waiting;
+  bool waiting_armed = false;
+  std::unordered_set<std::string> nodes_down;
   lmq_actor_state();
   ~lmq_actor_state();
   static inline const char* name = "lmq-gateway";

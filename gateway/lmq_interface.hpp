@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/atoms.hpp"
+#include "actors/core/changes.hpp"
 #include "actors/core/protocol.hpp"
 #include "gateway/final_reply.hpp"
 
@@ -37,6 +38,8 @@ struct gateway_stats {
   std::uint64_t malformed = 0;
   std::uint64_t retained_ignored = 0; // commands left retained on the broker
   std::uint64_t events = 0;
+  std::uint64_t forwarded = 0;  // commands handed to the node serving their meeting
+  std::uint64_t suppressed = 0; // replies and events not sent: the shard moved away
   double commands_per_s = 0;
   double latency_p50_ms = 0;
   double latency_p99_ms = 0;
@@ -49,6 +52,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::inbound_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::final_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::gateway_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::proto::event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::request_record>)
 
 namespace meetingd {
 
@@ -76,6 +80,11 @@ using lmq_actor = caf::typed_actor<
   caf::reacts_to<tick_atom, unix_ms>,
   // Internal: the broker acknowledged the subscriptions.
   caf::reacts_to<ready_atom>,
+  // Internal: commands waiting for their shard's next owner are routed again.
+  caf::reacts_to<forward_atom>,
+  // Several nodes: replies other nodes stored, by key (a duplicate that
+  // lands here is answered from the store).
+  caf::reacts_to<remote_atom, std::vector<request_record>>,
   // Sends an event to these devices, each with its next sequence number.
   caf::reacts_to<publish_atom, std::vector<std::string>, proto::event>,
   // Stop taking commands; answers once every command in flight is answered.

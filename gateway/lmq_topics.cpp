@@ -66,6 +66,33 @@ std::string presence_topic(std::string_view parent, std::string_view client) {
 std::string p2p_topic(std::string_view parent, std::string_view client) {
   return join(parent, "p2p", client);
 }
+std::string node_inbox_topic(std::string_view parent, std::string_view node_id) {
+  return join(parent, "nodes", node_id) + "/in";
+}
+std::string node_status_filter(std::string_view parent) {
+  return join(parent, "nodes", "+");
+}
+std::string shared_filter(std::string_view group, std::string_view filter) {
+  return "$share/" + std::string{group} + "/" + std::string{filter};
+}
+
+std::optional<node_message> parse_node_topic(std::string_view parent, std::string_view topic) {
+  auto prefix = std::string{parent} + "/nodes/";
+  if (topic.size() <= prefix.size() || topic.substr(0, prefix.size()) != prefix)
+    return std::nullopt;
+  auto rest = topic.substr(prefix.size());
+  node_message out;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    if (rest.substr(slash) != "/in")
+      return std::nullopt;
+    out.inbox = true;
+    rest = rest.substr(0, slash);
+  }
+  if (!valid_client(rest))
+    return std::nullopt;
+  out.node = std::string{rest};
+  return out;
+}
 std::string node_topic(std::string_view parent, std::string_view node_id) {
   return join(parent, "nodes", node_id);
 }

@@ -33,6 +33,23 @@ std::string device_filter(std::string_view parent);
 std::string admin_filter(std::string_view parent);
 std::string presence_filter(std::string_view parent);
 
+/// Several nodes (docs/cluster.md): where a node gets the commands other
+/// nodes forward to it, `<parent>/nodes/<node-id>/in`; the filter of every
+/// node's status, `<parent>/nodes/+`; a filter shared by a group of
+/// subscribers, `$share/<group>/<filter>` (the broker gives each message to
+/// one of them).
+std::string node_inbox_topic(std::string_view parent, std::string_view node_id);
+std::string node_status_filter(std::string_view parent);
+std::string shared_filter(std::string_view group, std::string_view filter);
+
+/// A message on a node topic: whose, and whether it is its inbox (else its
+/// status).
+struct node_message {
+  std::string node;
+  bool inbox = false;
+};
+std::optional<node_message> parse_node_topic(std::string_view parent, std::string_view topic);
+
 /// The node's client id: `GID_MEETING_UP@@@<node-id>`.
 std::string node_client_id(std::string_view node_id);
 

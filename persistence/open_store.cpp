@@ -3,13 +3,38 @@
 #include "persistence/pg_connection.hpp"
 #include "persistence/store.hpp"
 
+#include "actors/core/shards.hpp"
+
+#include <algorithm>
+
 namespace meetingd {
 
 std::unique_ptr<store> open_store(const std::string& db, const store_options& options,
                                   std::string* error) {
   if (pg::is_uri(db))
-    return open_pg_store(db, options.server_timeout, error);
+    return open_pg_store(db, options, error);
   return open_sqlite_store(db, options.synchronous_full, error);
+}
+
+} // namespace meetingd
+
+namespace meetingd {
+
+snapshot store::load_shards(const std::vector<int>& shards, int count, unix_ms ended_since) {
+  auto all = load(0, ended_since);
+  snapshot out;
+  out.error = std::move(all.error);
+  auto wanted = [&](const std::string& id) {
+    auto s = shards::shard_of(id, count);
+    return std::find(shards.begin(), shards.end(), s) != shards.end();
+  };
+  for (auto& m : all.live_meetings)
+    if (wanted(m.id))
+      out.live_meetings.push_back(std::move(m));
+  for (auto& m : all.ended_meetings)
+    if (wanted(m.id))
+      out.ended_meetings.push_back(std::move(m));
+  return out;
 }
 
 } // namespace meetingd

@@ -233,10 +233,44 @@ ORDER BY due;
   return s;
 }
 
+// Version 3: several nodes (docs/cluster.md). A shard row holds its owner,
+// lease and epoch: taking a shard raises the epoch, and every commit of a
+// node checks the epochs of the shards it writes for, in the same
+// transaction. `nodes` is what each node last said of itself (admin.nodes).
+// The rows of `shards` are created by the first node, with --shards rows.
+const char* v3_shards = R"sql(
+CREATE TABLE shards (
+  shard       integer PRIMARY KEY,
+  owner       text COLLATE "C" NOT NULL DEFAULT '',  -- node id; '' nobody
+  epoch       bigint NOT NULL DEFAULT 0,             -- raised by every take
+  lease_until bigint NOT NULL DEFAULT 0,             -- unix ms, the server's clock
+  moved_at    bigint NOT NULL DEFAULT 0              -- last change of owner
+);
+
+CREATE TABLE nodes (
+  node           text COLLATE "C" PRIMARY KEY,
+  incarnation    text NOT NULL DEFAULT '',   -- random per run: two runs of one id show
+  state          text NOT NULL DEFAULT 'serving'
+                 CHECK (state IN ('starting', 'serving', 'leaving', 'stopped')),
+  version        text NOT NULL DEFAULT '',
+  started_at     bigint NOT NULL DEFAULT 0,
+  heartbeat_at   bigint NOT NULL DEFAULT 0,  -- the server's clock
+  meetings       integer NOT NULL DEFAULT 0, -- meetings it serves
+  commands_per_s double precision NOT NULL DEFAULT 0
+);
+
+CREATE VIEW shard_owners AS
+SELECT s.owner AS node, count(*) AS shards, min(s.epoch) AS min_epoch, max(s.epoch) AS max_epoch,
+       CASE WHEN min(s.lease_until) > 0 THEN to_timestamp(min(s.lease_until) / 1000.0) END
+         AS first_lease_end
+FROM shards s GROUP BY s.owner ORDER BY s.owner;
+)sql";
+
 std::vector<migration> make_migrations() {
   return {
     {1, "tables and indexes", v1_tables},
     {2, "operator views", v2_views()},
+    {3, "shards and nodes", v3_shards},
   };
 }
 

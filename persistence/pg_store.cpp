@@ -2,6 +2,7 @@
 #include "persistence/pg_store.hpp"
 
 #include "config/log.hpp"
+#include "persistence/change_feed.hpp"
 #include "persistence/pg_schema.hpp"
 #include "persistence/row_owner_finder.hpp"
 #include "persistence/rows.hpp"
@@ -139,9 +140,9 @@ store_error pg_store::failure(const pg::failure& f, const char* doing) const {
   return store_error{std::move(what), f.retryable};
 }
 
-std::unique_ptr<pg_store> pg_store::open(const std::string& uri,
-                                         std::chrono::milliseconds server_timeout,
+std::unique_ptr<pg_store> pg_store::open(const std::string& uri, const store_options& options,
                                          std::string* error) {
+  auto server_timeout = options.server_timeout;
   auto fail = [&](std::string what) -> std::unique_ptr<pg_store> {
     if (error)
       *error = "database " + pg::printable(uri) + ": " + one_line(std::move(what));
@@ -150,6 +151,8 @@ std::unique_ptr<pg_store> pg_store::open(const std::string& uri,
   if (auto problem = pg::check_uri(uri))
     return fail(*problem);
   std::unique_ptr<pg_store> self{new pg_store(uri, server_timeout)};
+  self->fence_ = options.fence;
+  self->idle_limit_ = options.idle_transaction_limit;
   if (auto err = self->conn_.ensure_connected())
     return fail("cannot connect: " + one_line(err->what) + ": " + advice_for(err->what));
   if (auto err = self->migrate())
@@ -165,13 +168,26 @@ std::unique_ptr<pg_store> pg_store::open(const std::string& uri,
   return self;
 }
 
-std::unique_ptr<store> open_pg_store(const std::string& uri,
-                                     std::chrono::milliseconds server_timeout,
+std::unique_ptr<store> open_pg_store(const std::string& uri, const store_options& options,
                                      std::string* error) {
-  return pg_store::open(uri, server_timeout, error);
+  return pg_store::open(uri, options, error);
 }
 
 std::optional<pg::failure> pg_store::prepare_statements() {
+  if (fence_) {
+    // A paused node must not hold the fence's row locks for long: the
+    // server ends its idle transaction, and the node taking over goes on.
+    auto limit = "SET idle_in_transaction_session_timeout = "
+                 + std::to_string(std::max<long long>(idle_limit_.count(), 100));
+    if (auto out = conn_.exec(limit); out.error)
+      return out.error;
+    if (auto err = conn_.prepare("md_fence", "SELECT shard, epoch FROM shards WHERE owner = $1 "
+                                             "AND shard = ANY($2::integer[]) FOR SHARE"))
+      return err;
+    if (auto err = conn_.prepare("md_notify", std::string{"SELECT pg_notify('"}
+                                                + change_feed::channel + "', $1)"))
+      return err;
+  }
   for (int i = 0; i < rows::statement_count; ++i) {
     auto which = static_cast<rows::statement>(i);
     if (auto err = conn_.prepare(prepared_name(which),
@@ -251,6 +267,8 @@ std::optional<store_error> pg_store::apply(const std::vector<const changeset*>& 
   for (const auto* cs : batch)
     for (const auto& change : cs->changes)
       rows::write(change, queue, 0);
+  if (fence_)
+    return apply_fenced(batch, std::move(statements));
   statements.push_back({{}, "COMMIT", {}});
   auto was_down = reported_down_;
   if (auto err = conn_.pipeline(statements)) {
@@ -264,9 +282,108 @@ std::optional<store_error> pg_store::apply(const std::vector<const changeset*>& 
   return std::nullopt;
 }
 
+std::optional<store_error>
+pg_store::apply_fenced(const std::vector<const changeset*>& batch,
+                       std::vector<pg::connection::queued> statements) {
+  // The shards written for, and the epochs this node holds them at.
+  std::map<int, std::int64_t> expected;
+  std::vector<int> not_held;
+  for (const auto* cs : batch)
+    for (auto& meeting : meetings_written(*cs)) {
+      auto shard = fence_->shard_of(meeting);
+      if (expected.count(shard))
+        continue;
+      auto epoch = fence_->epoch_of(shard);
+      expected[shard] = epoch;
+      if (epoch == 0)
+        not_held.push_back(shard);
+    }
+  auto fenced = [&](std::vector<int> shards) {
+    store_error e;
+    e.what = "PostgreSQL " + printable_uri_ + ": the lease of shard(s)";
+    for (auto s : shards)
+      e.what += " " + std::to_string(s);
+    e.what += " is no longer this node's: another node serves their meetings now";
+    e.fenced = std::move(shards);
+    return e;
+  };
+  if (!not_held.empty())
+    return fenced(std::move(not_held));
+  if (expected.empty()) {
+    // Nothing of a shard (users, devices, replies): no fence, but the
+    // other nodes hear of it.
+    for (auto& payload : change_feed::encode(fence_->me(), batch))
+      statements.push_back({"md_notify", {}, {std::move(payload)}});
+    statements.push_back({{}, "COMMIT", {}});
+    if (auto err = conn_.pipeline(statements)) {
+      reported_down_ = reported_down_ || err->retryable;
+      return failure(*err, "committing");
+    }
+    return std::nullopt;
+  }
+  // BEGIN, then the fence: the shard rows locked FOR SHARE until COMMIT, so
+  // no node can take them meanwhile; then the writes. One round trip, and
+  // COMMIT (or ROLLBACK) a second.
+  std::vector<int> shards;
+  for (auto& [s, e] : expected)
+    shards.push_back(s);
+  std::string array = "{";
+  for (auto s : shards)
+    array += (array.size() > 1 ? "," : "") + std::to_string(s);
+  array += "}";
+  statements.insert(statements.begin() + 1, {"md_fence", {}, {fence_->me(), array}});
+  // What the other nodes keep of it, delivered to them at COMMIT.
+  for (auto& payload : change_feed::encode(fence_->me(), batch))
+    statements.push_back({"md_notify", {}, {std::move(payload)}});
+  std::map<int, std::int64_t> found;
+  bool fence_read = false;
+  auto was_down = reported_down_;
+  auto err = conn_.pipeline(statements, [&](const PGresult* res) {
+    if (fence_read || PQresultStatus(res) != PGRES_TUPLES_OK)
+      return;
+    fence_read = true;
+    for (int i = 0; i < PQntuples(res); ++i) {
+      reader r{res, i};
+      auto shard = static_cast<int>(r.integer());
+      found[shard] = r.integer();
+    }
+  });
+  if (!err) {
+    std::vector<int> lost;
+    for (auto& [s, e] : expected)
+      if (auto it = found.find(s); it == found.end() || it->second != e)
+        lost.push_back(s);
+    if (!lost.empty()) {
+      conn_.exec("ROLLBACK");
+      return fenced(std::move(lost));
+    }
+    if (auto out = conn_.exec("COMMIT"); out.error)
+      err = out.error;
+  }
+  if (err) {
+    reported_down_ = reported_down_ || err->retryable;
+    return failure(*err, "committing");
+  }
+  if (was_down) {
+    reported_down_ = false;
+    MD_LOG_INFO("store.reconnected", log::kv("db", printable_uri_));
+  }
+  return std::nullopt;
+}
+
 // -- load ---------------------------------------------------------------------
 
 snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
+  return load_some(requests_since, ended_since, nullptr);
+}
+
+snapshot pg_store::load_shards(const std::vector<int>& shards, int count, unix_ms ended_since) {
+  shard_filter filter{shards, count};
+  return load_some(0, ended_since, &filter);
+}
+
+snapshot pg_store::load_some(unix_ms requests_since, unix_ms ended_since,
+                             const shard_filter* only) {
   snapshot result;
   std::string bad; // first unreadable enum value
   // Runs `sql` with `params`, calling `row` for each result row.
@@ -287,7 +404,15 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
     result.error = failure(*out.error, "starting to load");
     return result;
   }
-  const std::string live = "NOT (m.status = 'ended' AND m.channel_deleted)";
+  // Only the meetings of some shards (a node adopting them), or all.
+  std::string in_shards;
+  if (only) {
+    in_shards = " AND " + shards::shard_of_sql("m.id", only->count) + " IN (-1";
+    for (auto s : only->shards)
+      in_shards += "," + std::to_string(s);
+    in_shards += ")";
+  }
+  const std::string live = "NOT (m.status = 'ended' AND m.channel_deleted)" + in_shards;
   auto& live_meetings = result.live_meetings;
   query("counting meetings", "SELECT count(*) FROM meetings m WHERE " + live, {},
         [&](reader& r) { live_meetings.reserve(static_cast<std::size_t>(r.integer())); });
@@ -316,7 +441,8 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
                         [](reader& r, meeting& m) { rows::read_into(r, m.invitations, &invitation::invitee); });
   query("loading ended meetings",
         "SELECT " + rows::joined(rows::meeting_cols, "m.")
-          + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted AND m.ended_at >= $1",
+          + " FROM meetings m WHERE m.status = 'ended' AND m.channel_deleted AND m.ended_at >= $1"
+          + in_shards,
         {std::to_string(ended_since)},
         [&](reader& r) { rows::read(r, result.ended_meetings.emplace_back()); });
   auto all_rows = [&](const char* doing, const char* table, const std::vector<const char*>& cols,
@@ -325,6 +451,14 @@ snapshot pg_store::load(unix_ms requests_since, unix_ms ended_since) {
     query(doing, std::string{"SELECT "} + rows::joined(cols) + " FROM " + table + where, params,
           [&](reader& r) { rows::read(r, out.emplace_back()); });
   };
+  if (only) {
+    // A shard's meetings only: the rest is the node's already.
+    conn_.exec("COMMIT");
+    if (!result.error && !bad.empty())
+      result.error = store_error{"loading shards of " + printable_uri_ + " failed: unknown value "
+                                   + bad + ": fix the row", false};
+    return result;
+  }
   all_rows("loading users", "users", rows::user_cols, result.users);
   all_rows("loading devices", "devices", rows::device_cols, result.devices);
   all_rows("loading failed logins", "login_failures", rows::login_failure_cols,

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "persistence/pg_connection.hpp"
+#include "persistence/shard_map.hpp"
 #include "persistence/store.hpp"
 
 #include <memory>
@@ -30,12 +31,12 @@ class pg_store final : public store {
 public:
   /// Connects, creates or migrates the schema and prepares the statements.
   /// Returns nullptr and sets `*error` (naming what to check) on failure.
-  static std::unique_ptr<pg_store> open(const std::string& uri,
-                                        std::chrono::milliseconds server_timeout,
+  static std::unique_ptr<pg_store> open(const std::string& uri, const store_options& options,
                                         std::string* error);
 
   std::optional<store_error> apply(const std::vector<const changeset*>& batch) override;
   snapshot load(unix_ms requests_since, unix_ms ended_since) override;
+  snapshot load_shards(const std::vector<int>& shards, int count, unix_ms ended_since) override;
   reply_lookup stored_reply(const std::string& client, const std::string& id) override;
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
@@ -45,6 +46,12 @@ public:
 private:
   pg_store(std::string uri, std::chrono::milliseconds server_timeout);
 
+  struct shard_filter {
+    const std::vector<int>& shards;
+    int count;
+  };
+  snapshot load_some(unix_ms requests_since, unix_ms ended_since, const shard_filter* only);
+
   /// Prepares every statement on a new session.
   std::optional<pg::failure> prepare_statements();
   /// Brings the schema to this build's version; an error text or nullopt.
@@ -53,7 +60,14 @@ private:
   /// to check.
   store_error failure(const pg::failure& f, const char* doing) const;
 
+  /// apply() with the fence: the writes, then COMMIT only if every shard
+  /// written for is still held with the same epoch.
+  std::optional<store_error> apply_fenced(const std::vector<const changeset*>& batch,
+                                          std::vector<pg::connection::queued> statements);
+
   pg::connection conn_;
+  std::shared_ptr<const shard_map> fence_;
+  std::chrono::milliseconds idle_limit_{2000};
   std::string printable_uri_;
   /// Logged once per outage, and once when the connection is back.
   bool reported_down_ = false;

@@ -1,5 +1,6 @@
 // The statements of both SQL stores (see rows.hpp).
 #include "persistence/rows.hpp"
+#include "persistence/shard_map.hpp"
 
 #include <iterator>
 
@@ -127,3 +128,22 @@ std::string statement_sql(statement which, dialect d) {
 }
 
 } // namespace meetingd::rows
+
+namespace meetingd {
+
+std::set<std::string> meetings_written(const changeset& cs) {
+  std::set<std::string> out;
+  for (auto& c : cs.changes) {
+    if (auto* m = std::get_if<change::put_meeting>(&c))
+      out.insert(m->row.id);
+    else if (auto* p = std::get_if<change::put_participant>(&c))
+      out.insert(p->meeting);
+    else if (auto* i = std::get_if<change::put_invitation>(&c))
+      out.insert(i->meeting);
+    else if (auto* d = std::get_if<change::delete_meeting>(&c))
+      out.insert(d->meeting);
+  }
+  return out;
+}
+
+} // namespace meetingd

@@ -22,6 +22,10 @@ struct store_error {
   /// database): the caller holds its replies and retries. False if the data
   /// itself was refused (a constraint: a bug), so retrying cannot help.
   bool retryable = true;
+  /// Shards whose lease this node no longer holds (another node took them,
+  /// docs/cluster.md): nothing of the batch was applied, and the changesets
+  /// that write for these shards never can be. Empty for other errors.
+  std::vector<int> fenced;
 };
 
 /// Everything a restarting node needs to carry on (docs/protocol.md §5).
@@ -61,6 +65,8 @@ struct reply_lookup {
   }
 };
 
+class shard_map;
+
 class store {
 public:
   virtual ~store() = default;
@@ -73,6 +79,13 @@ public:
   /// Loads the state to recover. Requests older than `requests_since` and
   /// ended meetings older than `ended_since` are left out.
   virtual snapshot load(unix_ms requests_since, unix_ms ended_since) = 0;
+
+  /// The meetings of `shards` (of `count`), live and recently ended, as
+  /// load() has them: what a node loads when it adopts those shards
+  /// (docs/cluster.md). Everything else of the snapshot is left empty. This
+  /// default loads everything and keeps the shards' meetings; PostgreSQL
+  /// asks for them alone.
+  virtual snapshot load_shards(const std::vector<int>& shards, int count, unix_ms ended_since);
 
   /// The reply recorded for request `id` of `client`, if it is (still) kept:
   /// what a duplicate of an answered request gets (docs/protocol.md §4). The
@@ -103,6 +116,13 @@ struct store_options {
   /// (and for a connection); past it the connection is closed and the
   /// write retried on a new one.
   std::chrono::milliseconds server_timeout = std::chrono::seconds(10);
+  /// PostgreSQL with several nodes: every commit is conditional on the
+  /// epochs this map holds for the shards it writes for (docs/cluster.md).
+  std::shared_ptr<const shard_map> fence;
+  /// With `fence`: how long the server lets a transaction of this node sit
+  /// idle (a paused node) before it ends it, releasing the row locks that
+  /// would hold up the node taking over.
+  std::chrono::milliseconds idle_transaction_limit = std::chrono::seconds(2);
 };
 
 /// Opens the store named by `db`: a postgresql:// (or postgres://) URI
@@ -122,9 +142,15 @@ std::unique_ptr<store> open_sqlite_store(const std::string& path,
 /// Opens (creating and migrating the schema as needed) the PostgreSQL
 /// database at `uri` (postgresql://USER@HOST:PORT/DBNAME; the password comes
 /// from PGPASSWORD or ~/.pgpass, never the URI).
-std::unique_ptr<store> open_pg_store(const std::string& uri,
-                                     std::chrono::milliseconds server_timeout,
+std::unique_ptr<store> open_pg_store(const std::string& uri, const store_options& options,
                                      std::string* error);
+inline std::unique_ptr<store> open_pg_store(const std::string& uri,
+                                            std::chrono::milliseconds server_timeout,
+                                            std::string* error) {
+  store_options options;
+  options.server_timeout = server_timeout;
+  return open_pg_store(uri, options, error);
+}
 
 /// A store that keeps everything in memory (tests).
 std::unique_ptr<store> make_memory_store();

@@ -8,6 +8,7 @@
 #include <caf/sec.hpp>
 
 #include <algorithm>
+#include <set>
 
 #include <time.h>
 
@@ -72,6 +73,39 @@ void schedule_retry(self_ptr self) {
   self->delayed_send(self, delay, flush_atom::value);
 }
 
+/// Drops every pending changeset that writes for one of `shards` (another
+/// node holds them now: none of them can ever commit), with an error that
+/// the meeting stays silent on (the gateway publishes nothing for a shard
+/// it does not serve).
+void drop_fenced(self_ptr self, const std::vector<int>& shards) {
+  auto& st = self->state;
+  if (st.cfg.shards)
+    st.cfg.shards->lose(shards);
+  std::set<int> gone(shards.begin(), shards.end());
+  std::deque<store_actor_state::held> kept;
+  std::size_t dropped = 0;
+  for (auto& held : st.pending) {
+    bool fenced = false;
+    if (st.cfg.shards)
+      for (auto& m : meetings_written(held.changes))
+        fenced = fenced || gone.count(st.cfg.shards->shard_of(m)) > 0;
+    if (!fenced) {
+      kept.push_back(std::move(held));
+      continue;
+    }
+    ++dropped;
+    held.promise.deliver(caf::make_error(caf::sec::runtime_error,
+                                         "fenced: the meeting's shard moved to another node"));
+  }
+  st.pending = std::move(kept);
+  st.stats.fenced += dropped;
+  MD_LOG_WARN("store.fenced", log::kv("shards", shards.size()), log::kv("dropped", dropped),
+              log::kv("effect", "another node took these shards; their meetings are dropped "
+                                "here and carry on there from the database"));
+  if (st.cfg.on_fenced)
+    st.cfg.on_fenced(shards);
+}
+
 /// Commits everything pending in groups of at most max_batch, delivering the
 /// promises of each group after its COMMIT. Returns false if a group failed
 /// and is held for a retry.
@@ -108,6 +142,10 @@ bool commit_pending(self_ptr self) {
     double cpu_ms = thread_cpu_ms() - start_cpu;
     double ms = std::chrono::duration<double, std::milli>(steady::now() - start)
                   .count();
+    if (err && !err->fenced.empty()) {
+      drop_fenced(self, err->fenced);
+      continue;
+    }
     if (err && !err->retryable) {
       // The data was refused, not the disk: find the culprit by committing
       // this group one changeset at a time.
@@ -266,6 +304,14 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
       MD_LOG_INFO("store.checkpoint", log::kv("commits", state.stats.commits),
                   log::kv("changesets", state.stats.changesets));
       return true;
+    },
+    [=](load_atom, const std::vector<int>& shards) -> snapshot {
+      auto& state = self->state;
+      auto count = state.cfg.shards ? state.cfg.shards->count() : 1;
+      auto ended_since = wall_now() - state.cfg.ended_retention.count();
+      if (shards.empty())
+        return state.db->load(wall_now() - state.cfg.request_ttl.count(), ended_since);
+      return state.db->load_shards(shards, count, ended_since);
     },
     [=](stats_atom) -> store_stats {
       auto s = self->state.stats;

@@ -28,6 +28,7 @@
 
 #include "actors/atoms.hpp"
 #include "config/log.hpp"
+#include "persistence/shard_map.hpp"
 #include "persistence/store.hpp"
 #include "persistence/store_health.hpp"
 
@@ -59,6 +60,12 @@ struct store_settings {
   std::shared_ptr<store_health> health;
   /// Runs after a changeset the database refused for good (may be empty).
   std::function<void(const std::string& error)> on_refused;
+  /// Several nodes (docs/cluster.md): the shards this node holds. A commit
+  /// that finds some of them taken by another node (fenced) drops every
+  /// pending changeset writing for them, with an error, marks them lost
+  /// here, and runs `on_fenced`; the rest commits.
+  std::shared_ptr<shard_map> shards;
+  std::function<void(const std::vector<int>& shards)> on_fenced;
   /// How often old request records and ended meetings are deleted.
   std::chrono::milliseconds prune_interval = std::chrono::seconds(60);
   /// How long replies are kept for idempotent replay (docs/protocol.md §4).
@@ -77,6 +84,7 @@ struct store_stats {
   std::uint64_t changes = 0;    // row changes in them
   std::uint64_t failures = 0;   // failed commit attempts (retried)
   std::uint64_t rejected = 0;   // changesets the schema refused (error reply)
+  std::uint64_t fenced = 0;     // changesets dropped: their shard moved away
   std::uint64_t max_batch = 0;  // most changesets in one commit
   std::uint64_t pending = 0;    // changesets waiting for a commit now
   std::uint64_t pruned = 0;     // rows deleted by pruning
@@ -134,7 +142,10 @@ using store_actor = caf::typed_actor<
   // The stored reply of (client, request id); empty if none is kept.
   caf::replies_to<lookup_atom, std::string, std::string>::with<std::string>,
   // Counters for admin.stats and benchmarks.
-  caf::replies_to<stats_atom>::with<store_stats>>;
+  caf::replies_to<stats_atom>::with<store_stats>,
+  // Several nodes: the meetings of these shards, to adopt them
+  // (store::load_shards); everything (store::load) if none is named.
+  caf::replies_to<load_atom, std::vector<int>>::with<snapshot>>;
 
 /// The behaviour of the store actor. Marks the database as "not cleanly shut
 /// down" on start; `checkpoint` marks it clean again.
@@ -146,6 +157,7 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::changeset)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::store_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::snapshot)
 
 namespace meetingd {
 

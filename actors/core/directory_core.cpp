@@ -255,6 +255,21 @@ void directory_core::forget_meeting(const std::string& id) {
   meetings_.erase(i);
 }
 
+void directory_core::forget_meeting(const meeting& m) {
+  auto i = meetings_.find(m.id);
+  if (i == meetings_.end())
+    return;
+  for (auto& [user, p] : m.participants)
+    if (auto u = meetings_by_user_.find(user); u != meetings_by_user_.end()) {
+      u->second.erase(m.id);
+      if (u->second.empty())
+        meetings_by_user_.erase(u);
+    }
+  if (i->second.summary.status == meeting_status::active)
+    uncount_created(i->second.creator);
+  meetings_.erase(i);
+}
+
 void directory_core::uncount_created(const std::string& creator) {
   auto i = created_active_.find(creator);
   if (i != created_active_.end() && --i->second <= 0)

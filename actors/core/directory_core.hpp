@@ -102,6 +102,9 @@ public:
                        unix_ms now);
   /// Drops a reservation whose creation failed.
   void forget_meeting(const std::string& id);
+  /// Drops meeting `m` from the registry and the busy index (its state is
+  /// about to be restored afresh: a shard adopted or lost, docs/cluster.md).
+  void forget_meeting(const meeting& m);
   /// Applies a meeting's committed summary and membership changes.
   void apply(meeting_update update);
   /// Loads a meeting's summary and members at recovery.

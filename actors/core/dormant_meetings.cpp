@@ -111,6 +111,22 @@ std::optional<unix_ms> dormant_meetings::next_wake() const {
   return next;
 }
 
+std::vector<meeting>
+dormant_meetings::take_if(const std::function<bool(const std::string&)>& pred) {
+  std::vector<std::string> ids;
+  for (auto& [id, e] : meetings_)
+    if (pred(id))
+      ids.push_back(id);
+  for (std::uint32_t i = 0; i < adopted_.size(); ++i)
+    if (!adopted_taken_[i] && pred(adopted_[i].id))
+      ids.push_back(adopted_[i].id);
+  std::vector<meeting> out;
+  for (auto& id : ids)
+    if (auto m = take(id))
+      out.push_back(std::move(*m));
+  return out;
+}
+
 bool dormant_meetings::contains(const std::string& id) const {
   return meetings_.count(id) != 0 || find_adopted(id).has_value();
 }

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -42,6 +43,10 @@ public:
   std::optional<unix_ms> next_wake() const;
 
   bool contains(const std::string& id) const;
+
+  /// Removes and returns every dormant meeting whose id `pred` accepts (the
+  /// meetings of shards that move to another node).
+  std::vector<meeting> take_if(const std::function<bool(const std::string&)>& pred);
   std::size_t size() const {
     return meetings_.size() + adopted_left_;
   }

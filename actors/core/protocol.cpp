@@ -52,6 +52,7 @@ constexpr command_info commands[] = {
   {"rtc.event", false, meeting, false},
   {"admin.ping", true, directory, false, false},
   {"admin.stats", true, directory, false, false},
+  {"admin.nodes", true, directory, false, false},
   {"admin.meetings.list", true, directory, false, false},
   {"admin.meeting.get", true, meeting, true, false},
   {"admin.meeting.end", true, meeting, false},

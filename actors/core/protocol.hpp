@@ -52,6 +52,7 @@ enum class command_kind : std::uint8_t {
   rtc_event,
   admin_ping,
   admin_stats,
+  admin_nodes,
   admin_meetings_list,
   admin_meeting_get,
   admin_meeting_end,
@@ -79,8 +80,9 @@ command_scope scope_of(command_kind x);
 /// admin.meeting.get): they are answered for an ended meeting too, where
 /// every other meeting command is refused with 410.
 bool reads_meeting(command_kind x);
-/// True unless the command only reads (meeting.get, admin.stats, the
-/// lists): those are still answered while the database is unavailable.
+/// True unless the command only reads (meeting.get, admin.stats,
+/// admin.nodes, the lists): those are still answered while the database is
+/// unavailable.
 bool changes_state(command_kind x);
 
 /// A validated command. Fields not used by `kind` stay empty; the codec
@@ -206,6 +208,7 @@ struct ping_data {
 };
 
 struct stats_data {
+  std::string node; // the node that answered: in a cluster, one of several
   std::int64_t meetings_active = 0;
   std::int64_t meetings_ended = 0;
   std::int64_t meetings_with_actor = 0; // of the active: with a meeting actor now
@@ -224,6 +227,29 @@ struct stats_data {
   bool rtc_circuit_open = false;
   std::int64_t store_commits = 0;
   double store_changes_per_commit = 0;
+};
+
+/// One node of the cluster as admin.nodes reports it: a row of the `nodes`
+/// table with what the `shards` table says of its leases.
+struct node_info {
+  std::string node;
+  /// starting, serving, leaving, stopped (what the node last said of
+  /// itself), or down: its heartbeat is older than its lease. Text, as the
+  /// `nodes` table keeps it, so a state a newer node adds still reads.
+  std::string state;
+  std::string version;
+  int shards = 0;   // shard leases it holds
+  int meetings = 0; // the meetings it holds, as it last reported
+  /// Unix seconds (to_unix_s) when the earliest of its leases ends; none
+  /// while it holds no lease.
+  std::optional<std::int64_t> lease_expires_at;
+  double commands_per_s = 0;
+};
+
+/// admin.nodes: every node that holds or held a lease.
+struct nodes_data {
+  std::vector<node_info> nodes;
+  std::string answered_by; // the node id of the one that answered
 };
 
 struct meeting_summary {
@@ -256,7 +282,7 @@ struct users_page {
 using reply_data
   = std::variant<std::monostate, login_data, create_data, join_data,
                  credentials_data, meeting_view, invite_data, ping_data,
-                 stats_data, meetings_page, users_page>;
+                 stats_data, nodes_data, meetings_page, users_page>;
 
 /// The one reply to an uplink message. `code` 0 means done and durable.
 struct reply {

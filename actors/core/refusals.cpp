@@ -90,6 +90,10 @@ constexpr catalogued catalogue[] = {
    {503, "store_unavailable",
     "the node cannot reach its database just now; nothing was changed: send the same request "
     "again after retry_after_ms"}},
+  {refusal::shard_moving,
+   {503, "shard_moving",
+    "this meeting is moving to another node just now; nothing was changed: send the same "
+    "request again after retry_after_ms"}},
 };
 
 constexpr bool in_enum_order() {
@@ -99,7 +103,7 @@ constexpr bool in_enum_order() {
   return true;
 }
 static_assert(in_enum_order(), "the catalogue lists the refusals in the order of the enum");
-static_assert(static_cast<std::size_t>(refusal::store_unavailable) + 1 == std::size(catalogue),
+static_assert(static_cast<std::size_t>(refusal::shard_moving) + 1 == std::size(catalogue),
               "every refusal is in the catalogue");
 
 } // namespace

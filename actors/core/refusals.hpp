@@ -68,6 +68,7 @@ enum class refusal : std::uint8_t {
   shutting_down,
   overloaded,
   store_unavailable,
+  shard_moving,
 };
 
 /// A refusal's code, reason and standard message.

@@ -63,6 +63,7 @@ store_actor::behavior_type fake_store(store_actor::pointer self, store_control_p
     },
     [](prune_atom) {},
     [](checkpoint_atom) { return true; },
+    [](load_atom, const std::vector<int>&) { return snapshot{}; },
     [ctl](lookup_atom, const std::string& client, const std::string& id) {
       return ctl->db->stored_reply(client, id).reply.value_or("");
     },
@@ -188,6 +189,12 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
     [](sweep_atom) {},
     [](prune_atom) {},
+    [](adopt_atom, const std::vector<int>&) {},
+    [](drop_atom, const std::vector<int>&) {},
+    [](handover_atom, const std::vector<int>&) { return true; },
+    [](handover_atom) {},
+    [](remote_atom, std::vector<any_change>&) {},
+    [](remote_atom) {},
   };
 }
 
@@ -236,6 +243,8 @@ lmq_actor::behavior_type probe_lmq(lmq_actor::pointer, lmq_log_ptr log) {
     [](connect_atom) {},
     [](tick_atom, unix_ms) {},
     [](ready_atom) {},
+    [](forward_atom) {},
+    [](remote_atom, const std::vector<request_record>&) {},
     [log](publish_atom, std::vector<std::string>& clients, proto::event& ev) {
       log->events.push_back({std::move(clients), std::move(ev)});
     },

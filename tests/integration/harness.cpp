@@ -295,7 +295,7 @@ cluster::cluster(node_options opts) : opts_(std::move(opts)) {
 }
 
 cluster::~cluster() {
-  node_.reset();
+  nodes_.clear();
   emulator_.reset();
   broker_.reset();
   pg_.reset(); // after the node: it must not see its database go first
@@ -398,13 +398,13 @@ void cluster::start_emulator(std::vector<std::string> extra) {
     throw std::runtime_error("rtc-emulator did not start: " + emulator_->output());
 }
 
-void cluster::start_node() {
+void cluster::start_node(const std::string& id) {
   std::map<std::string, std::string> flags{
     {"broker", broker_uri()},
     {"rtc-endpoint", rtc_endpoint()},
     {"db", db_},
     {"app-id", app_id},
-    {"node-id", "node-1"},
+    {"node-id", id},
     {"admins", "console-1"},
     {"pbkdf2-iterations", "1000"},
     {"log-level", "debug"},
@@ -421,29 +421,45 @@ void cluster::start_node() {
                                          {"LOGIN_TICKET_SECRET", "ticket-secret-for-tests"}};
   for (auto& [k, v] : opts_.env)
     env[k] = v;
-  auto count_ready = [this] { return count_of(node_log(), "lmq.ready"); };
+  if (id != "node-1") {
+    // Every node has a login of its own (tools/broker-logins).
+    if (!node_logins_.count(id))
+      broker_logins("add node " + id + " --password-stdin", node_password);
+    node_logins_.insert(id);
+    env["MQTT_USERNAME"] = "GID_MEETING_UP@@@" + id;
+  }
+  auto count_ready = [this, id] { return count_of(node_log(id), "lmq.ready"); };
   auto before = count_ready();
-  node_ = std::make_unique<process>("meetingd", argv, env, dir_.path());
+  auto& slot = nodes_[id];
+  slot.reset();
+  slot = std::make_unique<process>(id == "node-1" ? "meetingd" : "meetingd-" + id, argv, env,
+                                   dir_.path());
   // Ready = subscribed (the node logs lmq.ready once its SUBACK arrived).
-  bool ok = eventually([&] { return !node_->running() || count_ready() > before; }, 20s);
-  if (!ok || !node_->running())
-    throw std::runtime_error("meetingd did not start:\n" + node_log());
+  bool ok = eventually([&] { return !slot->running() || count_ready() > before; }, 20s);
+  if (!ok || !slot->running())
+    throw std::runtime_error("meetingd " + id + " did not start:\n" + node_log(id));
 }
 
 std::optional<int> cluster::stop_node(std::chrono::milliseconds timeout) {
-  if (!node_)
+  return stop_node("node-1", timeout);
+}
+
+std::optional<int> cluster::stop_node(const std::string& id, std::chrono::milliseconds timeout) {
+  auto* n = node(id);
+  if (!n)
     return std::nullopt;
-  node_->signal(SIGTERM);
-  return node_->wait(timeout);
+  n->signal(SIGTERM);
+  return n->wait(timeout);
 }
 
-void cluster::kill_node() {
-  if (node_)
-    node_->kill9();
+void cluster::kill_node(const std::string& id) {
+  if (auto* n = node(id))
+    n->kill9();
 }
 
-std::string cluster::node_log() const {
-  return node_ ? node_->output() : std::string{};
+std::string cluster::node_log(const std::string& id) const {
+  auto i = nodes_.find(id);
+  return i == nodes_.end() || !i->second ? std::string{} : i->second->output();
 }
 
 std::string cluster::broker_logins(const std::string& args, const std::string& password) {

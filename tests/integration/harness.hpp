@@ -18,6 +18,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -175,14 +176,18 @@ public:
     opts_.flags[name] = value;
   }
   /// Starts meetingd and waits until it published its retained "ready".
-  void start_node();
+  /// Several nodes (PostgreSQL, docs/cluster.md) run side by side under
+  /// their own --node-id; without one, "node-1".
+  void start_node(const std::string& id = "node-1");
   /// SIGTERM and wait; returns the exit code.
   std::optional<int> stop_node(std::chrono::milliseconds timeout = 20s);
-  void kill_node();
-  process* node() {
-    return node_.get();
+  std::optional<int> stop_node(const std::string& id, std::chrono::milliseconds timeout);
+  void kill_node(const std::string& id = "node-1");
+  process* node(const std::string& id = "node-1") {
+    auto i = nodes_.find(id);
+    return i == nodes_.end() ? nullptr : i->second.get();
   }
-  std::string node_log() const;
+  std::string node_log(const std::string& id = "node-1") const;
 
   /// A device session (connected, presence announced).
   std::unique_ptr<client::session> device(const std::string& name, bool connect = true);
@@ -232,7 +237,8 @@ private:
   std::string db_;
   std::unique_ptr<process> broker_;
   std::unique_ptr<process> emulator_;
-  std::unique_ptr<process> node_;
+  std::map<std::string, std::unique_ptr<process>> nodes_;
+  std::set<std::string> node_logins_; // broker logins of nodes other than node-1
   std::map<std::string, std::string> broker_passwords_; // by client id
 };
 

@@ -110,6 +110,7 @@ TEST(protocol_names, command_kinds) {
   EXPECT_STREQ(proto::to_string(command_kind::auth_login), "auth.login");
   EXPECT_STREQ(proto::to_string(command_kind::moderate_mute_all), "moderate.mute_all");
   EXPECT_STREQ(proto::to_string(command_kind::admin_meetings_list), "admin.meetings.list");
+  EXPECT_STREQ(proto::to_string(command_kind::admin_nodes), "admin.nodes");
   EXPECT_STREQ(proto::to_string(command_kind::admin_meeting_get), "admin.meeting.get");
   EXPECT_STREQ(proto::to_string(command_kind::admin_user_add), "admin.user.add");
   EXPECT_STREQ(proto::to_string(command_kind::admin_users_list), "admin.users.list");
@@ -121,7 +122,11 @@ TEST(protocol_names, command_kinds) {
     EXPECT_EQ(proto::is_admin_command(k), name.rfind("admin.", 0) == 0) << name;
     admin += proto::is_admin_command(k);
   }
-  EXPECT_EQ(admin, 10);
+  EXPECT_EQ(admin, 11);
+  // admin.nodes only reads, and the directory answers it, as admin.stats.
+  EXPECT_FALSE(proto::changes_state(command_kind::admin_nodes));
+  EXPECT_FALSE(proto::reads_meeting(command_kind::admin_nodes));
+  EXPECT_EQ(proto::scope_of(command_kind::admin_nodes), proto::command_scope::directory);
   EXPECT_FALSE(proto::parse_command_kind("admin"));
   EXPECT_FALSE(proto::parse_command_kind("meeting.create "));
 }
@@ -200,6 +205,8 @@ std::vector<valid_case> valid_cases() {
   add("auth.logout", nullptr, cmd(k::auth_logout));
   add("admin.ping", nullptr, cmd(k::admin_ping));
   add("admin.stats", json::object(), cmd(k::admin_stats));
+  add("admin.nodes", json::object(), cmd(k::admin_nodes));
+  add("admin.nodes", nullptr, cmd(k::admin_nodes));
   {
     add("meeting.create", nullptr, cmd(k::meeting_create));
     auto c = cmd(k::meeting_create);
@@ -894,6 +901,9 @@ TEST(codec_roundtrip, request_wire_names) {
   proto::request p{"p", {}};
   p.cmd.kind = command_kind::admin_ping;
   EXPECT_EQ(encode_request(p), R"({"id":"p","type":"admin.ping"})");
+  proto::request n{"n", {}};
+  n.cmd.kind = command_kind::admin_nodes;
+  EXPECT_EQ(encode_request(n), R"({"id":"n","type":"admin.nodes"})");
   proto::request s{"s", {}};
   s.cmd.kind = command_kind::moderate_set_role;
   s.cmd.meeting = "m";
@@ -936,6 +946,17 @@ proto::participant_view sample_participant(const std::string& user, role r) {
   p.video_muted = true;
   p.joined_at = 1764000123;
   return p;
+}
+
+/// admin.nodes of a cluster of three: serving, down (its lease ran out
+/// without a heartbeat), and stopped without a lease.
+proto::nodes_data sample_nodes() {
+  proto::nodes_data x;
+  x.nodes = {{"n1", "serving", "0.3.0", 128, 42, 1764000000, 12.5},
+             {"n2", "down", "0.3.0", 64, 7, 1763999990, 0},
+             {"n3", "stopped", "0.2.9", 0, 0, std::nullopt, 0}};
+  x.answered_by = "n1";
+  return x;
 }
 
 std::vector<proto::reply_data> sample_data() {
@@ -991,6 +1012,7 @@ std::vector<proto::reply_data> sample_data() {
   xs.emplace_back(proto::ping_data{"node-1", "0.1.0", 3600});
   {
     proto::stats_data x;
+    x.node = "node-1";
     x.meetings_active = 3;
     x.meetings_ended = 40;
     x.meetings_with_actor = 1;
@@ -1026,6 +1048,8 @@ std::vector<proto::reply_data> sample_data() {
     xs.emplace_back(x);
     xs.emplace_back(proto::users_page{});
   }
+  xs.emplace_back(sample_nodes());
+  xs.emplace_back(proto::nodes_data{{}, "n1"});
   return xs;
 }
 
@@ -1047,6 +1071,7 @@ const std::vector<std::vector<command_kind>> answered_by{
   {command_kind::call_invite},
   {command_kind::admin_ping},
   {command_kind::admin_stats},
+  {command_kind::admin_nodes},
   {command_kind::admin_meetings_list},
   {command_kind::admin_users_list},
 };
@@ -1112,6 +1137,20 @@ TEST(codec_roundtrip, reply_fields_survive) {
   EXPECT_EQ(st.meetings_with_actor, 1);
   EXPECT_EQ(st.meetings_dormant, 2);
   EXPECT_TRUE(st.rtc_circuit_open);
+  EXPECT_EQ(st.node, "node-1");
+  r.data = data[17]; // nodes
+  back = decode_reply(encode_reply(r), command_kind::admin_nodes);
+  ASSERT_TRUE(back);
+  const auto& ns = std::get<proto::nodes_data>(back->data);
+  EXPECT_EQ(ns.answered_by, "n1");
+  ASSERT_EQ(ns.nodes.size(), 3u);
+  EXPECT_EQ(ns.nodes[0].node, "n1");
+  EXPECT_EQ(ns.nodes[0].state, "serving");
+  EXPECT_EQ(ns.nodes[0].shards, 128);
+  EXPECT_EQ(ns.nodes[0].lease_expires_at, std::optional<std::int64_t>{1764000000});
+  EXPECT_EQ(ns.nodes[0].commands_per_s, 12.5);
+  EXPECT_EQ(ns.nodes[2].state, "stopped");
+  EXPECT_FALSE(ns.nodes[2].lease_expires_at) << "no lease stays no lease";
 }
 
 TEST(codec_roundtrip, error_replies) {
@@ -1424,6 +1463,59 @@ TEST(codec_shapes, credentials_reply_exact_json) {
     R"({"id":"r-17","type":"reply","code":0,"data":{"credentials":{"appid":"g10dhbxp","channel":"room-42","meeting":"m-8f3a","userid":"alice","gslb":["https://rgslb.rtc.aliyuncs.com"],"session":"sess-0001","token":"223f63d944809586c32ee1f39b6b2c8c698f55fe6beaaee4d45c8088856b1d23","nonce":"AK-5f2c9e","timestamp":1764000000,"turn":{"username":"alice?appid=g10dhbxp&session=sess-0001&channel=room-42&nonce=AK-5f2c9e&timestamp=1764000000","password":"223f63d944809586c32ee1f39b6b2c8c698f55fe6beaaee4d45c8088856b1d23"}}}})");
 }
 
+TEST(codec_shapes, nodes_reply_exact_json) {
+  proto::reply r;
+  r.id = "a-11";
+  r.data = sample_nodes();
+  auto wire = encode_reply(r);
+  EXPECT_EQ(
+    wire,
+    R"({"id":"a-11","type":"reply","code":0,"data":{"nodes":[)"
+    R"({"node":"n1","state":"serving","version":"0.3.0","shards":128,"meetings":42,"lease_expires_at":1764000000,"commands_per_s":12.5},)"
+    R"({"node":"n2","state":"down","version":"0.3.0","shards":64,"meetings":7,"lease_expires_at":1763999990,"commands_per_s":0.0},)"
+    R"({"node":"n3","state":"stopped","version":"0.2.9","shards":0,"meetings":0,"commands_per_s":0.0}],)"
+    R"("answered_by":"n1"}})")
+    << "a node without a lease has no lease_expires_at";
+  // A client reads a lease_expires_at of 0 as it came: the node writes none.
+  auto zero = decode_reply(
+    R"({"id":"a","type":"reply","code":0,"data":{"nodes":[{"node":"n","state":"starting","version":"v","shards":0,"meetings":0,"lease_expires_at":0,"commands_per_s":1}],"answered_by":"n"}})",
+    command_kind::admin_nodes);
+  ASSERT_TRUE(zero);
+  EXPECT_EQ(std::get<proto::nodes_data>(zero->data).nodes.at(0).lease_expires_at,
+            std::optional<std::int64_t>{0});
+  auto nodes = [](const std::string& data) {
+    return decode_reply(R"({"id":"a","type":"reply","code":0,"data":)" + data + "}",
+                        command_kind::admin_nodes);
+  };
+  EXPECT_TRUE(nodes(R"({"nodes":[],"answered_by":"n1"})"));
+  EXPECT_FALSE(nodes(R"({"nodes":[]})")) << "answered_by is always there";
+  EXPECT_FALSE(nodes(R"({"answered_by":"n1"})")) << "nodes is always there";
+  EXPECT_FALSE(nodes(R"({"nodes":{},"answered_by":"n1"})"));
+  EXPECT_FALSE(nodes(R"({"nodes":[{"node":"n","state":"serving","version":"v","shards":1,"meetings":0}],"answered_by":"n"})"))
+    << "commands_per_s is always there";
+  EXPECT_FALSE(nodes(R"({"nodes":[{"node":"n","state":"serving","version":"v","shards":1,"meetings":0,"lease_expires_at":"soon","commands_per_s":1}],"answered_by":"n"})"))
+    << "a lease_expires_at that is not an integer is malformed";
+  EXPECT_FALSE(nodes(R"({"nodes":[{"node":"n","state":"serving","version":"v","shards":1.5,"meetings":0,"commands_per_s":1}],"answered_by":"n"})"));
+}
+
+TEST(codec_shapes, stats_reply_names_the_node_that_answered) {
+  proto::stats_data x;
+  x.node = "node-2";
+  proto::reply r;
+  r.id = "a-2";
+  r.data = x;
+  auto wire = encode_reply(r);
+  EXPECT_EQ(wire.rfind(R"({"id":"a-2","type":"reply","code":0,"data":{"node":"node-2","meetings":{)", 0),
+            0u)
+    << wire;
+  auto back = decode_reply(wire, command_kind::admin_stats);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(std::get<proto::stats_data>(back->data).node, "node-2");
+  auto j = json::parse(wire);
+  j["data"].erase("node");
+  EXPECT_FALSE(decode_reply(j.dump(), command_kind::admin_stats)) << "node is always there";
+}
+
 TEST(codec_shapes, event_exact_json) {
   proto::event e;
   e.kind = proto::event_kind::mute_request;
@@ -1458,12 +1550,14 @@ TEST(codec_shapes, data_keys) {
   EXPECT_EQ(keys(data[8]).count("end_reason"), 0u); // only when set
   EXPECT_EQ(keys(data[9]), (S{"invitations"}));
   EXPECT_EQ(keys(data[11]), (S{"node", "version", "uptime_s"}));
-  EXPECT_EQ(keys(data[12]), (S{"meetings", "participants", "ringing_invitations",
+  EXPECT_EQ(keys(data[12]), (S{"node", "meetings", "participants", "ringing_invitations",
                                "devices_online", "users", "commands", "rtc", "store"}));
   EXPECT_EQ(keys(data[13]), (S{"meetings", "next_after"}));
   EXPECT_EQ(keys(data[14]), (S{"meetings"}));
   EXPECT_EQ(keys(data[15]), (S{"users", "next_after"}));
   EXPECT_EQ(keys(data[16]), (S{"users"}));
+  EXPECT_EQ(keys(data[17]), (S{"nodes", "answered_by"}));
+  EXPECT_EQ(keys(data[18]), (S{"nodes", "answered_by"}));
   proto::reply r;
   r.id = "x";
   r.data = data[2];

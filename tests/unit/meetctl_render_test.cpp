@@ -187,7 +187,8 @@ TEST(meetctl_render, ping) {
 }
 
 TEST(meetctl_render, stats_block) {
-  json d = {{"meetings", {{"active", 2}, {"with_actor", 1}, {"dormant", 1}, {"ended", 5}}},
+  json d = {{"node", "node-1"},
+            {"meetings", {{"active", 2}, {"with_actor", 1}, {"dormant", 1}, {"ended", 5}}},
             {"participants", 3},
             {"ringing_invitations", 1},
             {"devices_online", 4},
@@ -196,6 +197,7 @@ TEST(meetctl_render, stats_block) {
             {"rtc", {{"calls", 10}, {"failures", 1}, {"retries", 2}, {"circuit_open", false}}},
             {"store", {{"commits", 40}, {"changes_per_commit", 1.5}}}};
   EXPECT_EQ(render_stats(d),
+            "node            node-1\n"
             "meetings        2 active (1 with an actor, 1 dormant), 5 ended\n"
             "participants    3\n"
             "ringing         1 invitation\n"
@@ -216,9 +218,59 @@ TEST(meetctl_render, stats_with_fields_missing_or_odd) {
   EXPECT_NE(s.find("meetings        - active (- with an actor, - dormant), - ended"),
             std::string::npos)
     << s;
+  EXPECT_NE(s.find("node            -\n"), std::string::npos) << s << "(an older node names none)";
   EXPECT_NE(s.find("participants    ?"), std::string::npos) << s;
   EXPECT_NO_THROW(render_stats(json::array()));
   EXPECT_NO_THROW(render_stats(nullptr));
+}
+
+TEST(meetctl_render, nodes_table) {
+  json d = {{"nodes",
+             {{{"node", "n1"},
+               {"state", "serving"},
+               {"version", "0.3.0"},
+               {"shards", 128},
+               {"meetings", 42},
+               {"lease_expires_at", t0 + 12},
+               {"commands_per_s", 12.5}},
+              {{"node", "node-b"},
+               {"state", "down"},
+               {"version", "0.3.0"},
+               {"shards", 0},
+               {"meetings", 7},
+               {"lease_expires_at", t0 - 75},
+               {"commands_per_s", 0}},
+              {{"node", "n3"},
+               {"state", "stopped"},
+               {"version", "0.2.9"},
+               {"shards", 0},
+               {"meetings", 0},
+               {"commands_per_s", 0.04}}}},
+            {"answered_by", "n1"}};
+  auto o = utc();
+  o.now = t0;
+  EXPECT_EQ(render_nodes(d, o),
+            "NODE    STATE    VERSION  SHARDS  MEETINGS  LEASE_ENDS_IN  CMD/S\n"
+            "n1      serving  0.3.0       128        42            12s   12.5\n"
+            "node-b  down     0.3.0         0         7        -1m 15s    0.0\n"
+            "n3      stopped  0.2.9         0         0              -    0.0\n"
+            "answered by n1\n");
+  // Without a clock to count from, the lease's end as a time.
+  auto at = lines(render_nodes(d, utc()));
+  ASSERT_EQ(at.size(), 5u);
+  EXPECT_NE(at[1].find("2025-11-24 16:00:12Z"), std::string::npos) << at[1];
+  // A lease_expires_at of 0 is no lease either; odd fields show "?".
+  json odd = {{"nodes",
+               {{{"node", "n1"}, {"lease_expires_at", 0}, {"shards", "many"}},
+                {{"node", "n2"}, {"lease_expires_at", "soon"}}}}};
+  auto ls = lines(render_nodes(odd, o));
+  ASSERT_EQ(ls.size(), 4u);
+  EXPECT_EQ(ls[1], "n1    -      -             ?         -              -      -");
+  EXPECT_EQ(ls[2], "n2    -      -             -         -              ?      -");
+  EXPECT_EQ(ls[3], "answered by -");
+  EXPECT_EQ(render_nodes({{"nodes", json::array()}, {"answered_by", "n1"}}, o),
+            "no nodes\nanswered by n1\n");
+  EXPECT_NO_THROW(render_nodes(nullptr, o));
 }
 
 TEST(meetctl_render, meetings_table) {

@@ -6,6 +6,7 @@
 //
 //   ping                                   node, version, uptime
 //   stats [--watch [--interval=2s] [--count=N]]
+//   nodes                                  the cluster's nodes, their state and leases
 //   meetings [--state=active|ended] [--user=U] [--limit=N] [--after=ID] [--all]
 //   meeting <id>                           details, participants, invitations
 //   end <id> [--reason=R]                  admin.meeting.end
@@ -606,6 +607,9 @@ int main(int argc, char** argv) {
   auto* count_opt = stats->add_option("--count", count, "stop after N refreshes (with --watch)")
                       ->check(CLI::PositiveNumber);
 
+  // nodes
+  auto* nodes = app.add_subcommand("nodes", "the cluster's nodes: state, shards, lease, load");
+
   // meetings
   auto* meetings = app.add_subcommand("meetings", "list meetings");
   std::string m_state, m_user, m_after;
@@ -673,7 +677,7 @@ int main(int argc, char** argv) {
     // CLI11 reports an unknown command as "A subcommand is required": name it.
     if (e.get_exit_code() != 0 && app.get_subcommands().empty() && !app.remaining().empty()) {
       std::cerr << "meetctl: unknown command '" << mc::sanitize(app.remaining().front())
-                << "' (commands: ping, stats, meetings, meeting, end, kick, mute-all, users)\n"
+                << "' (commands: ping, stats, nodes, meetings, meeting, end, kick, mute-all, users)\n"
                 << "Run with --help for more information." << std::endl;
       return exit_usage;
     }
@@ -692,6 +696,9 @@ int main(int argc, char** argv) {
         return watch_stats(g, con, duration_of(interval), count);
       auto d = data_of(con.call(command(command_kind::admin_stats)));
       print(g, d, mc::render_stats(d));
+    } else if (*nodes) {
+      auto d = data_of(con.call(command(command_kind::admin_nodes)));
+      print(g, d, mc::render_nodes(d, render_opts(g)));
     } else if (*meetings) {
       auto c = command(command_kind::admin_meetings_list);
       if (!m_state.empty())

@@ -388,6 +388,7 @@ std::string render_stats(const json& d) {
                         ? plural(ringing, "invitation", "invitations")
                         : text(d, "ringing_invitations");
   return render_block({
+    {"node", text(d, "node")},
     {"meetings", count(m, "active") + " active (" + count(m, "with_actor") + " with an actor, "
                    + count(m, "dormant") + " dormant), " + count(m, "ended") + " ended"},
     {"participants", count(d, "participants")},
@@ -403,6 +404,37 @@ std::string render_stats(const json& d) {
     {"store", count(s, "commits") + " commits, " + number(s, "changes_per_commit", "%.2f")
                 + " changes/commit"},
   });
+}
+
+std::string render_nodes(const json& d, const render_options& o) {
+  std::string out;
+  const auto& xs = list(d, "nodes");
+  if (xs.empty()) {
+    out = "no nodes\n";
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& n : xs) {
+      // Leases last seconds: how long this one has left says more than a
+      // clock time (negative: it ran out, the node is down or late).
+      std::string lease_ends = "-"; // no lease: absent, or 0
+      std::int64_t t = 0;
+      if (!integer(n, "lease_expires_at", t))
+        lease_ends = field(n, "lease_expires_at") ? "?" : "-";
+      else if (t > 0)
+        lease_ends = o.now > 0 ? format_duration(t - o.now) : format_time_full(t, o.utc);
+      rows.push_back({text(n, "node"), text(n, "state"), text(n, "version"), count(n, "shards"),
+                      count(n, "meetings"), lease_ends, number(n, "commands_per_s", "%.1f")});
+    }
+    out = render_table({{"NODE", false, 32},
+                        {"STATE"},
+                        {"VERSION", false, 24},
+                        {"SHARDS", true},
+                        {"MEETINGS", true},
+                        {"LEASE_ENDS_IN", true},
+                        {"CMD/S", true}},
+                       rows);
+  }
+  return out + "answered by " + sanitize(text(d, "answered_by")) + "\n";
 }
 
 std::string render_meetings(const json& d, const render_options& o) {

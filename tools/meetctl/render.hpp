@@ -75,8 +75,12 @@ std::string render_block(const std::vector<std::pair<std::string, std::string>>&
 
 /// admin.ping: node, version, uptime.
 std::string render_ping(const json& data);
-/// admin.stats: one readable block.
+/// admin.stats: one readable block, starting with the node that answered.
 std::string render_stats(const json& data);
+/// admin.nodes: NODE STATE VERSION SHARDS MEETINGS LEASE_ENDS_IN CMD/S, the
+/// lease's end in seconds from `opts.now` (its time when now is 0), "-"
+/// without a lease; then which node answered.
+std::string render_nodes(const json& data, const render_options& opts);
 /// admin.meetings.list: ID TITLE HOST STATE PEOPLE CREATED EXPIRES, or a
 /// line saying there are none.
 std::string render_meetings(const json& data, const render_options& opts);

@@ -400,7 +400,10 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
     [self](sweep_atom) { meetings::on_sweep(self); },
     [self](prune_atom) { prune_books(self); },
-    [self](adopt_atom, const std::vector<int>& shards) {
+    [self](adopt_atom, const std::vector<int>& shards, bool from_the_dead) {
+      // Events of the dead node's meetings may have gone out unrecorded.
+      if (from_the_dead && self->state.links.lmq)
+        self->send(self->state.links.lmq, adopt_atom::value);
       directory_shards::on_adopt(self, shards);
     },
     [self](drop_atom, const std::vector<int>& shards) {

@@ -139,7 +139,7 @@ void on_adopt(self_ptr self, const std::vector<int>& shards) {
       MD_LOG_ERROR("shards.adopt_failed", log::kv("shards", list(shards)),
                    log::kv("error", error),
                    log::kv("effect", "their commands wait; loading again in 1 s"));
-      self->delayed_send(self, adopt_retry, adopt_atom::value, shards);
+      self->delayed_send(self, adopt_retry, adopt_atom::value, shards, false);
     });
 }
 

@@ -97,7 +97,7 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<prune_atom>,
   // Several nodes (docs/cluster.md, actors/lease_actor.hpp): shards gained,
   // lost, and to hand over.
-  caf::reacts_to<adopt_atom, std::vector<int>>,
+  caf::reacts_to<adopt_atom, std::vector<int>, bool>,
   caf::reacts_to<drop_atom, std::vector<int>>,
   caf::replies_to<handover_atom, std::vector<int>>::with<bool>,
   // Its own: looks again at the hand-overs under way.

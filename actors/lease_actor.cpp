@@ -59,6 +59,7 @@ std::vector<int> keys(const held_shards& held) {
 /// What one round changed.
 struct round_outcome {
   bool balanced = true; // holds its fair share
+  bool from_the_dead = false; // some taken shards were a dead node's
   std::vector<int> taken;
   std::vector<int> lost;
   std::vector<int> release;
@@ -100,7 +101,7 @@ round_outcome run_round(shard_leases& leases, shard_map& map, const lease_settin
   auto plan = shards::plan_round(table.rows, live_nodes(table, cfg.lease), keys(kept),
                                  leases.node_id(), table.now, leaving);
   held_shards got;
-  if ((out.error = leases.take(plan.take, cfg.lease, got, until)))
+  if ((out.error = leases.take(plan.take, cfg.lease, got, until, &out.from_the_dead)))
     return out;
   for (auto& [s, e] : got)
     kept[s] = e;
@@ -193,7 +194,7 @@ std::chrono::milliseconds round(self_ptr self) {
     MD_LOG_INFO("lease.taken", log::kv("node", st.leases->node_id()),
                 log::kv("shards", list(out.taken)), log::kv("held", st.map->held().size()));
     if (st.directory)
-      self->send(st.directory, adopt_atom::value, out.taken);
+      self->send(st.directory, adopt_atom::value, out.taken, out.from_the_dead);
     else
       st.map->set_ready(out.taken);
   }

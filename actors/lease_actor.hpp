@@ -45,8 +45,9 @@ namespace meetingd {
 
 /// Who is told about gains and losses of shards (the directory).
 using shard_listener = caf::typed_actor<
-  // These shards are this node's now: load their meetings and serve them.
-  caf::reacts_to<adopt_atom, std::vector<int>>,
+  // These shards are this node's now: load their meetings and serve them
+  // (true: some were a node's that died, see shard_leases::take).
+  caf::reacts_to<adopt_atom, std::vector<int>, bool>,
   // These shards are another node's now: drop their meetings at once, with
   // no reply, event or timer for them ever again.
   caf::reacts_to<drop_atom, std::vector<int>>,

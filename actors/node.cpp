@@ -115,7 +115,9 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   lmq_recovery lr;
   lr.devices = snap.devices;
   lr.requests = std::move(snap.requests);
-  lr.crashed = !snap.clean_shutdown;
+  // Several nodes: others may have sent events since the numbers were
+  // stored, whatever this node's last stop was.
+  lr.crashed = !snap.clean_shutdown || env->shards != nullptr;
   auto lmq_cfg = setup.lmq;
   lmq_cfg.clock_offset_ms = env->clock_offset_ms;
   lmq_cfg.request_ttl = env->request_ttl;
@@ -136,11 +138,16 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
       setup.db, setup.db_options.server_timeout, env->node_id,
       [directory, lmq](change_feed::message m) {
         std::vector<request_record> keys;
+        std::vector<change::put_device_seq> seqs;
         for (auto& c : m.changes)
           if (auto* r = std::get_if<change::put_request>(&c))
             keys.push_back(r->row);
+          else if (auto* s = std::get_if<change::put_device_seq>(&c))
+            seqs.push_back(*s);
         if (!keys.empty())
           caf::anon_send(lmq, remote_atom::value, std::move(keys));
+        if (!seqs.empty())
+          caf::anon_send(lmq, remote_atom::value, std::move(seqs));
         caf::anon_send(directory, remote_atom::value, std::move(m.changes));
       },
       [directory] { caf::anon_send(directory, remote_atom::value); });

@@ -33,6 +33,10 @@
 #   PG_SHARED_BUFFERS  the throwaway server's shared_buffers (default 256MB)
 #   PG_ARGS     extra server settings for start_pg, as postgres options
 #               (e.g. "-c synchronous_commit=off" to see what durability costs)
+#   BENCH_NODE_IDS  the node ids that get a broker login at start_broker
+#               (default: bench-node); several nodes on one PostgreSQL
+#               (bench/cluster.sh) list each, and start each with
+#               NODE_ID=<id> start_node ...
 set -euo pipefail
 
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,12 +77,14 @@ export LOGIN_TICKET_SECRET=bench-ticket-secret
 BENCH_NODE_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 # The node's login (tools/broker-logins add node bench-node), also the echo peer's.
 BENCH_NODE_USER='GID_MEETING_UP@@@bench-node'
+BENCH_NODE_IDS=${BENCH_NODE_IDS:-bench-node}
 BENCH_CONSOLE=bench-console
 
 bench_run=$(mktemp -d /tmp/meetingd-bench-XXXXXX)
 bench_stamp=$(date +%Y%m%d-%H%M%S)
 bench_pids=()
 BROKER_PID= EMULATOR_PID= NODE_PID=
+NODE_PIDS=() # every node start_node started and stop_node has not stopped
 MQTT_PORT= RTC_PORT=
 
 say() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -141,8 +147,11 @@ start_broker_once() {
   local dir=$bench_run/broker-$MQTT_PORT
   mkdir -p "$dir"
   cp "$bench_root/config/mosquitto.acl" "$dir/acl"
-  "$bench_root/tools/broker-logins" --passwd "$dir/passwd" --acl "$dir/acl" \
-    add node bench-node --password-stdin <<<"$BENCH_NODE_PASSWORD" >/dev/null
+  local id
+  for id in $BENCH_NODE_IDS; do # one login per node, the same password
+    "$bench_root/tools/broker-logins" --passwd "$dir/passwd" --acl "$dir/acl" \
+      add node "$id" --password-stdin <<<"$BENCH_NODE_PASSWORD" >/dev/null
+  done
   {
     echo
     echo "# loadgen --mode echo: devices publish on bench/echo/<client id> and read"
@@ -322,9 +331,12 @@ pg_settings_json() {
 
 # start_node <db> [meetingd options...]: starts meetingd and waits for
 # lmq.ready. Sets NODE_PID, NODE_LOG and NODE_READY_MS (exec to lmq.ready, as
-# seen from here: the log is polled every 5 ms).
+# seen from here: the log is polled every 5 ms), and adds NODE_PID to
+# NODE_PIDS. NODE_ID=<id> start_node ...: another node id than bench-node
+# (it needs a broker login: list it in BENCH_NODE_IDS before start_broker).
 start_node() {
   local db=$1; shift
+  local node_id=${NODE_ID:-bench-node}
   NODE_LOG=$bench_run/meetingd-$(date +%s%N).log
   local t0 t1
   local preload=${NODE_PRELOAD:-}
@@ -333,13 +345,14 @@ start_node() {
     preload="$preload${preload:+ }$PRELOAD_SO"
   fi
   t0=$(date +%s%N)
-  LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME=$BENCH_NODE_USER MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
+  LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME="GID_MEETING_UP@@@$node_id" MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
     "$MEETINGD" --broker="tcp://127.0.0.1:$MQTT_PORT" \
     --rtc-endpoint="http://127.0.0.1:$RTC_PORT" --db="$db" --app-id=g10dhbxp \
-    --node-id=bench-node --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \
+    --node-id="$node_id" --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \
     --rate-limit=0 --max-meetings-per-user=0 --max-creates-per-minute=0 --log-level=info "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
   NODE_PID=$!
   bench_pids+=("$NODE_PID")
+  NODE_PIDS+=("$NODE_PID")
   local deadline=$((SECONDS + ${NODE_START_TIMEOUT:-120}))
   until grep -q "lmq.ready" "$NODE_LOG" 2>/dev/null; do
     if ! kill -0 "$NODE_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
@@ -353,13 +366,23 @@ start_node() {
   NODE_READY_MS=$(( (t1 - t0) / 1000000 ))
 }
 
-# stop_node: SIGTERM, wait for the clean exit.
+# stop_node [pid]: SIGTERM, wait for the clean exit. Without a pid: the node
+# start_node started last (NODE_PID).
 stop_node() {
-  [ -n "$NODE_PID" ] || return 0
-  kill -TERM "$NODE_PID" 2>/dev/null || true
-  wait "$NODE_PID" 2>/dev/null || true
-  forget_pid "$NODE_PID"
-  NODE_PID=
+  local pid=${1:-$NODE_PID}
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  forget_node "$pid"
+}
+
+# forget_node <pid>: the node is gone (stopped, or killed on purpose).
+forget_node() {
+  local keep=() p
+  forget_pid "$1"
+  for p in "${NODE_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  NODE_PIDS=("${keep[@]}")
+  [ "$NODE_PID" != "$1" ] || NODE_PID=
 }
 
 # node_log_field <field>: the value of field=... in the last node.started line.

@@ -273,7 +273,7 @@ void refuse(self_ptr self, const std::string& client, std::optional<std::string>
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
-                const std::string& payload, int hops = 0);
+                const std::string& payload, int hops = 0, bool store_checked = false);
 
 /// The meeting a command is routed by: the one it names, or the id a
 /// meeting.create asks for; empty for commands handled where they land.
@@ -354,13 +354,13 @@ void retry_waiting(self_ptr self) {
 /// the store have pruned it meanwhile (the window is over), the request runs
 /// again as a fresh one, as any request older than the window would.
 void replay(self_ptr self, const std::string& client, bool admin_topic,
-            const std::string& payload, const std::string& id) {
+            const std::string& payload, const std::string& id, int hops = 0) {
   self->request(self->state.store, std::chrono::seconds(10), lookup_atom::value, client, id)
     .then(
-      [self, client, admin_topic, payload, id](std::string& reply) {
+      [self, client, admin_topic, payload, id, hops](std::string& reply) {
         if (reply.empty()) {
           self->state.requests.forget(client, id);
-          on_command(self, client, admin_topic, payload);
+          on_command(self, client, admin_topic, payload, hops, true);
           return;
         }
         publish_reply(self, client, reply);
@@ -378,7 +378,7 @@ void replay(self_ptr self, const std::string& client, bool admin_topic,
 }
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
-                const std::string& payload, int hops) {
+                const std::string& payload, int hops, bool store_checked) {
   auto& st = self->state;
   auto t0 = steady::now();
   auto decoded = codec::decode_request(payload);
@@ -402,6 +402,15 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
       return;
   }
   auto seen = st.requests.check(client, req.id);
+  // Several nodes: a command handled where it lands (a login, a create) may
+  // be the duplicate of one another node answered a moment ago, before the
+  // feed brought its key here: the store has its reply if so.
+  if (seen == request_log::verdict::fresh && st.cfg.shards && meeting.empty() && !store_checked
+      && proto::changes_state(req.cmd.kind)) {
+    st.requests.complete(client, req.id, true, now_of(self));
+    replay(self, client, admin_topic, payload, req.id, hops);
+    return;
+  }
   if (seen == request_log::verdict::answered) {
     ++st.counters.duplicates;
     replay(self, client, admin_topic, payload, req.id);
@@ -619,6 +628,24 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
     [self](remote_atom, const std::vector<request_record>& keys) {
       for (auto& r : keys)
         self->state.requests.restore(r.client, r.id, r.at);
+    },
+    [self](remote_atom, const std::vector<change::put_device_seq>& sent) {
+      auto& seqs = self->state.seqs;
+      for (auto& s : sent) {
+        auto& mine = seqs[s.client];
+        mine = std::max(mine, s.last_seq);
+      }
+    },
+    [self](adopt_atom) {
+      // The dead node may have sent events it had not yet recorded.
+      auto& state = self->state;
+      for (auto& [client, seq] : state.seqs) {
+        seq += crash_seq_gap;
+        state.dirty_seqs.insert(client);
+      }
+      MD_LOG_INFO("lmq.seq_jump", log::kv("devices", state.seqs.size()),
+                  log::kv("by", crash_seq_gap),
+                  log::kv("why", "meetings taken over from a node that died"));
     },
     [self](ready_atom) {
       self->state.connect_failures = 0;

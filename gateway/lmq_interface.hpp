@@ -53,6 +53,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::final_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::gateway_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::proto::event)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::request_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::change::put_device_seq>)
 
 namespace meetingd {
 
@@ -85,6 +86,11 @@ using lmq_actor = caf::typed_actor<
   // Several nodes: replies other nodes stored, by key (a duplicate that
   // lands here is answered from the store).
   caf::reacts_to<remote_atom, std::vector<request_record>>,
+  // Several nodes: event numbers other nodes sent devices (never go back),
+  // and (no arguments) a node died and this one took some of its meetings
+  // over: every device's next number jumps ahead, as after a crash.
+  caf::reacts_to<remote_atom, std::vector<change::put_device_seq>>,
+  caf::reacts_to<adopt_atom>,
   // Sends an event to these devices, each with its next sequence number.
   caf::reacts_to<publish_atom, std::vector<std::string>, proto::event>,
   // Stop taking commands; answers once every command in flight is answered.

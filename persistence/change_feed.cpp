@@ -107,8 +107,7 @@ std::vector<std::string> split_fields(std::string_view line) {
 
 /// Whether other nodes keep what `change` writes.
 bool shared(const any_change& change) {
-  return !std::holds_alternative<change::put_device_seq>(change)
-         && !std::holds_alternative<change::put_login_failures>(change)
+  return !std::holds_alternative<change::put_login_failures>(change)
          && !std::holds_alternative<change::delete_login_failures>(change);
 }
 
@@ -158,6 +157,12 @@ std::optional<any_change> change_of(rows::statement which, line_reader& r) {
     }
     case delete_requests_of:
       return change::delete_requests_of{r.text()};
+    case put_device_seq: {
+      change::put_device_seq c;
+      c.client = r.text();
+      c.last_seq = static_cast<std::uint64_t>(r.integer());
+      return c;
+    }
     case put_removed_user: {
       change::put_removed_user c;
       c.row.user = r.text();

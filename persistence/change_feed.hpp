@@ -2,9 +2,10 @@
 // commits, carried by the database itself. A node's commit sends, in the
 // same transaction, PostgreSQL notifications on `meetingd_changes` with the
 // rows it wrote that other nodes keep in memory: users, device bindings and
-// presence, meeting rows (for the registry and the busy index), and the keys
-// of stored replies (for idempotency across nodes; never the replies, which
-// may carry join tokens). PostgreSQL delivers them after the COMMIT, in
+// presence, meeting rows (for the registry and the busy index), the keys of
+// stored replies (for idempotency across nodes; never the replies, which
+// may carry join tokens) and the devices' event numbers (so that a node
+// taking a meeting over goes on above them). PostgreSQL delivers them after the COMMIT, in
 // commit order, to every listening node; a transaction that rolls back
 // sends nothing.
 //

@@ -270,12 +270,15 @@ std::optional<store_error> pg_store::apply(const std::vector<const changeset*>& 
   if (fence_)
     return apply_fenced(batch, std::move(statements));
   statements.push_back({{}, "COMMIT", {}});
-  auto was_down = reported_down_;
-  if (auto err = conn_.pipeline(statements)) {
+  return committed(conn_.pipeline(statements));
+}
+
+std::optional<store_error> pg_store::committed(std::optional<pg::failure> err) {
+  if (err) {
     reported_down_ = reported_down_ || err->retryable;
     return failure(*err, "committing");
   }
-  if (was_down) {
+  if (reported_down_) {
     reported_down_ = false;
     MD_LOG_INFO("store.reconnected", log::kv("db", printable_uri_));
   }
@@ -315,11 +318,7 @@ pg_store::apply_fenced(const std::vector<const changeset*>& batch,
     for (auto& payload : change_feed::encode(fence_->me(), batch))
       statements.push_back({"md_notify", {}, {std::move(payload)}});
     statements.push_back({{}, "COMMIT", {}});
-    if (auto err = conn_.pipeline(statements)) {
-      reported_down_ = reported_down_ || err->retryable;
-      return failure(*err, "committing");
-    }
-    return std::nullopt;
+    return committed(conn_.pipeline(statements));
   }
   // BEGIN, then the fence: the shard rows locked FOR SHARE until COMMIT, so
   // no node can take them meanwhile; then the writes. One round trip, and
@@ -337,7 +336,6 @@ pg_store::apply_fenced(const std::vector<const changeset*>& batch,
     statements.push_back({"md_notify", {}, {std::move(payload)}});
   std::map<int, std::int64_t> found;
   bool fence_read = false;
-  auto was_down = reported_down_;
   auto err = conn_.pipeline(statements, [&](const PGresult* res) {
     if (fence_read || PQresultStatus(res) != PGRES_TUPLES_OK)
       return;
@@ -360,15 +358,7 @@ pg_store::apply_fenced(const std::vector<const changeset*>& batch,
     if (auto out = conn_.exec("COMMIT"); out.error)
       err = out.error;
   }
-  if (err) {
-    reported_down_ = reported_down_ || err->retryable;
-    return failure(*err, "committing");
-  }
-  if (was_down) {
-    reported_down_ = false;
-    MD_LOG_INFO("store.reconnected", log::kv("db", printable_uri_));
-  }
-  return std::nullopt;
+  return committed(std::move(err));
 }
 
 // -- load ---------------------------------------------------------------------

@@ -65,6 +65,10 @@ private:
   std::optional<store_error> apply_fenced(const std::vector<const changeset*>& batch,
                                           std::vector<pg::connection::queued> statements);
 
+  /// The outcome of a commit: the failure as a store_error, or nullopt;
+  /// logs once when commits succeed again after failing.
+  std::optional<store_error> committed(std::optional<pg::failure> err);
+
   pg::connection conn_;
   std::shared_ptr<const shard_map> fence_;
   std::chrono::milliseconds idle_limit_{2000};

@@ -185,20 +185,31 @@ std::optional<pg::failure> shard_leases::renew(const held_shards& held,
 
 std::optional<pg::failure> shard_leases::take(const std::vector<int>& wanted,
                                               std::chrono::milliseconds lease,
-                                              held_shards& got, unix_ms& until) {
+                                              held_shards& got, unix_ms& until,
+                                              bool* from_the_dead) {
   got.clear();
+  if (from_the_dead)
+    *from_the_dead = false;
   if (wanted.empty())
     return std::nullopt;
   auto now = std::string{server_now};
-  auto out = conn_.exec("UPDATE shards SET owner = $1, epoch = epoch + 1, lease_until = " + now
-                          + " + $2, moved_at = " + now
-                          + " WHERE shard = ANY($3::integer[]) AND (owner = '' OR owner = $1 "
-                            "OR lease_until < "
-                          + now + ") RETURNING shard, epoch, lease_until",
+  // The rows as they were, locked, then taken: RETURNING shows new values
+  // only, and whose each shard was decides what the taker must assume.
+  auto out = conn_.exec("WITH before AS (SELECT shard, owner FROM shards WHERE shard = "
+                        "ANY($3::integer[]) AND (owner = '' OR owner = $1 OR lease_until < "
+                          + now + ") FOR UPDATE) UPDATE shards s SET owner = $1, epoch = s.epoch "
+                                  "+ 1, lease_until = "
+                          + now + " + $2, moved_at = " + now
+                          + " FROM before WHERE s.shard = before.shard RETURNING s.shard, "
+                            "s.epoch, s.lease_until, before.owner NOT IN ('', $1)",
                         {node_id_, std::to_string(lease.count()), array_of(wanted)});
   if (out.error)
     return out.error;
-  read_held(out.res.get(), got, until);
+  auto* res = out.res.get();
+  read_held(res, got, until);
+  for (int i = 0; i < PQntuples(res); ++i)
+    if (from_the_dead && text_at(res, i, 3) == "t")
+      *from_the_dead = true;
   return std::nullopt;
 }
 

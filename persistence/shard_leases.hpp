@@ -74,10 +74,12 @@ public:
 
   /// Takes the shards of `wanted` that are still claimable (free, expired,
   /// or this node's own from an earlier run), raising their epochs; `got`
-  /// gets those taken with their new epochs.
+  /// gets those taken with their new epochs. `*from_the_dead` (if given) is
+  /// set if one of them was another node's whose lease ran out (not handed
+  /// over): that node may have done things it had not recorded.
   std::optional<pg::failure> take(const std::vector<int>& wanted,
                                   std::chrono::milliseconds lease, held_shards& got,
-                                  unix_ms& until);
+                                  unix_ms& until, bool* from_the_dead = nullptr);
 
   /// Frees the shards of `held` still owned with the same epoch, so that
   /// another node takes them at once.

@@ -189,7 +189,7 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
     [](sweep_atom) {},
     [](prune_atom) {},
-    [](adopt_atom, const std::vector<int>&) {},
+    [](adopt_atom, const std::vector<int>&, bool) {},
     [](drop_atom, const std::vector<int>&) {},
     [](handover_atom, const std::vector<int>&) { return true; },
     [](handover_atom) {},
@@ -245,6 +245,8 @@ lmq_actor::behavior_type probe_lmq(lmq_actor::pointer, lmq_log_ptr log) {
     [](ready_atom) {},
     [](forward_atom) {},
     [](remote_atom, const std::vector<request_record>&) {},
+    [](remote_atom, const std::vector<change::put_device_seq>&) {},
+    [](adopt_atom) {},
     [log](publish_atom, std::vector<std::string>& clients, proto::event& ev) {
       log->events.push_back({std::move(clients), std::move(ev)});
     },

@@ -10,9 +10,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <iostream>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -64,6 +66,15 @@ std::optional<json> answered(meetingd::client::session& s, const std::string& ty
   return std::nullopt;
 }
 
+/// What one node commits reaches the others through the database's
+/// notifications within milliseconds (docs/cluster.md, "What every node
+/// knows"): a device that logged in on one node a moment ago is not yet
+/// rung by a call placed on another. Tests that call right after a login
+/// give the feed this long.
+void let_the_feed_carry() {
+  std::this_thread::sleep_for(200ms);
+}
+
 int count_lines(const std::string& log, const std::string& what) {
   int n = 0;
   for (auto at = log.find(what); at != std::string::npos; at = log.find(what, at + 1))
@@ -85,6 +96,22 @@ TEST(several_nodes, a_call_between_devices_whose_commands_land_on_two_nodes) {
 
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob = c.logged_in("bob-phone", "bob");
+  let_the_feed_carry();
+  // admin.nodes, wherever it lands, lists both with their shares.
+  auto console = c.console();
+  auto nodes = console->request("admin.nodes");
+  ASSERT_EQ(code_of(nodes), 0) << nodes.dump();
+  ASSERT_EQ(nodes["data"]["nodes"].size(), 2u) << nodes.dump();
+  for (auto& n : nodes["data"]["nodes"]) {
+    EXPECT_EQ(n["state"], "serving") << nodes.dump();
+    EXPECT_EQ(n["shards"], 128) << nodes.dump();
+    EXPECT_GT(n["lease_expires_at"].get<long long>(), 0) << nodes.dump();
+  }
+  auto answered_by = nodes["data"]["answered_by"].get<std::string>();
+  EXPECT_TRUE(answered_by == "node-1" || answered_by == "node-2") << nodes.dump();
+  auto stats = console->request("admin.stats");
+  EXPECT_TRUE(stats["data"]["node"] == "node-1" || stats["data"]["node"] == "node-2")
+    << stats.dump();
   auto created = alice->request("meeting.create", {{"title", "standup"}, {"invitees", {"bob"}}});
   ASSERT_EQ(code_of(created), 0) << created.dump();
   std::string meeting = created["data"]["meeting"];
@@ -220,8 +247,10 @@ TEST(several_nodes, a_paused_node_never_acts_for_the_shards_it_lost_and_a_ring_t
   ASSERT_TRUE(balanced(c, {"node-1", "node-2"}, 60s));
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob = c.logged_in("bob-phone", "bob");
+  let_the_feed_carry();
   auto created = alice->request("meeting.create", {{"title", "ring"}, {"invitees", {"bob"}}});
   ASSERT_EQ(code_of(created), 0) << created.dump();
+  ASSERT_EQ(created["data"]["invitations"]["bob"], "ringing") << created.dump();
   std::string meeting = created["data"]["meeting"];
   ASSERT_TRUE(bob->wait_event("event.invite"));
   auto paused = owner_of(c, meeting);
@@ -243,11 +272,19 @@ TEST(several_nodes, a_paused_node_never_acts_for_the_shards_it_lost_and_a_ring_t
     10s))
     << c.node_log(paused);
   std::this_thread::sleep_for(2s);
-  EXPECT_FALSE(alice->wait_event("event.invite_timeout", 1s)) << "the ring timed out twice";
+  auto twice = alice->wait_event("event.invite_timeout", 1s);
+  EXPECT_FALSE(twice) << "the ring timed out twice: " << twice->dump() << "\nfirst: "
+                      << timed_out->dump() << "\nPAUSED " << c.node_log(paused) << "\nOTHER "
+                      << c.node_log(other);
+  // Bob's phone was told once too.
+  EXPECT_TRUE(bob->wait_event("event.invite_timeout", 100ms));
   EXPECT_FALSE(bob->wait_event("event.invite_timeout", 100ms));
   auto got = alice->request("meeting.get", {{"meeting", meeting}});
   ASSERT_EQ(code_of(got), 0) << got.dump();
-  EXPECT_EQ(got["data"]["invitations"]["bob"], "timed_out") << got.dump();
+  bool timed_out_once = false;
+  for (auto& inv : got["data"]["invitations"])
+    timed_out_once = timed_out_once || (inv["user"] == "bob" && inv["state"] == "timed_out");
+  EXPECT_TRUE(timed_out_once) << got.dump();
 }
 
 TEST(several_nodes, a_node_joining_and_a_rolling_restart_under_traffic_fail_no_command) {
@@ -279,6 +316,8 @@ TEST(several_nodes, a_node_joining_and_a_rolling_restart_under_traffic_fail_no_c
         std::lock_guard lock{codes_mutex};
         codes.insert(codes.end(), seen.begin(), seen.end());
         unanswered += code_of(r) == -1;
+        // Within --rate-limit (50/s per client) on any node.
+        std::this_thread::sleep_for(40ms);
       }
     }
   });
@@ -309,4 +348,125 @@ TEST(several_nodes, a_node_joining_and_a_rolling_restart_under_traffic_fail_no_c
     ok += code == 0;
   }
   EXPECT_GT(ok, 10);
+}
+
+TEST(several_nodes, kill_9_of_random_nodes_under_traffic_loses_nothing_acknowledged) {
+  int rounds = 6;
+  if (auto s = std::getenv("MEETINGD_CLUSTER_KILLS"); s && *s)
+    rounds = std::atoi(s);
+  std::mt19937 rng{std::random_device{}()};
+  cluster c{on_postgres({{"passivate-after", "500ms"}})};
+  c.start_node("node-1");
+  c.start_node("node-2");
+  ASSERT_TRUE(balanced(c, {"node-1", "node-2"}, 60s));
+  // Four users, each in a meeting of their own, each toggling their
+  // microphone as fast as the replies come: the last acknowledged state of
+  // each must be what the meeting holds in the end.
+  const std::vector<std::string> users{"ann", "ben", "cat", "dan"};
+  std::map<std::string, std::unique_ptr<meetingd::client::session>> devices;
+  std::map<std::string, std::string> meeting_of;
+  for (auto& u : users) {
+    devices[u] = c.logged_in(u + "-phone", u);
+    auto created = devices[u]->request("meeting.create", {{"title", u}});
+    ASSERT_EQ(code_of(created), 0) << created.dump();
+    meeting_of[u] = created["data"]["meeting"];
+  }
+  std::atomic<bool> stop{false};
+  std::mutex mutex;
+  std::map<std::string, bool> acked_muted;
+  std::map<std::string, int> acked_count;
+  std::vector<int> codes;
+  int unanswered = 0;
+  std::vector<std::thread> threads;
+  for (auto& u : users)
+    threads.emplace_back([&, u] {
+      bool muted = false;
+      while (!stop) {
+        std::vector<int> seen;
+        auto r = until_done(*devices[u], "rtc.event",
+                            {{"meeting", meeting_of[u]},
+                             {"event", muted ? "audio_unmuted" : "audio_muted"}},
+                            seen, 30s);
+        std::lock_guard lock{mutex};
+        codes.insert(codes.end(), seen.begin(), seen.end());
+        if (code_of(r) == 0) {
+          muted = !muted;
+          acked_muted[u] = muted;
+          ++acked_count[u];
+        } else {
+          ++unanswered;
+          return;
+        }
+        std::this_thread::sleep_for(30ms);
+      }
+    });
+  for (int round = 0; round < rounds; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 1200));
+    auto victim = rng() % 2 ? "node-1" : "node-2";
+    c.kill_node(victim);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 2000));
+    c.start_node(victim);
+  }
+  ASSERT_TRUE(balanced(c, {"node-1", "node-2"}, 60s));
+  std::this_thread::sleep_for(1s);
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(unanswered, 0);
+  for (auto code : codes)
+    EXPECT_TRUE(code == 0 || code == 503) << code;
+  for (auto& u : users) {
+    EXPECT_GT(acked_count[u], rounds) << u;
+    std::vector<int> seen;
+    auto got = until_done(*devices[u], "meeting.get", {{"meeting", meeting_of[u]}}, seen);
+    ASSERT_EQ(code_of(got), 0) << got.dump();
+    bool found = false;
+    for (auto& p : got["data"]["participants"])
+      if (p["user"] == u) {
+        found = true;
+        EXPECT_EQ(p["audio_muted"].get<bool>(), acked_muted[u]) << u << ": " << got.dump();
+      }
+    EXPECT_TRUE(found) << got.dump();
+  }
+}
+
+TEST(several_nodes, busy_callees_and_duplicates_are_seen_the_same_from_every_node) {
+  cluster c{on_postgres()};
+  c.start_node("node-1");
+  c.start_node("node-2");
+  ASSERT_TRUE(balanced(c, {"node-1", "node-2"}, 60s));
+  auto carol = c.logged_in("carol-phone", "carol");
+  auto dave = c.logged_in("dave-phone", "dave");
+  auto busy = carol->request("meeting.create", {{"title", "carol's"}});
+  ASSERT_EQ(code_of(busy), 0) << busy.dump();
+  let_the_feed_carry();
+  std::set<std::string> owners;
+  // Dave's creates land on both nodes in turn; carol is busy from each.
+  for (int i = 0; i < 6; ++i) {
+    auto created = dave->request("meeting.create", {{"title", "call"}, {"invitees", {"carol"}}});
+    ASSERT_EQ(code_of(created), 0) << created.dump();
+    std::string meeting = created["data"]["meeting"];
+    owners.insert(owner_of(c, meeting));
+    EXPECT_EQ(created["data"]["invitations"]["carol"], "busy") << created.dump();
+    EXPECT_EQ(code_of(dave->request("meeting.end", {{"meeting", meeting}})), 0);
+    // The broker takes the nodes in turn: one command more moves the next
+    // create to the other node.
+    if (i % 2 == 0)
+      EXPECT_EQ(code_of(dave->request("meeting.get", {{"meeting", meeting}})), 0);
+  }
+  EXPECT_EQ(owners.size(), 2u) << "all creates landed on one node";
+  // The same request id sent again, wherever it lands, gets the same reply
+  // and creates nothing more.
+  auto id = dave->send("meeting.create", {{"title", "once"}});
+  auto first = dave->wait_reply(id, 5s);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(code_of(*first), 0) << first->dump();
+  for (int i = 0; i < 4; ++i) {
+    dave->send("meeting.create", {{"title", "once"}}, id);
+    auto again = dave->wait_reply(id, 5s);
+    ASSERT_TRUE(again);
+    EXPECT_EQ(*again, *first);
+  }
+  auto rows = pg_rows(c.db_path(), "SELECT count(*) FROM meetings WHERE title = 'once'");
+  EXPECT_EQ(rows[0][0], "1");
 }

@@ -402,11 +402,13 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
       return;
   }
   auto seen = st.requests.check(client, req.id);
-  // Several nodes: a command handled where it lands (a login, a create) may
-  // be the duplicate of one another node answered a moment ago, before the
-  // feed brought its key here: the store has its reply if so.
+  // Several nodes: a meeting.create handled where it lands may be the
+  // duplicate of one another node answered a moment ago, before the feed
+  // brought its key here: the store has its reply if so (run again, it
+  // would make a second meeting). Other commands handled where they land
+  // leave the same state when run twice.
   if (seen == request_log::verdict::fresh && st.cfg.shards && meeting.empty() && !store_checked
-      && proto::changes_state(req.cmd.kind)) {
+      && req.cmd.kind == proto::command_kind::meeting_create && !database_away(st.cfg)) {
     st.requests.complete(client, req.id, true, now_of(self));
     replay(self, client, admin_topic, payload, req.id, hops);
     return;

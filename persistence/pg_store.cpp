@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -105,6 +106,17 @@ std::string advice_for(const std::string& message) {
   return "see PostgreSQL's message; the server's log has more";
 }
 
+/// The client id of a change to a `devices` row, if it is one.
+const std::string* device_of(const any_change& c) {
+  if (auto* d = std::get_if<change::put_device>(&c))
+    return &d->row.client;
+  if (auto* d = std::get_if<change::delete_device>(&c))
+    return &d->client;
+  if (auto* d = std::get_if<change::put_device_seq>(&c))
+    return &d->client;
+  return nullptr;
+}
+
 std::string one_line(std::string s) {
   for (auto& c : s)
     if (c == '\n' || c == '\t' || c == '\r')
@@ -137,7 +149,9 @@ store_error pg_store::failure(const pg::failure& f, const char* doing) const {
   else
     what += ": the server refused the data itself; this is a bug in meetingd (or a schema "
             "altered by hand): report this line";
-  return store_error{std::move(what), f.retryable};
+  store_error e{std::move(what), f.retryable};
+  e.conflict = f.sqlstate == "40P01" || f.sqlstate == "40001";
+  return e;
 }
 
 std::unique_ptr<pg_store> pg_store::open(const std::string& uri, const store_options& options,
@@ -264,9 +278,22 @@ std::optional<store_error> pg_store::apply(const std::vector<const changeset*>& 
     statements.push_back(std::move(q));
     return 0;
   };
+  // Device rows are the rows two nodes write at once (a login on one, an
+  // event number on another): every transaction writes them last and in
+  // the order of their client ids, so that two never wait for each other.
+  std::vector<std::pair<std::string, const any_change*>> device_rows;
   for (const auto* cs : batch)
-    for (const auto& change : cs->changes)
+    for (const auto& change : cs->changes) {
+      if (auto* client = device_of(change)) {
+        device_rows.emplace_back(*client, &change);
+        continue;
+      }
       rows::write(change, queue, 0);
+    }
+  std::stable_sort(device_rows.begin(), device_rows.end(),
+                   [](auto& a, auto& b) { return a.first < b.first; });
+  for (auto& [client, change] : device_rows)
+    rows::write(*change, queue, 0);
   if (fence_)
     return apply_fenced(batch, std::move(statements));
   statements.push_back({{}, "COMMIT", {}});

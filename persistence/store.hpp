@@ -26,6 +26,10 @@ struct store_error {
   /// docs/cluster.md): nothing of the batch was applied, and the changesets
   /// that write for these shards never can be. Empty for other errors.
   std::vector<int> fenced;
+  /// The transaction lost a race with another node's (a deadlock, a
+  /// serialization failure): nothing was applied, and the same batch is
+  /// sent again at once.
+  bool conflict = false;
 };
 
 /// Everything a restarting node needs to carry on (docs/protocol.md §5).

@@ -170,6 +170,15 @@ bool commit_pending(self_ptr self) {
         st.cfg.on_refused(err->what);
       continue;
     }
+    if (err && err->conflict && st.conflicts < 5) {
+      // Another node's transaction won a race for the same rows: the
+      // server rolled this one back; again at once, not after a back-off.
+      ++st.conflicts;
+      ++st.stats.failures;
+      MD_LOG_WARN("store.conflict", log::kv("error", err->what), log::kv("attempt", st.conflicts),
+                  log::kv("effect", "sent again at once"));
+      continue;
+    }
     if (err) {
       // Not durable: hold every reply and try again later.
       ++st.stats.failures;
@@ -183,6 +192,7 @@ bool commit_pending(self_ptr self) {
       schedule_retry(self);
       return false;
     }
+    st.conflicts = 0;
     auto& s = st.stats;
     ++s.commits;
     s.changesets += n;

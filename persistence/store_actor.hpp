@@ -118,6 +118,7 @@ struct store_actor_state {
   /// When the timed retry is due; an earlier `flush` is not a retry.
   std::chrono::steady_clock::time_point retry_due{};
   std::size_t attempts = 0;     // failed attempts of the held group
+  std::size_t conflicts = 0;    // conflicts with other nodes in a row (retried at once)
   std::size_t isolate = 0;      // apply the next N changesets one by one
   bool marked_clean = false;    // the database says "clean shutdown"
   store_stats stats;

@@ -332,7 +332,14 @@ void prune_books(self_ptr self) {
   rows.append(st.book.prune_removed(now - st.env->ticket_max_age.count()));
   st.book.prune_creates(now);
   // The store deletes their rows on its own round; from now on they are 404.
-  st.book.prune_ended(now - st.env->ended_retention.count());
+  auto ended_before = now - st.env->ended_retention.count();
+  st.book.prune_ended(ended_before);
+  // Several nodes: so are the other nodes' meetings kept as replicas.
+  for (auto r = st.replicas.begin(); r != st.replicas.end();)
+    if (r->second.status == meeting_status::ended && r->second.ended_at < ended_before)
+      r = st.replicas.erase(r);
+    else
+      ++r;
   commit_then(self, st.links.store, std::move(rows), [] {});
   self->delayed_send(self, prune_interval, prune_atom::value);
 }
@@ -398,7 +405,10 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     [self](update_atom, meeting_update& update) { self->state.book.apply(std::move(update)); },
     [self](finished_atom, const std::string& id) { meetings::on_finished(self, id); },
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
-    [self](sweep_atom) { meetings::on_sweep(self); },
+    [self](sweep_atom) {
+      meetings::on_sweep(self);
+      directory_shards::report_load(self);
+    },
     [self](prune_atom) { prune_books(self); },
     [self](adopt_atom, const std::vector<int>& shards, bool from_the_dead) {
       // Events of the dead node's meetings may have gone out unrecorded.

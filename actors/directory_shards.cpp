@@ -104,14 +104,12 @@ std::optional<std::string> new_served_id(self_ptr self) {
 }
 
 void on_adopt(self_ptr self, const std::vector<int>& shards) {
-  auto& map = self->state.env->shards;
-  if (!map)
+  if (!self->state.env->shards)
     return;
   auto t0 = steady::now();
-  std::set<int> wanted(shards.begin(), shards.end());
   load_shards(
     self, shards,
-    [self, wanted](meeting m) {
+    [self](meeting m) {
       auto& st = self->state;
       auto& map = st.env->shards;
       // Lost again while loading: it stays a replica.

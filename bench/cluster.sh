@@ -14,8 +14,10 @@
 #          request id every RETRY_MS until a reply with code 0 comes, then
 #          the next request (50 ms apart);
 #        - once it is answered, kill -9 of the victim;
-#        - the failover time: the kill → the first reply with code 0 to a
-#          request (necessarily from the survivor, which adopted the shard);
+#        - the failover time: the kill → the first reply with code 0 to an
+#          attempt sent after the kill (necessarily from the survivor, which
+#          adopted the shard; a reply the victim sent just before it died
+#          may still arrive after the kill, and does not count);
 #          also the victim's lease left on that shard at the kill (read just
 #          before it), the replies with other codes (503 shard_moving) seen
 #          meanwhile, and the survivor's shards.adopted line (meetings
@@ -102,7 +104,8 @@ balanced() {
 
 # wait_balanced <dbname> <nodes>: prints the ms it took.
 wait_balanced() {
-  local t0=$(date +%s%N) deadline=$((SECONDS + BALANCE_TIMEOUT))
+  local t0 deadline=$((SECONDS + BALANCE_TIMEOUT))
+  t0=$(date +%s%N)
   until balanced "$1" "$2"; do
     if [ $SECONDS -ge $deadline ]; then
       echo "bench: shards not balanced over $2 nodes after ${BALANCE_TIMEOUT}s: $(live_shards "$1" | paste -sd,)" >&2
@@ -172,7 +175,8 @@ dev_rr() {
 
 # device_loop <meeting> <out> <stop file>: meeting.get, each request resent
 # with the same id every RETRY_MS until code 0; writes a line per reply
-# ("<ns> ok <id> <attempts>" or "<ns> code=<c> <id> <attempt> <error>").
+# ("<ns> ok <id> <attempts> <ns the attempt began>" or
+# "<ns> code=<c> <id> <attempt> <error>").
 device_loop() {
   local meeting=$1 out=$2 stop=$3 n=0 id a t0 t r code left
   local window
@@ -186,7 +190,7 @@ device_loop() {
         -m "{\"id\":\"$id\",\"type\":\"meeting.get\",\"args\":{\"meeting\":\"$meeting\"}}" 2>/dev/null) || true
       t=$(date +%s%N)
       code=$(jq -r --arg id "$id" 'select(.id == $id) | .code' <<<"$r" 2>/dev/null || true)
-      if [ "$code" = 0 ]; then echo "$t ok $id $a" >>"$out"; break; fi
+      if [ "$code" = 0 ]; then echo "$t ok $id $a $t0" >>"$out"; break; fi
       [ -z "$code" ] || echo "$t code=$code $id $a $(jq -c '.error.reason' <<<"$r")" >>"$out"
       left=$((RETRY_MS * 1000000 - (t - t0)))
       [ "$left" -le 0 ] || sleep "$(awk -v ns="$left" 'BEGIN { printf "%.3f", ns / 1e9 }')"
@@ -224,22 +228,32 @@ if [[ " $PARTS " == *" failover "* ]]; then
   for k in $(seq 1 "$KILLS"); do
     victim=node-$(( (k - 1) % 2 + 1 ))
     survivor=node-$(( k % 2 + 1 ))
-    # A meeting id on a shard the victim holds.
-    meeting=$(pg_sql "$dbname" "SELECT c.id FROM (SELECT 'fo-$k-' || g AS id, g FROM generate_series(1, 5000) g) c
-      JOIN shards s ON s.shard = $(shard_sql c.id)
-      WHERE s.owner = '$victim' AND s.lease_until >= $now_ms_sql ORDER BY c.g LIMIT 1")
-    shard=$(pg_sql "$dbname" "SELECT $(shard_sql "'$meeting'")")
-    r=$(dev_rr 10 "{\"id\":\"create-$k\",\"type\":\"meeting.create\",\"args\":{\"meeting\":\"$meeting\",\"title\":\"failover $k\"}}")
-    [ "$(jq -r .code <<<"$r" 2>/dev/null)" = 0 ] || { echo "bench: create $meeting failed: $r" >&2; exit 1; }
-    out=$run/failover-$k.log stop=$run/failover-$k.stop
-    : >"$out"
-    device_loop "$meeting" "$out" "$stop" &
-    loop_pid=$!
-    bench_pids+=("$loop_pid")
-    # Steady: three answered requests before the kill.
-    wait_for 30 bash -c "[ \$(grep -c ' ok ' '$out') -ge 3 ]" \
-      || { echo "bench: meeting.get of $meeting is not answered before the kill" >&2; cat "$out" >&2; exit 1; }
-    lease_left=$(pg_sql "$dbname" "SELECT lease_until - $now_ms_sql FROM shards WHERE shard = $shard")
+    for try in 1 2 3 4 5; do
+      # A meeting id on a shard the victim holds.
+      meeting=$(pg_sql "$dbname" "SELECT c.id FROM (SELECT 'fo-$k-$try-' || g AS id, g FROM generate_series(1, 5000) g) c
+        JOIN shards s ON s.shard = $(shard_sql c.id)
+        WHERE s.owner = '$victim' AND s.lease_until >= $now_ms_sql ORDER BY c.g LIMIT 1")
+      shard=$(pg_sql "$dbname" "SELECT $(shard_sql "'$meeting'")")
+      r=$(dev_rr 10 "{\"id\":\"create-$k-$try\",\"type\":\"meeting.create\",\"args\":{\"meeting\":\"$meeting\",\"title\":\"failover $k\"}}")
+      [ "$(jq -r .code <<<"$r" 2>/dev/null)" = 0 ] || { echo "bench: create $meeting failed: $r" >&2; exit 1; }
+      out=$run/failover-$k.log stop=$run/failover-$k.stop
+      : >"$out"
+      rm -f "$stop"
+      device_loop "$meeting" "$out" "$stop" &
+      loop_pid=$!
+      bench_pids+=("$loop_pid")
+      # Steady: three answered requests before the kill.
+      wait_for 30 bash -c "[ \$(grep -c ' ok ' '$out') -ge 3 ]" \
+        || { echo "bench: meeting.get of $meeting is not answered before the kill" >&2; cat "$out" >&2; exit 1; }
+      # The shard's owner and what is left of its lease, just before the kill.
+      IFS='|' read -r owner lease_left < <(pg_sql "$dbname" "SELECT owner, lease_until - $now_ms_sql FROM shards WHERE shard = $shard")
+      [ "$owner" != "$victim" ] || break
+      say "kill $k: shard $shard of $meeting moved to $owner meanwhile; another meeting"
+      touch "$stop"
+      wait "$loop_pid" 2>/dev/null || true
+      forget_pid "$loop_pid"
+    done
+    [ "$owner" = "$victim" ] || { echo "bench: no meeting of $victim stayed on it until the kill" >&2; exit 1; }
     survivor_lines=$(wc -l <"${node_log[$survivor]}")
     t_kill=$(date +%s%N)
     kill -9 "${node_pid[$victim]}"
@@ -250,7 +264,9 @@ if [[ " $PARTS " == *" failover "* ]]; then
     deadline=$((SECONDS + 60))
     first=
     while [ $SECONDS -lt $deadline ]; do
-      first=$(awk -v tk="$t_kill" '$2 == "ok" && $1 > tk { print; exit }' "$out")
+      # A reply to an attempt sent after the kill: one the victim sent just
+      # before it died can still be on its way.
+      first=$(awk -v tk="$t_kill" '$2 == "ok" && $5 > tk { print; exit }' "$out")
       [ -z "$first" ] || break
       sleep 0.02
     done
@@ -440,7 +456,7 @@ f() { jq -r "$1" "$RESULT_JSON"; }
     per_node=$(f '.failover.setup.meetings_per_node_at_start | to_entries | map("\(.key) \(.value)") | join(", ")')
     echo "## Failover: kill -9 of the node that owns the meeting"
     echo
-    echo "Two nodes; $(f '.failover.setup.populate.meetings // 0') idle two-person meetings populated first (live meetings per node by the shards it held at the start: $per_node). A device sends \`meeting.get\` for a meeting on a shard of the victim, each request resent with the same id every $RETRY_MS ms until answered (mosquitto_rr, a connection per attempt); failover = kill → first reply with code 0. The victim is restarted and the shards balanced (128/128) before the next kill."
+    echo "Two nodes; $(f '.failover.setup.populate.meetings // 0') idle two-person meetings populated first (live meetings per node by the shards it held at the start: $per_node). A device sends \`meeting.get\` for a meeting on a shard of the victim, each request resent with the same id every $RETRY_MS ms until answered (mosquitto_rr, a connection per attempt); failover = kill → first reply with code 0 to an attempt sent after the kill. The victim is restarted and the shards balanced (128/128) before the next kill."
     echo
     echo "- **failover p50 $(f '.failover.p50_ms') ms, max $(f '.failover.max_ms') ms** (min $(f '.failover.min_ms') ms) over $(f '.failover.answered') kills ($(f '.failover.unanswered') unanswered within 60 s), \`--lease=$LEASE\`; the victim's lease on the shard had $(f '.failover.lease_left_at_kill_ms_range[0]')–$(f '.failover.lease_left_at_kill_ms_range[1]') ms left at the kill"
     echo "- node 500s (cmd.failed) over the part: $(f '.failover.node_internal_errors'); failed group commits (store.commit_failed): $(f '.failover.store_commit_failures.commit_failed'), of them deadlocks: $(f '.failover.store_commit_failures.deadlocks')"

@@ -29,7 +29,11 @@ struct node_setup {
   bool rtc_in_clear = false;
   /// A SQLite file, or a postgresql:// URI (persistence/store.hpp).
   std::string db = "var/meetingd.db";
-  store_options db_options{true};
+  store_options db_options = [] {
+    store_options o;
+    o.synchronous_full = true;
+    return o;
+  }();
   int hashers = 2;
   std::string log_level = "info";
   /// Several nodes (PostgreSQL only, docs/cluster.md): how many shards the

@@ -196,7 +196,7 @@ std::optional<pg::failure> pg_store::prepare_statements() {
     if (auto out = conn_.exec(limit); out.error)
       return out.error;
     if (auto err = conn_.prepare("md_fence", "SELECT shard, epoch FROM shards WHERE owner = $1 "
-                                             "AND shard = ANY($2::integer[]) FOR SHARE"))
+                                             "AND shard = ANY($2::integer[]) ORDER BY shard FOR SHARE"))
       return err;
     if (auto err = conn_.prepare("md_notify", std::string{"SELECT pg_notify('"}
                                                 + change_feed::channel + "', $1)"))

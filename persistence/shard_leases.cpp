@@ -172,9 +172,12 @@ std::optional<pg::failure> shard_leases::renew(const held_shards& held,
   if (held.empty())
     return std::nullopt;
   auto [shard, epoch] = arrays_of(held);
+  // Rows locked in shard order, as the store's fence locks them: two
+  // statements that lock several rows in different orders can deadlock.
   auto out = conn_.exec(std::string{"UPDATE shards SET lease_until = "} + server_now
-                          + " + $2 WHERE owner = $1 AND (shard, epoch) IN "
-                            "(SELECT * FROM unnest($3::integer[], $4::bigint[])) "
+                          + " + $2 WHERE shard IN (SELECT shard FROM shards WHERE owner = $1 AND "
+                            "(shard, epoch) IN (SELECT * FROM unnest($3::integer[], "
+                            "$4::bigint[])) ORDER BY shard FOR UPDATE) "
                             "RETURNING shard, epoch, lease_until",
                         {node_id_, std::to_string(lease.count()), shard, epoch});
   if (out.error)
@@ -197,7 +200,7 @@ std::optional<pg::failure> shard_leases::take(const std::vector<int>& wanted,
   // only, and whose each shard was decides what the taker must assume.
   auto out = conn_.exec("WITH before AS (SELECT shard, owner FROM shards WHERE shard = "
                         "ANY($3::integer[]) AND (owner = '' OR owner = $1 OR lease_until < "
-                          + now + ") FOR UPDATE) UPDATE shards s SET owner = $1, epoch = s.epoch "
+                          + now + ") ORDER BY shard FOR UPDATE) UPDATE shards s SET owner = $1, epoch = s.epoch "
                                   "+ 1, lease_until = "
                           + now + " + $2, moved_at = " + now
                           + " FROM before WHERE s.shard = before.shard RETURNING s.shard, "
@@ -219,8 +222,9 @@ std::optional<pg::failure> shard_leases::release(const held_shards& held) {
   auto [shard, epoch] = arrays_of(held);
   auto out = conn_.exec(std::string{"UPDATE shards SET owner = '', lease_until = 0, moved_at = "}
                           + server_now
-                          + " WHERE owner = $1 AND (shard, epoch) IN "
-                            "(SELECT * FROM unnest($2::integer[], $3::bigint[]))",
+                          + " WHERE shard IN (SELECT shard FROM shards WHERE owner = $1 AND "
+                            "(shard, epoch) IN (SELECT * FROM unnest($2::integer[], "
+                            "$3::bigint[])) ORDER BY shard FOR UPDATE)",
                         {node_id_, shard, epoch});
   return out.error;
 }

@@ -122,7 +122,7 @@ struct store_options {
   std::chrono::milliseconds server_timeout = std::chrono::seconds(10);
   /// PostgreSQL with several nodes: every commit is conditional on the
   /// epochs this map holds for the shards it writes for (docs/cluster.md).
-  std::shared_ptr<const shard_map> fence;
+  std::shared_ptr<const shard_map> fence = nullptr;
   /// With `fence`: how long the server lets a transaction of this node sit
   /// idle (a paused node) before it ends it, releasing the row locks that
   /// would hold up the node taking over.

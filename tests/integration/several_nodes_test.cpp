@@ -52,20 +52,6 @@ std::map<std::string, int> shard_counts(cluster& c) {
   return out;
 }
 
-/// Sends a command and, like a device, sends the same id again every second
-/// until it is answered or `within` is over. Returns the reply, or nullopt.
-std::optional<json> answered(meetingd::client::session& s, const std::string& type, const json& args,
-                             std::chrono::milliseconds within = 15s) {
-  auto id = s.send(type, args);
-  auto until = steady::now() + within;
-  while (steady::now() < until) {
-    if (auto reply = s.wait_reply(id, 1s))
-      return reply;
-    s.send(type, args, id);
-  }
-  return std::nullopt;
-}
-
 /// What one node commits reaches the others through the database's
 /// notifications within milliseconds (docs/cluster.md, "What every node
 /// knows"): a device that logged in on one node a moment ago is not yet
@@ -451,8 +437,9 @@ TEST(several_nodes, busy_callees_and_duplicates_are_seen_the_same_from_every_nod
     EXPECT_EQ(code_of(dave->request("meeting.end", {{"meeting", meeting}})), 0);
     // The broker takes the nodes in turn: one command more moves the next
     // create to the other node.
-    if (i % 2 == 0)
+    if (i % 2 == 0) {
       EXPECT_EQ(code_of(dave->request("meeting.get", {{"meeting", meeting}})), 0);
+    }
   }
   EXPECT_EQ(owners.size(), 2u) << "all creates landed on one node";
   // The same request id sent again, wherever it lands, gets the same reply
@@ -469,4 +456,38 @@ TEST(several_nodes, busy_callees_and_duplicates_are_seen_the_same_from_every_nod
   }
   auto rows = pg_rows(c.db_path(), "SELECT count(*) FROM meetings WHERE title = 'once'");
   EXPECT_EQ(rows[0][0], "1");
+}
+
+TEST(several_nodes, three_nodes_share_the_shards_and_two_take_over_when_one_leaves) {
+  cluster c{on_postgres()};
+  for (auto id : {"node-1", "node-2", "node-3"})
+    c.start_node(id);
+  // 256 = 86 + 85 + 85: the first id in byte order takes the remainder.
+  ASSERT_TRUE(eventually(
+    [&] {
+      auto counts = shard_counts(c);
+      return counts["node-1"] == 86 && counts["node-2"] == 85 && counts["node-3"] == 85;
+    },
+    60s))
+    << c.node_log("node-3");
+  auto alice = c.logged_in("alice-phone", "alice");
+  std::vector<std::string> meetings;
+  for (int i = 0; i < 4; ++i) {
+    auto created = alice->request("meeting.create", {{"title", "t" + std::to_string(i)}});
+    ASSERT_EQ(code_of(created), 0) << created.dump();
+    meetings.push_back(created["data"]["meeting"]);
+  }
+  EXPECT_EQ(c.stop_node("node-2", 30s), 0) << c.node_log("node-2");
+  ASSERT_TRUE(balanced(c, {"node-1", "node-3"}, 30s));
+  auto console = c.console();
+  auto nodes = console->request("admin.nodes");
+  ASSERT_EQ(code_of(nodes), 0) << nodes.dump();
+  for (auto& n : nodes["data"]["nodes"])
+    if (n["node"] == "node-2") {
+      EXPECT_EQ(n["state"], "stopped") << nodes.dump();
+      EXPECT_EQ(n["shards"], 0) << nodes.dump();
+    }
+  std::vector<int> codes;
+  for (auto& m : meetings)
+    EXPECT_EQ(code_of(until_done(*alice, "meeting.get", {{"meeting", m}}, codes)), 0) << m;
 }

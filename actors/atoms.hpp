@@ -62,5 +62,6 @@ using forward_atom = caf::atom_constant<caf::atom("forward")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using figures_atom = caf::atom_constant<caf::atom("figures")>;
 
 } // namespace meetingd

@@ -8,6 +8,7 @@
 #include "actors/directory_shards.hpp"
 #include "actors/core/directory_routing.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "actors/core/crypto.hpp"
 
 #include <caf/event_based_actor.hpp>
@@ -40,8 +41,8 @@ void presence(self_ptr self, const std::string& client, bool online) {
 
 // -- admin -------------------------------------------------------------------------------
 
-void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
-  auto& st = self->state;
+/// The directory's own figures, for admin.stats and the metrics.
+proto::stats_data own_figures(const directory_actor_state& st) {
   proto::stats_data data;
   data.node = st.env->node_id;
   data.meetings_active = static_cast<std::int64_t>(st.book.meeting_count(meeting_status::active));
@@ -52,6 +53,34 @@ void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   data.devices_online = static_cast<std::int64_t>(st.book.devices_online());
   data.users = static_cast<std::int64_t>(st.book.user_count());
   data.ringing_invitations = static_cast<std::int64_t>(st.book.ringing_count());
+  return data;
+}
+
+/// How often the figures go to the metrics: a scrape reads what is at most
+/// this old, and the systemd watchdog sees the actors run.
+constexpr auto figures_interval = std::chrono::seconds(1);
+
+void publish_figures(self_ptr self) {
+  auto& st = self->state;
+  auto f = own_figures(st);
+  auto& m = metrics::node();
+  auto d = [](std::int64_t v) { return static_cast<double>(v); };
+  m.meetings.with({"active"}).set(d(f.meetings_active));
+  m.meetings.with({"ended"}).set(d(f.meetings_ended));
+  m.meetings_dormant.set(d(f.meetings_dormant));
+  m.participants.set(d(f.participants));
+  m.ringing_invitations.set(d(f.ringing_invitations));
+  m.devices_online.set(d(f.devices_online));
+  m.users.set(d(f.users));
+  if (st.env->ready)
+    st.env->ready->directory_heartbeat_ms.store(readiness::steady_ms(),
+                                                std::memory_order_relaxed);
+  self->delayed_send(self, figures_interval, figures_atom::value);
+}
+
+void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
+  auto& st = self->state;
+  auto data = own_figures(st);
   auto finish = [self, in, rp](proto::stats_data complete) mutable {
     reply_with(self, route_of(in), rp, ok(std::move(complete)));
   };
@@ -396,6 +425,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
   });
   self->set_down_handler([self](const caf::down_msg& msg) { meetings::on_down(self, msg); });
   self->delayed_send(self, prune_interval, prune_atom::value);
+  publish_figures(self);
   return {
     [self](handle_atom, inbound_request& in) { return handle(self, in); },
     [self](presence_atom, const std::string& client, bool online) {
@@ -410,6 +440,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
       directory_shards::report_load(self);
     },
     [self](prune_atom) { prune_books(self); },
+    [self](figures_atom) { publish_figures(self); },
     [self](adopt_atom, const std::vector<int>& shards, bool from_the_dead) {
       // Events of the dead node's meetings may have gone out unrecorded.
       if (from_the_dead && self->state.links.lmq)

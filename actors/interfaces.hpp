@@ -95,6 +95,8 @@ using directory_actor = caf::typed_actor<
   // Its own round: decayed login failures, old creates and removals are
   // forgotten (with their rows), and meetings ended past --ended-retention.
   caf::reacts_to<prune_atom>,
+  // Its own round: publishes its figures for /metrics (every second).
+  caf::reacts_to<figures_atom>,
   // Several nodes (docs/cluster.md, actors/lease_actor.hpp): shards gained,
   // lost, and to hand over.
   caf::reacts_to<adopt_atom, std::vector<int>, bool>,

@@ -171,6 +171,8 @@ std::chrono::milliseconds round(self_ptr self) {
   auto& st = self->state;
   auto out = run_round(*st.leases, *st.map, st.cfg, st.leaving);
   auto next = out.balanced || st.leaving ? round_interval(st.cfg) : moving_interval;
+  if (st.cfg.ready)
+    st.cfg.ready->leases_renewed.store(!out.error, std::memory_order_relaxed);
   if (out.error) {
     if (st.failed_rounds++ == 0)
       MD_LOG_ERROR("lease.round_failed", log::kv("node", st.leases->node_id()),

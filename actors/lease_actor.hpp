@@ -11,6 +11,7 @@
 #pragma once
 
 #include "actors/atoms.hpp"
+#include "gateway/readiness.hpp"
 #include "persistence/shard_leases.hpp"
 #include "persistence/shard_map.hpp"
 
@@ -70,6 +71,8 @@ using lease_actor = caf::typed_actor<
 struct lease_settings {
   std::chrono::milliseconds lease{5000};
   std::string version;
+  /// Told whether the last round reached the database (null in tests).
+  std::shared_ptr<readiness> ready;
 };
 
 struct lease_actor_state {

@@ -3,8 +3,10 @@
 // SIGTERM or SIGINT to stop it in order (docs/operators-guide.md).
 #include "actors/huge_page_heap.hpp"
 #include "actors/node.hpp"
+#include "actors/systemd_notifier.hpp"
 #include "config/log.hpp"
 #include "config/options.hpp"
+#include "gateway/http_port.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -33,7 +35,10 @@ int main(int argc, char** argv) {
     std::cerr << "meetingd: " << error << "\n";
     return 2;
   }
-  log::configure(setup->log_level);
+  if (!log::configure(setup->log_level, setup->log_format, setup->log_file, &error)) {
+    std::cerr << "meetingd: " << error << "\n";
+    return 2;
+  }
   if (setup->rtc_in_clear)
     MD_LOG_WARN("rtc.insecure_endpoint", log::kv("endpoint", setup->rtc.endpoint),
                 log::kv("hint", "--allow-insecure-rtc: signed OpenAPI calls and the channel keys "
@@ -45,13 +50,28 @@ int main(int argc, char** argv) {
   }
   auto db_name = db->describe();
   // Every thread the actor system starts inherits this mask, so only
-  // sigwait below sees SIGTERM and SIGINT.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // sigwait below sees SIGTERM and SIGINT (stop), and SIGHUP (reopen the
+  // log file, for logrotate).
+  sigset_t waited_signals;
+  sigemptyset(&waited_signals);
+  sigaddset(&waited_signals, SIGTERM);
+  sigaddset(&waited_signals, SIGINT);
+  sigaddset(&waited_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &waited_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
+  // The HTTP port opens before the state is loaded, so that /healthz and
+  // /readyz ("recovering") answer during a long recovery.
+  auto ready = std::make_shared<readiness>();
+  setup->env.ready = ready;
+  std::unique_ptr<http_port> http;
+  if (auto address = parse_host_port(setup->http)) {
+    http = http_port::open(address->first, address->second, ready, &error);
+    if (!http) {
+      std::cerr << "meetingd: " << error << "\n";
+      return 2;
+    }
+  }
+  systemd_notifier systemd{ready};
   int exit_code = 0;
   {
     caf::actor_system sys{cfg};
@@ -73,8 +93,14 @@ int main(int argc, char** argv) {
                 log::kv("load_ms", report.load_ms),
                 log::kv("heap", heap_on_huge_pages() ? "huge_pages" : "default"));
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    for (sigwait(&waited_signals, &sig); sig == SIGHUP; sigwait(&waited_signals, &sig)) {
+      auto path = log::file();
+      if (log::reopen()) // else it logged log.reopen_failed
+        MD_LOG_INFO("log.reopened", log::kv("file", path.empty() ? "stderr" : path));
+    }
     MD_LOG_INFO("node.stopping", log::kv("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"));
+    ready->stopping.store(true);
+    systemd.stopping();
     if (!stop_node(sys, node, std::chrono::seconds(30)))
       exit_code = 1;
   }

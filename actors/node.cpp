@@ -1,6 +1,7 @@
 #include "actors/node.hpp"
 
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 #include <caf/scoped_actor.hpp>
 
@@ -38,6 +39,17 @@ hasher_pool(hasher_actor::stateful_pointer<hasher_pool_state> self,
   };
 }
 
+/// The figures of the node that are not counted as they happen: its
+/// identity, and the shards it holds (read from the shard map per scrape).
+void publish_identity(const node_env& env) {
+  auto& m = metrics::node();
+  m.build_info.with({MEETINGD_VERSION, env.node_id}).set(1);
+  if (auto map = env.shards) {
+    m.shards_total.set(map->count());
+    m.reg.on_scrape([map, &m] { m.shards_owned.set(static_cast<double>(map->held().size())); });
+  }
+}
+
 } // namespace
 
 hasher_actor spawn_hashers(caf::actor_system& sys, int workers) {
@@ -50,6 +62,7 @@ hasher_actor spawn_hashers(caf::actor_system& sys, int workers) {
 node_actors start_node(caf::actor_system& sys, const node_setup& setup,
                        std::unique_ptr<store> db, recovery_report& report) {
   auto env = std::make_shared<node_env>(setup.env);
+  publish_identity(*env);
   env->clock_offset_ms = node_env::offset_for(sys.clock());
   env->started_at = env->wall_now(sys.clock());
   auto now = env->started_at;
@@ -84,9 +97,9 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   report.devices = snap.devices.size();
   report.requests = snap.requests.size();
   report.clean_shutdown = snap.clean_shutdown;
-  env->recovery = std::make_shared<recovery_tracker>(snap.live_meetings.size(), t0);
+  env->recovery = std::make_shared<recovery_tracker>(snap.live_meetings.size(), t0, env->ready);
 
-  auto health = std::make_shared<store_health>();
+  auto health = env->ready ? env->ready->store : std::make_shared<store_health>();
   store_settings store_cfg;
   store_cfg.request_ttl = env->request_ttl;
   store_cfg.ended_retention = env->ended_retention;
@@ -122,10 +135,14 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
   lmq_cfg.clock_offset_ms = env->clock_offset_ms;
   lmq_cfg.request_ttl = env->request_ttl;
   lmq_cfg.database_health = health;
+  lmq_cfg.ready = env->ready;
   node.lmq = sys.spawn(lmq_gateway_impl, std::move(lmq_cfg), node.store, std::move(lr));
-  if (leases)
+  if (leases) {
+    auto lease_cfg = setup.lease;
+    lease_cfg.ready = env->ready;
     node.lease = sys.spawn<caf::detached>(lease_actor_impl, std::move(leases), env->shards,
-                                          setup.lease);
+                                          std::move(lease_cfg));
+  }
   node.directory = sys.spawn(directory_actor_impl, env,
                              directory_links{node.store, node.rtc, node.hasher, node.lmq,
                                              node.lease},

@@ -61,6 +61,9 @@ struct node_env {
   /// the others (docs/cluster.md); null for a node on SQLite, which serves
   /// every meeting.
   std::shared_ptr<shard_map> shards;
+  /// Whether the node can serve (gateway/readiness.hpp): the directory
+  /// beats its heart in it; null in tests.
+  std::shared_ptr<readiness> ready;
 
   /// The offset that maps `clock` onto the system clock now.
   static std::int64_t offset_for(const caf::actor_clock& clock) {

@@ -5,8 +5,9 @@
 namespace meetingd {
 
 recovery_tracker::recovery_tracker(std::size_t meetings,
-                                   std::chrono::steady_clock::time_point started)
-  : meetings_(meetings), started_(started) {
+                                   std::chrono::steady_clock::time_point started,
+                                   std::shared_ptr<readiness> ready)
+  : meetings_(meetings), started_(started), ready_(std::move(ready)) {
 }
 
 void recovery_tracker::expect(std::size_t actors) {
@@ -23,6 +24,8 @@ void recovery_tracker::one_done() {
   MD_LOG_INFO("node.recovered", log::kv("meetings", meetings_),
               log::kv("active", woken), log::kv("dormant", meetings_ - woken),
               log::kv("ms", static_cast<std::int64_t>(ms * 1000) / 1000.0));
+  if (ready_)
+    ready_->recovered.store(true, std::memory_order_relaxed);
 }
 
 } // namespace meetingd

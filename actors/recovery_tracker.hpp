@@ -8,9 +8,12 @@
 // the recovery benchmark reports.
 #pragma once
 
+#include "gateway/readiness.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 
 namespace meetingd {
 
@@ -18,13 +21,15 @@ class recovery_tracker {
 public:
   /// `meetings`: how many live meetings were recovered (for the log line).
   /// The directory is expected to call one_done().
-  recovery_tracker(std::size_t meetings, std::chrono::steady_clock::time_point started);
+  recovery_tracker(std::size_t meetings, std::chrono::steady_clock::time_point started,
+                   std::shared_ptr<readiness> ready = nullptr);
 
   /// `actors` more will call one_done(): the meeting actors spawned at once.
   /// The directory calls it before spawning them and before its own one_done().
   void expect(std::size_t actors);
 
-  /// Thread-safe; the call that brings the count to zero logs node.recovered.
+  /// Thread-safe; the call that brings the count to zero logs node.recovered
+  /// and marks the node recovered for /readyz.
   void one_done();
 
 private:
@@ -32,6 +37,7 @@ private:
   std::atomic<std::size_t> woken_{0};
   std::size_t meetings_;
   std::chrono::steady_clock::time_point started_;
+  std::shared_ptr<readiness> ready_;
 };
 
 } // namespace meetingd

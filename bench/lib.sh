@@ -330,7 +330,7 @@ pg_settings_json() {
 }
 
 # start_node <db> [meetingd options...]: starts meetingd and waits for
-# lmq.ready. Sets NODE_PID, NODE_LOG and NODE_READY_MS (exec to lmq.ready, as
+# lmq.ready. Sets NODE_PID, NODE_LOG, NODE_HTTP_PORT (its /metrics) and NODE_READY_MS (exec to lmq.ready, as
 # seen from here: the log is polled every 5 ms), and adds NODE_PID to
 # NODE_PIDS. NODE_ID=<id> start_node ...: another node id than bench-node
 # (it needs a broker login: list it in BENCH_NODE_IDS before start_broker).
@@ -344,12 +344,14 @@ start_node() {
     [ -f "$PRELOAD_SO" ] || { echo "bench: $PRELOAD_SO is missing (ninja net_preload)" >&2; exit 1; }
     preload="$preload${preload:+ }$PRELOAD_SO"
   fi
+  NODE_HTTP_PORT=$(free_port)
   t0=$(date +%s%N)
   LD_PRELOAD=$preload NET_PRELOAD_NODELAY=$NODE_NODELAY MQTT_USERNAME="GID_MEETING_UP@@@$node_id" MQTT_PASSWORD=$BENCH_NODE_PASSWORD \
     "$MEETINGD" --broker="tcp://127.0.0.1:$MQTT_PORT" \
     --rtc-endpoint="http://127.0.0.1:$RTC_PORT" --db="$db" --app-id=g10dhbxp \
     --node-id="$node_id" --admins="$BENCH_CONSOLE" --pbkdf2-iterations=1000 \
-    --rate-limit=0 --max-meetings-per-user=0 --max-creates-per-minute=0 --log-level=info "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
+    --rate-limit=0 --max-meetings-per-user=0 --max-creates-per-minute=0 --log-level=info \
+    --http="127.0.0.1:$NODE_HTTP_PORT" "$@" ${NODE_ARGS:-} >"$NODE_LOG" 2>&1 &
   NODE_PID=$!
   bench_pids+=("$NODE_PID")
   NODE_PIDS+=("$NODE_PID")

@@ -78,7 +78,12 @@ node_config::node_config() {
     .add(max_invitees, "max-invitees", "users one create or invite may ring (0: no limit)")
     .add(max_devices_per_user, "max-devices-per-user",
          "devices logged in as one user at a time (0: no limit)")
-    .add(log_level, "log-level", "trace, debug, info, warn, error or off");
+    .add(log_level, "log-level", "trace, debug, info, warn, error or off")
+    .add(log_format, "log-format", "text (key=value) or json (one object per line)")
+    .add(log_file, "log-file",
+         "append the log to this file, opened again on SIGHUP (empty: standard error)")
+    .add(http, "http",
+         "HOST:PORT of the metrics and health endpoints (off or empty: no HTTP port)");
   // CAF's default, work stealing, keeps idle workers polling and sleeping
   // 50 us at a time, which on a small machine costs the node much of its
   // throughput (docs/benchmarks.md has the figures). A shared queue wakes
@@ -121,6 +126,22 @@ bool loopback_url(const std::string& url) {
 }
 
 } // namespace
+
+std::optional<std::pair<std::string, int>> parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return std::nullopt;
+  auto host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5 || digits.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto port = std::stoi(digits);
+  if (port < 1 || port > 65535 || host.empty())
+    return std::nullopt;
+  return std::pair{host, port};
+}
 
 secrets read_secrets() {
   secrets s;
@@ -189,6 +210,11 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--share-group=" + cfg.share_group + ": use 1..64 of [A-Za-z0-9_.@-]");
   if (!log::valid_level(cfg.log_level))
     return bad("--log-level=" + cfg.log_level + ": expected trace, debug, info, warn, error or off");
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return bad("--log-format=" + cfg.log_format + ": expected text or json");
+  if (!cfg.http.empty() && cfg.http != "off" && !parse_host_port(cfg.http))
+    return bad("--http=" + cfg.http + ": expected HOST:PORT such as 127.0.0.1:9180 "
+               "(off turns the HTTP port off)");
   if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
     return bad("--token-ttl: must be more than 0 and at most 24h");
   if (cfg.token_renew_before.count() < 0)
@@ -300,6 +326,9 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   s.db_options.server_timeout = ms(cfg.db_timeout);
   s.hashers = cfg.hashers;
   s.log_level = cfg.log_level;
+  s.log_format = cfg.log_format;
+  s.log_file = cfg.log_file;
+  s.http = cfg.http == "off" ? std::string{} : cfg.http;
   s.shards = cfg.shards;
   s.lease.lease = ms(cfg.lease);
   s.lease.version = MEETINGD_VERSION;

@@ -36,6 +36,15 @@ struct node_setup {
   }();
   int hashers = 2;
   std::string log_level = "info";
+  /// text: `time LEVEL event k=v ...`; json: one JSON object per line with
+  /// the same fields (config/log.hpp).
+  std::string log_format = "text";
+  /// Empty: standard error (the journal under systemd); else a file the
+  /// node appends to and opens again on SIGHUP (logrotate).
+  std::string log_file;
+  /// The HTTP port (metrics, health; docs/monitoring.md): HOST:PORT, empty
+  /// (--http=off) turns it off.
+  std::string http = "127.0.0.1:9180";
   /// Several nodes (PostgreSQL only, docs/cluster.md): how many shards the
   /// meetings hash to (fixed per database), and the leases on them.
   int shards = 256;
@@ -105,6 +114,9 @@ public:
   int max_devices_per_user = option_defaults::limits.devices_per_user;
   // operations
   std::string log_level = option_defaults::setup.log_level;
+  std::string log_format = option_defaults::setup.log_format;
+  std::string log_file = option_defaults::setup.log_file;
+  std::string http = option_defaults::setup.http;
 
   node_config();
 };
@@ -124,6 +136,10 @@ secrets read_secrets();
 /// set to one line naming the option and what is wrong with it.
 std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys,
                                      std::string& error);
+
+/// `HOST:PORT` (an IPv6 host in brackets) as host and port; nullopt unless
+/// the port is 1..65535 and the host is not empty.
+std::optional<std::pair<std::string, int>> parse_host_port(const std::string& text);
 
 /// Turns a CAF parse error into one line naming the option.
 std::string describe_parse_error(const node_config& cfg, const caf::error& err);

@@ -4,6 +4,7 @@
 #include "actors/core/backoff.hpp"
 #include "actors/core/refusals.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "gateway/codec.hpp"
 #include "gateway/lmq_credentials.hpp"
 #include "gateway/lmq_topics.hpp"
@@ -161,6 +162,7 @@ void on_connected(self_ptr self) {
   auto& st = self->state;
   st.connected = true;
   st.counters.connected = true;
+  metrics::node().broker_connected.set(1);
   auto p = parent(self);
   auto tuned = lmq::set_nodelay_towards(lmq::broker_port(st.cfg.broker));
   MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
@@ -188,6 +190,8 @@ void on_subscribed(self_ptr self) {
           codec::encode_node_status(st.shutting_down ? "stopping" : "ready",
                                     st.cfg.node_id, MEETINGD_VERSION),
           true);
+  if (st.cfg.ready)
+    st.cfg.ready->broker_connected.store(true, std::memory_order_relaxed);
   MD_LOG_INFO("lmq.ready", log::kv("node", st.cfg.node_id),
               log::kv("subscriptions", st.cfg.shards ? 5 : 3),
               log::kv("shared", st.cfg.shards ? st.cfg.share_group : std::string{}));
@@ -252,6 +256,10 @@ void finish(self_ptr self, const std::string& client, const std::string& id,
   auto ms = std::chrono::duration<double, std::milli>(steady::now() - t0).count();
   st.latency.record(ms, now);
   ++st.counters.commands;
+  auto& m = metrics::node();
+  auto command = proto::to_string(kind);
+  m.commands.with({command, std::to_string(r.code)}).add();
+  m.command_seconds.with({command}).observe(ms / 1000);
   auto level = r.code == 0 || r.code < 500 ? spdlog::level::info : spdlog::level::err;
   MD_LOG_AT(level, "cmd", log::kv("type", proto::to_string(kind)),
             log::kv("client", client), log::kv("user", r.user),
@@ -264,10 +272,17 @@ void finish(self_ptr self, const std::string& client, const std::string& id,
 
 /// Answers at the edge, without the directory: malformed, not allowed,
 /// over the rate, shutting down.
+/// The metrics' name of the command in `payload`: its type, or "invalid".
+std::string_view command_name(const std::string& payload) {
+  auto decoded = codec::decode_request(payload);
+  return decoded.request ? proto::to_string(decoded.request->cmd.kind) : "invalid";
+}
+
 void refuse(self_ptr self, const std::string& client, std::optional<std::string> id,
-            proto::reply reply) {
+            proto::reply reply, std::string_view command) {
   reply.id = id;
   publish_reply(self, client, codec::encode_reply(reply));
+  metrics::node().commands.with({command, std::to_string(reply.code)}).add();
   MD_LOG_WARN("cmd.refused", log::kv("client", client), log::kv("req", id.value_or("")),
               log::kv("code", reply.code), log::kv("reason", reply.reason));
 }
@@ -313,6 +328,7 @@ bool routed_here(self_ptr self, const std::string& client, bool admin_topic,
     publish(self, lmq::node_inbox_topic(parent(self), owner),
             codec::encode_forward({client, admin_topic, hops + 1, payload}));
     ++st.counters.forwarded;
+    metrics::node().forwarded.add();
     MD_LOG_DEBUG("cmd.forwarded", log::kv("client", client), log::kv("meeting", meeting),
                  log::kv("shard", shard), log::kv("to", owner));
     return false;
@@ -337,7 +353,8 @@ void retry_waiting(self_ptr self) {
     if (now >= w.until && !key.empty() && !map.serves(map.shard_of(key))) {
       refuse(self, w.client, decoded.request ? std::optional{decoded.request->id} : std::nullopt,
              refuse_retry_after(refusal::shard_moving, entry_of(refusal::shard_moving).message,
-                                500));
+                                500),
+             decoded.request ? proto::to_string(decoded.request->cmd.kind) : "invalid");
       continue;
     }
     // Routed afresh: handled, forwarded, or waiting again (with its own
@@ -366,14 +383,15 @@ void replay(self_ptr self, const std::string& client, bool admin_topic,
         publish_reply(self, client, reply);
         MD_LOG_DEBUG("cmd.replayed", log::kv("client", client), log::kv("req", id));
       },
-      [self, client, id](caf::error& err) {
+      [self, client, id, payload](caf::error& err) {
         MD_LOG_ERROR("cmd.replay_failed", log::kv("client", client), log::kv("req", id),
                      log::kv("error", caf::to_string(err)));
         refuse(self, client, id,
                refuse_retry_after(refusal::store_unavailable,
                                   "the stored reply to this request could not be read just now; "
                                   "send the same request again after retry_after_ms",
-                                  1000));
+                                  1000),
+               command_name(payload));
       });
 }
 
@@ -385,14 +403,15 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   if (decoded.error) {
     ++st.counters.malformed;
     auto& e = *decoded.error;
-    refuse(self, client, e.id, proto::fail(e.id, e.code, e.reason, e.message));
+    refuse(self, client, e.id, proto::fail(e.id, e.code, e.reason, e.message), "invalid");
     return;
   }
   auto& req = *decoded.request;
   if (admin_topic && st.admins.count(client) == 0) {
     refuse(self, client, req.id,
            meetingd::refuse(refusal::not_admin,
-                            "this client id is not in --admins; admin commands are refused"));
+                            "this client id is not in --admins; admin commands are refused"),
+           proto::to_string(req.cmd.kind));
     return;
   }
   std::string meeting;
@@ -415,16 +434,18 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
   }
   if (seen == request_log::verdict::answered) {
     ++st.counters.duplicates;
+    metrics::node().duplicates.add();
     replay(self, client, admin_topic, payload, req.id);
     return;
   }
   if (seen == request_log::verdict::in_flight) {
     ++st.counters.duplicates;
+    metrics::node().duplicates.add();
     return; // answered together with the first copy
   }
   auto forget = [&](proto::reply reply) {
     st.requests.complete(client, req.id, false, now_of(self));
-    refuse(self, client, req.id, std::move(reply));
+    refuse(self, client, req.id, std::move(reply), proto::to_string(req.cmd.kind));
   };
   if (st.shutting_down) {
     forget(refuse_retry_after(refusal::shutting_down, entry_of(refusal::shutting_down).message,
@@ -543,7 +564,8 @@ void on_message(self_ptr self, const std::string& topic, const std::string& payl
   }
   if (!st.directory) {
     refuse(self, in->client, std::nullopt,
-           meetingd::refuse(refusal::shutting_down, "the node is starting; try again in a moment"));
+           meetingd::refuse(refusal::shutting_down, "the node is starting; try again in a moment"),
+           command_name(payload));
     return;
   }
   on_command(self, in->client, in->kind == lmq::inbound_kind::admin, payload);
@@ -620,11 +642,16 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
         on_connected(self);
         return;
       }
-      if (state.connected)
+      if (state.connected) {
         MD_LOG_WARN("lmq.connection_lost", log::kv("broker", state.cfg.broker),
                     log::kv("hint", "reconnecting with backoff; replies are buffered meanwhile"));
+        metrics::node().broker_disconnects.add();
+      }
       state.connected = false;
       state.counters.connected = false;
+      metrics::node().broker_connected.set(0);
+      if (state.cfg.ready)
+        state.cfg.ready->broker_connected.store(false, std::memory_order_relaxed);
     },
     [self](forward_atom) { retry_waiting(self); },
     [self](remote_atom, const std::vector<request_record>& keys) {
@@ -692,6 +719,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
         state.dirty_seqs.insert(client);
         publish(self, lmq::p2p_topic(parent(self), client), codec::encode_event(ev, seq));
         ++state.counters.events;
+        metrics::node().events.add();
       }
     },
     [self](shutdown_atom) -> caf::result<bool> {

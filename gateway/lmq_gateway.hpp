@@ -13,6 +13,7 @@
 
 #include "actors/core/directory_state.hpp"
 #include "gateway/latency_window.hpp"
+#include "gateway/readiness.hpp"
 #include "gateway/lmq_interface.hpp"
 #include "gateway/rate_limiter.hpp"
 #include "gateway/request_log.hpp"
@@ -74,6 +75,9 @@ struct lmq_settings {
   /// Whether the database takes writes (set by the store actor; may be
   /// null): while it does not, commands that change state are refused with
   /// 503 store_unavailable.
+  /// Told when the node is subscribed and when the broker is lost (null in
+  /// tests that do not check readiness).
+  std::shared_ptr<readiness> ready;
   std::shared_ptr<const meetingd::store_health> database_health;
   /// How long the gateway waits for a command's reply inside the node. Past
   /// it the device gets 503 store_unavailable if the database is away (the

@@ -2,6 +2,7 @@
 #include "gateway/rtc_gateway.hpp"
 
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 #include <caf/all.hpp>
 
@@ -24,8 +25,22 @@ std::int64_t ms_since(steady::time_point start) {
   return duration_cast<milliseconds>(steady::now() - start).count();
 }
 
+/// The outcome label of meetingd_rtc_calls_total (docs/monitoring.md).
+const char* outcome_of(const rtc::answer& a) {
+  if (!a.error)
+    return "ok";
+  if (a.error->code == rtc::codes::circuit_open)
+    return "circuit_open";
+  return a.error->kind == rtc::failure_kind::refused ? "refused" : "unavailable";
+}
+
+/// Logs a finished call and counts it in the metrics.
 void log_call(rtc::action act, const std::string& channel, const rtc::answer& a, int status,
               std::int64_t ms) {
+  auto& m = metrics::node();
+  auto action = rtc::to_string(act);
+  m.rtc_calls.with({action, outcome_of(a)}).add();
+  m.rtc_seconds.with({action}).observe(static_cast<double>(ms) / 1000);
   MD_LOG_INFO("rtc.call", log::kv("action", rtc::to_string(act)), log::kv("channel", channel),
               log::kv("attempts", a.attempts), log::kv("status", status),
               log::kv("code", a.error ? a.error->code : std::string{}),
@@ -62,6 +77,7 @@ void record_outcome(self_ptr self, bool unavailable) {
   auto after = st.breaker.current();
   if (before == after)
     return;
+  metrics::node().rtc_circuit_open.set(after == rtc::circuit_breaker::state::open ? 1 : 0);
   if (after == rtc::circuit_breaker::state::open)
     MD_LOG_WARN("rtc.circuit", log::kv("state", "open"),
                 log::kv("failures", st.breaker.consecutive_failures()),
@@ -193,6 +209,7 @@ rtc_actor::behavior_type rtc_gateway(self_ptr self, rtc::settings cfg) {
       auto a = rtc::parse_answer(c.act, res.status, res.body, res.transport_error);
       if (a.error && rtc::retryable(*a.error) && c.attempts <= state.cfg.retries) {
         ++state.counters.retries;
+        metrics::node().rtc_retries.add();
         auto delay = rtc::backoff_delay(state.cfg, c.attempts, state.rng);
         MD_LOG_DEBUG("rtc.retry", log::kv("action", rtc::to_string(c.act)),
                      log::kv("channel", c.channel), log::kv("attempt", c.attempts),

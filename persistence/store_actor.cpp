@@ -4,6 +4,7 @@
 
 #include "actors/core/backoff.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 #include <caf/sec.hpp>
 
@@ -58,6 +59,7 @@ void set_health(store_actor_state& st, bool available) {
     return;
   st.cfg.health->retry_after_ms.store(retry_delay(st).count(), std::memory_order_relaxed);
   st.cfg.health->available.store(available, std::memory_order_relaxed);
+  metrics::node().store_available.set(available ? 1 : 0);
 }
 
 /// Schedules the retry of the held group, unless one is due later anyway.
@@ -99,6 +101,7 @@ void drop_fenced(self_ptr self, const std::vector<int>& shards) {
   }
   st.pending = std::move(kept);
   st.stats.fenced += dropped;
+  metrics::node().fenced.add(dropped);
   MD_LOG_WARN("store.fenced", log::kv("shards", shards.size()), log::kv("dropped", dropped),
               log::kv("effect", "another node took these shards; their meetings are dropped "
                                 "here and carry on there from the database"));
@@ -182,6 +185,7 @@ bool commit_pending(self_ptr self) {
     if (err) {
       // Not durable: hold every reply and try again later.
       ++st.stats.failures;
+      metrics::node().commit_failures.add();
       ++st.attempts;
       MD_LOG_ERROR("store.commit_failed", log::kv("error", err->what),
                    log::kv("held", st.pending.size()),
@@ -203,6 +207,9 @@ bool commit_pending(self_ptr self) {
     s.total_commit_ms += ms;
     s.total_commit_cpu_ms += cpu_ms;
     ++s.batch_histogram[store_stats::bucket_of(n)];
+    auto& m = metrics::node();
+    m.commit_seconds.observe(ms / 1000);
+    m.batch_size.observe(static_cast<double>(n));
     if (ms > slow_commit_ms)
       MD_LOG_WARN("store.slow_commit", log::kv("ms", ms),
                   log::kv("changesets", n),

@@ -189,6 +189,7 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
     [](sweep_atom) {},
     [](prune_atom) {},
+    [](figures_atom) {},
     [](adopt_atom, const std::vector<int>&, bool) {},
     [](drop_atom, const std::vector<int>&) {},
     [](handover_atom, const std::vector<int>&) { return true; },

@@ -177,6 +177,10 @@ std::pair<int, std::string> run_program(const std::string& name, std::vector<std
 std::pair<int, std::string> run_meetingd(std::vector<std::string> args,
                                          std::map<std::string, std::string> env) {
   args.insert(args.begin(), MEETINGD_NODE_BIN);
+  // Not the default 127.0.0.1:9180, which tests running side by side share.
+  if (std::none_of(args.begin(), args.end(),
+                   [](const std::string& a) { return a.rfind("--http", 0) == 0; }))
+    args.push_back("--http=off");
   return run_program("meetingd", std::move(args), std::move(env), 10s);
 }
 
@@ -411,6 +415,13 @@ void cluster::start_node(const std::string& id) {
   };
   for (auto& [k, v] : opts_.flags)
     flags[k] = v;
+  // Each node its own HTTP port, the same across its restarts.
+  if (!opts_.flags.count("http")) {
+    auto& port = http_ports_[id];
+    if (port == 0)
+      port = free_port();
+    flags["http"] = "127.0.0.1:" + std::to_string(port);
+  }
   std::vector<std::string> argv{MEETINGD_NODE_BIN};
   for (auto& [k, v] : flags)
     argv.push_back(v.empty() ? "--" + k : "--" + k + "=" + v); // CAF's switches take no value
@@ -457,9 +468,20 @@ void cluster::kill_node(const std::string& id) {
     n->kill9();
 }
 
+// -- the node's --log-file (tests/integration/logging_test.cpp) --------------------------
+// A node given --log-file=PATH logs there, not on stderr: node_log (and so
+// start_node's wait for lmq.ready) reads that file after the process output.
+namespace {
+std::string log_file_text(const std::map<std::string, std::string>& flags) {
+  auto f = flags.find("log-file");
+  return f == flags.end() || f->second.empty() ? std::string{} : read_file(f->second);
+}
+} // namespace
+
 std::string cluster::node_log(const std::string& id) const {
   auto i = nodes_.find(id);
-  return i == nodes_.end() || !i->second ? std::string{} : i->second->output();
+  return i == nodes_.end() || !i->second ? std::string{}
+                                         : i->second->output() + log_file_text(opts_.flags);
 }
 
 std::string cluster::broker_logins(const std::string& args, const std::string& password) {
@@ -570,6 +592,20 @@ json cluster::emulator_post(const std::string& path, const json& body) {
   auto parsed = json::parse(res->body, nullptr, false);
   parsed["_status"] = res->status;
   return parsed;
+}
+
+std::pair<int, std::string> cluster::node_http(const std::string& path,
+                                               const std::string& id) const {
+  auto i = http_ports_.find(id);
+  if (i == http_ports_.end())
+    throw std::runtime_error("node " + id + " has no HTTP port of the harness's");
+  httplib::Client cli{"127.0.0.1", i->second};
+  cli.set_connection_timeout(2);
+  cli.set_read_timeout(5);
+  auto res = cli.Get(path.c_str());
+  if (!res)
+    return {-1, httplib::to_string(res.error())};
+  return {res->status, res->body};
 }
 
 void cluster::emulator_delete(const std::string& path) {

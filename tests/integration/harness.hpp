@@ -218,6 +218,11 @@ public:
   json emulator_post(const std::string& path, const json& body);
   void emulator_delete(const std::string& path);
 
+  /// GET on a node's HTTP port (the harness gives every node one, on a
+  /// free port): (status, body), or (-1, why) if nothing answered.
+  std::pair<int, std::string> node_http(const std::string& path,
+                                        const std::string& id = "node-1") const;
+
   static constexpr const char* access_key_id = "test-key-id";
   static constexpr const char* access_key_secret = "test-key-secret";
   static constexpr const char* app_id = "g10dhbxp";
@@ -239,6 +244,7 @@ private:
   std::unique_ptr<process> emulator_;
   std::map<std::string, std::unique_ptr<process>> nodes_;
   std::set<std::string> node_logins_; // broker logins of nodes other than node-1
+  std::map<std::string, int> http_ports_; // by node id
   std::map<std::string, std::string> broker_passwords_; // by client id
 };
 

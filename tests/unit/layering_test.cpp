@@ -1,7 +1,8 @@
 // The folders depend one way (README, "Where things are"):
 //
 //   actors/core/  the model and rules: no CAF, no JSON, no I/O libraries
-//   config/log    logging, durations as text (config/duration_text), and
+//   config/log    logging, metrics (config/metrics), durations as text
+//                 (config/duration_text), and
 //                 actors/atoms.hpp (the names of all actor messages), for
 //                 everything above the core
 //   persistence/  the store and its actor
@@ -34,7 +35,8 @@ std::optional<int> layer_of(const std::string& path) {
   auto starts = [&](const char* prefix) { return path.rfind(prefix, 0) == 0; };
   if (starts("actors/core/"))
     return 0;
-  if (starts("config/log.") || starts("config/duration_text.") || path == "actors/atoms.hpp")
+  if (starts("config/log.") || starts("config/metrics.") || starts("config/duration_text.")
+      || path == "actors/atoms.hpp")
     return 1;
   if (starts("persistence/"))
     return 2;
@@ -50,7 +52,7 @@ std::optional<int> layer_of(const std::string& path) {
 }
 
 const char* layer_name(int layer) {
-  static const char* names[] = {"actors/core", "config/log, actors/atoms, config/duration_text", "persistence", "gateway",
+  static const char* names[] = {"actors/core", "config/log, config/metrics, actors/atoms, config/duration_text", "persistence", "gateway",
                                 "actors",      "tools",      "tests/bench"};
   return names[layer];
 }

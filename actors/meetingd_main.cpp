@@ -11,9 +11,35 @@
 #include <caf/actor_system.hpp>
 
 #include <csignal>
+#include <filesystem>
+#include <vector>
 #include <iostream>
 
 using namespace meetingd;
+
+namespace {
+
+/// Where the web console's files are: --console-dir, else those installed
+/// beside the program (<prefix>/share/meetingd/console), else the build
+/// tree's; empty if none has an index.html.
+std::string console_dir(const std::string& configured) {
+  if (!configured.empty())
+    return configured;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<std::filesystem::path> candidates;
+  if (!ec)
+    candidates.push_back(exe.parent_path().parent_path() / "share/meetingd/console");
+#ifdef MEETINGD_BUILD_CONSOLE_DIR
+  candidates.emplace_back(MEETINGD_BUILD_CONSOLE_DIR);
+#endif
+  for (auto& dir : candidates)
+    if (std::filesystem::exists(dir / "index.html", ec))
+      return dir.string();
+  return {};
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   restart_with_huge_page_heap(argv);
@@ -65,7 +91,9 @@ int main(int argc, char** argv) {
   setup->env.ready = ready;
   std::unique_ptr<http_port> http;
   if (auto address = parse_host_port(setup->http)) {
-    http = http_port::open(address->first, address->second, ready, &error);
+    console_site console{console_dir(setup->console_dir), setup->console_broker,
+                         setup->env.parent_topic, setup->env.node_id};
+    http = http_port::open(address->first, address->second, ready, console, &error);
     if (!http) {
       std::cerr << "meetingd: " << error << "\n";
       return 2;

@@ -83,7 +83,12 @@ node_config::node_config() {
     .add(log_file, "log-file",
          "append the log to this file, opened again on SIGHUP (empty: standard error)")
     .add(http, "http",
-         "HOST:PORT of the metrics and health endpoints (off or empty: no HTTP port)");
+         "HOST:PORT of the metrics and health endpoints (off or empty: no HTTP port)")
+    .add(console_dir, "console-dir",
+         "the web console's files, served at /console/ (empty: the installed or built ones)")
+    .add(console_broker, "console-broker",
+         "the broker's MQTT-over-WebSocket URL the web console connects to, e.g. "
+         "ws://127.0.0.1:9001");
   // CAF's default, work stealing, keeps idle workers polling and sleeping
   // 50 us at a time, which on a small machine costs the node much of its
   // throughput (docs/benchmarks.md has the figures). A shared queue wakes
@@ -215,6 +220,10 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   if (!cfg.http.empty() && cfg.http != "off" && !parse_host_port(cfg.http))
     return bad("--http=" + cfg.http + ": expected HOST:PORT such as 127.0.0.1:9180 "
                "(off turns the HTTP port off)");
+  if (!cfg.console_broker.empty() && cfg.console_broker.rfind("ws://", 0) != 0
+      && cfg.console_broker.rfind("wss://", 0) != 0)
+    return bad("--console-broker=" + cfg.console_broker
+               + ": expected a ws:// or wss:// URL such as ws://127.0.0.1:9001");
   if (!positive(cfg.token_ttl) || cfg.token_ttl > std::chrono::hours(24))
     return bad("--token-ttl: must be more than 0 and at most 24h");
   if (cfg.token_renew_before.count() < 0)
@@ -329,6 +338,8 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   s.log_format = cfg.log_format;
   s.log_file = cfg.log_file;
   s.http = cfg.http == "off" ? std::string{} : cfg.http;
+  s.console_dir = cfg.console_dir;
+  s.console_broker = cfg.console_broker;
   s.shards = cfg.shards;
   s.lease.lease = ms(cfg.lease);
   s.lease.version = MEETINGD_VERSION;

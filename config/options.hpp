@@ -45,6 +45,12 @@ struct node_setup {
   /// The HTTP port (metrics, health; docs/monitoring.md): HOST:PORT, empty
   /// (--http=off) turns it off.
   std::string http = "127.0.0.1:9180";
+  /// The web console (docs/console.md): where its files are (empty: next to
+  /// the program, share/meetingd/console, else the build tree's), and the
+  /// broker's WebSocket URL the page connects to (told to it in
+  /// /console/config.json; empty: the page asks).
+  std::string console_dir;
+  std::string console_broker;
   /// Several nodes (PostgreSQL only, docs/cluster.md): how many shards the
   /// meetings hash to (fixed per database), and the leases on them.
   int shards = 256;
@@ -117,6 +123,8 @@ public:
   std::string log_format = option_defaults::setup.log_format;
   std::string log_file = option_defaults::setup.log_file;
   std::string http = option_defaults::setup.http;
+  std::string console_dir = option_defaults::setup.console_dir;
+  std::string console_broker = option_defaults::setup.console_broker;
 
   node_config();
 };

@@ -141,14 +141,16 @@ const command_args& args_of(proto::command_kind kind) {
        integer("max_participants", 2, 100000, &c::max_participants),
        choice("invite_policy", opt, &c::policy)}}},
     {{k::meeting_join, k::meeting_leave, k::meeting_end, k::meeting_get, k::meeting_renew,
-      k::call_ringing, k::call_accept, k::moderate_lock, k::moderate_unlock, k::admin_meeting_get},
+      k::call_ringing, k::call_accept, k::moderate_lock, k::moderate_unlock, k::admin_meeting_get,
+      k::admin_lock, k::admin_unlock},
      {{meeting}}},
     {{k::call_invite}, {{meeting, ids("users", req, 1, max_list_len, &c::users)}}},
     {{k::call_cancel}, {{meeting, ids("users", opt, 0, max_list_len, &c::users)}}},
     {{k::call_decline, k::admin_meeting_end},
      {{meeting, text("reason", opt, 0, max_reason_len, &c::reason)}}},
     {{k::moderate_kick, k::admin_kick}, {{meeting, user}}},
-    {{k::moderate_mute, k::moderate_unmute}, {{meeting, user, audio, video}}},
+    {{k::moderate_mute, k::moderate_unmute, k::admin_mute, k::admin_unmute},
+     {{meeting, user, audio, video}}},
     {{k::moderate_mute_all, k::moderate_unmute_all, k::admin_mute_all}, {{meeting, audio, video}}},
     {{k::moderate_set_role}, {{meeting, user, choice("role", req, &c::new_role)}}},
     {{k::rtc_event}, {{meeting, choice("event", req, &c::event)}}},
@@ -160,7 +162,7 @@ const command_args& args_of(proto::command_kind kind) {
        text("display_name", opt, 0, max_display_name_len, &c::display_name)}}},
     {{k::admin_user_remove}, {{user}}},
   };
-  constexpr auto kinds = static_cast<std::size_t>(k::admin_users_list) + 1;
+  constexpr auto kinds = static_cast<std::size_t>(proto::last_command_kind) + 1;
   static const auto by_kind = [] {
     std::array<const command_args*, kinds> index{};
     for (const auto& r : rows)

@@ -17,13 +17,22 @@ class Server;
 
 namespace meetingd {
 
+/// The web console (docs/console.md): its static files, and what the page
+/// is told in /console/config.json.
+struct console_site {
+  std::string dir;    // empty: no console
+  std::string broker; // ws:// URL of the broker's WebSocket listener
+  std::string parent_topic;
+  std::string node_id;
+};
+
 class http_port {
 public:
   /// Binds `host`:`port` (port 0: any free one) and serves in the
   /// background; nullptr and `error` set if the address cannot be bound.
   static std::unique_ptr<http_port> open(const std::string& host, int port,
                                          std::shared_ptr<const readiness> ready,
-                                         std::string* error);
+                                         const console_site& console, std::string* error);
   ~http_port();
   http_port(const http_port&) = delete;
   http_port& operator=(const http_port&) = delete;

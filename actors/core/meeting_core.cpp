@@ -736,7 +736,7 @@ effects on_mute_all(meeting& m, const caller& who, const proto::command& cmd,
 }
 
 effects on_lock(meeting& m, const caller& who, bool lock, const core_context& ctx) {
-  if (!is_moderator(m, who.user))
+  if (!who.admin && !is_moderator(m, who.user))
     return not_moderator();
   step st{m, ctx};
   if (m.locked != lock) {
@@ -923,8 +923,10 @@ effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
     case command_kind::admin_kick:
       return on_kick(m, who, cmd, ctx);
     case command_kind::moderate_mute:
+    case command_kind::admin_mute:
       return on_mute(m, who, cmd, true, ctx);
     case command_kind::moderate_unmute:
+    case command_kind::admin_unmute:
       return on_mute(m, who, cmd, false, ctx);
     case command_kind::moderate_mute_all:
     case command_kind::admin_mute_all:
@@ -932,8 +934,10 @@ effects decide_command(meeting& m, const caller& who, const proto::command& cmd,
     case command_kind::moderate_unmute_all:
       return on_mute_all(m, who, cmd, false, ctx);
     case command_kind::moderate_lock:
+    case command_kind::admin_lock:
       return on_lock(m, who, true, ctx);
     case command_kind::moderate_unlock:
+    case command_kind::admin_unlock:
       return on_lock(m, who, false, ctx);
     case command_kind::moderate_set_role:
       return on_set_role(m, who, cmd, ctx);

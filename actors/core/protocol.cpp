@@ -61,8 +61,12 @@ constexpr command_info commands[] = {
   {"admin.user.add", true, directory, false},
   {"admin.user.remove", true, directory, false},
   {"admin.users.list", true, directory, false, false},
+  {"admin.mute", true, meeting, false},
+  {"admin.unmute", true, meeting, false},
+  {"admin.lock", true, meeting, false},
+  {"admin.unlock", true, meeting, false},
 };
-static_assert(static_cast<std::size_t>(command_kind::admin_users_list) + 1
+static_assert(static_cast<std::size_t>(proto::last_command_kind) + 1
               == std::size(commands));
 
 const command_info& info(command_kind x) {

@@ -61,7 +61,13 @@ enum class command_kind : std::uint8_t {
   admin_user_add,
   admin_user_remove,
   admin_users_list,
+  admin_mute,
+  admin_unmute,
+  admin_lock,
+  admin_unlock,
 };
+/// The last of command_kind: tables indexed by kind have this many + 1 rows.
+constexpr command_kind last_command_kind = command_kind::admin_unlock;
 
 /// The wire name of a command ("meeting.create").
 const char* to_string(command_kind x);

@@ -283,6 +283,9 @@ std::string to_string(store_kind kind) {
 
 cluster::cluster(node_options opts) : opts_(std::move(opts)) {
   mqtt_port_ = free_port();
+  ws_port_ = free_port();
+  if (opts_.websockets && !opts_.flags.count("console-broker"))
+    opts_.flags["console-broker"] = "ws://127.0.0.1:" + std::to_string(ws_port_);
   if (opts_.store == store_kind::postgres) {
     std::string error;
     pg_ = meetingd::test::pg_server::start(&error);
@@ -344,6 +347,8 @@ void cluster::write_demo_broker_conf(std::ostream& out) const {
       << "user root\n"
       << "password_file " << dir_.path() << "/mosquitto.passwd\n"
       << "acl_file " << dir_.path() << "/mosquitto.acl\n";
+  if (opts_.websockets)
+    out << "listener " << ws_port_ << " 127.0.0.1\nsocket_domain ipv4\nprotocol websockets\n";
 }
 
 // The shipped file line by line; only what must differ on a test machine
@@ -359,7 +364,9 @@ void cluster::write_production_broker_conf(std::ostream& out) const {
     if (directive == "listener") {
       std::string host;
       words >> host;
-      line = "listener " + std::to_string(mqtt_port_) + (host.empty() ? "" : " " + host);
+      // The shipped WebSocket listener (9001) gets the test's own port.
+      auto port = value == "9001" ? ws_port_ : mqtt_port_;
+      line = "listener " + std::to_string(port) + (host.empty() ? "" : " " + host);
     } else if (directive == "password_file") {
       line = "password_file " + dir_.path() + "/mosquitto.passwd";
     } else if (directive == "acl_file") {
@@ -592,6 +599,11 @@ json cluster::emulator_post(const std::string& path, const json& body) {
   auto parsed = json::parse(res->body, nullptr, false);
   parsed["_status"] = res->status;
   return parsed;
+}
+
+int cluster::http_port(const std::string& id) const {
+  auto i = http_ports_.find(id);
+  return i == http_ports_.end() ? 0 : i->second;
 }
 
 std::pair<int, std::string> cluster::node_http(const std::string& path,

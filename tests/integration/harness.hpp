@@ -133,6 +133,10 @@ struct node_options {
   /// of the anonymous demo broker. Devices and consoles then need a login
   /// from cluster::add_broker_login.
   bool production_broker = false;
+  /// The broker also speaks MQTT over WebSocket on ws_port() (always with
+  /// production_broker, whose shipped config has that listener), and the
+  /// node is told so (--console-broker): the web console's tests.
+  bool websockets = false;
   /// sqlite: a file in the cluster's temp directory. postgres: the cluster
   /// starts a PostgreSQL server of its own (initdb in a temp directory, a
   /// free port; stopped with the cluster, also when the test fails) and
@@ -150,6 +154,11 @@ public:
   int broker_port() const {
     return mqtt_port_;
   }
+  int ws_port() const {
+    return ws_port_;
+  }
+  /// The node's HTTP port (the harness gives each node one); 0 if none.
+  int http_port(const std::string& id = "node-1") const;
   std::string rtc_endpoint() const;
   /// The node's --db: the SQLite file, or the PostgreSQL database's URI.
   const std::string& db_path() const {
@@ -238,6 +247,7 @@ private:
   temp_dir dir_;
   std::unique_ptr<meetingd::test::pg_server> pg_;
   int mqtt_port_ = 0;
+  int ws_port_ = 0;
   int rtc_port_ = 0;
   std::string db_;
   std::unique_ptr<process> broker_;

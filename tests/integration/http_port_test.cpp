@@ -227,6 +227,24 @@ TEST(HttpPort, APortInUseOrABadAddressStopsTheNodeWithOneLine) {
 
 }
 
+TEST(HttpPort, ServesTheConsoleAndTellsItWhereTheBrokerIs) {
+  node_options opts;
+  opts.websockets = true;
+  cluster c{opts};
+  c.start_node();
+  auto [status, page] = c.node_http("/console/");
+  EXPECT_EQ(status, 200);
+  EXPECT_NE(page.find("<html"), std::string::npos) << page.substr(0, 200);
+  EXPECT_EQ(c.node_http("/console/mqtt.min.js").first, 200) << "MQTT.js is served, not fetched";
+  auto [config_status, config] = c.node_http("/console/config.json");
+  ASSERT_EQ(config_status, 200);
+  auto j = json::parse(config);
+  EXPECT_EQ(j["broker"], "ws://127.0.0.1:" + std::to_string(c.ws_port()));
+  EXPECT_EQ(j["node"], "node-1");
+  EXPECT_EQ(j["parent_topic"], "MeetingCtrl");
+  EXPECT_EQ(c.node_http("/console/../../etc/passwd").first, 404);
+}
+
 TEST(HttpPort, OffMeansNoListener) {
   node_options opts;
   opts.flags["http"] = "off";

@@ -299,6 +299,28 @@ TEST(meetctl, reads_and_acts_on_a_live_node) {
   EXPECT_EQ((*mute_req)["data"]["video"], true);
   EXPECT_FALSE(alice->wait_event("event.mute_request", 300ms));
 
+  // mute one participant, and undo it: bob is asked, by the console
+  auto muted_one = run({"mute", m1, "bob"});
+  EXPECT_EXIT_CODE(muted_one, 0);
+  EXPECT_TRUE(has(muted_one.output, "asked bob in " + m1 + " to mute audio")) << muted_one.output;
+  auto one_req = bob->wait_event("event.mute_request");
+  ASSERT_TRUE(one_req) << muted_one.output;
+  EXPECT_EQ((*one_req)["data"]["audio"], true);
+  EXPECT_EQ((*one_req)["data"]["by"], "console-1");
+  EXPECT_EXIT_CODE(run({"mute", m1, "bob", "--undo"}), 0);
+  auto undo_req = bob->wait_event("event.mute_request");
+  ASSERT_TRUE(undo_req);
+  EXPECT_EQ((*undo_req)["data"]["audio"], false);
+  EXPECT_TRUE(is_refusal(run.run_json({"mute", m1, "nobody"}, 1), 404, "participant_not_found"));
+
+  // lock and unlock: the console needs no part in the meeting
+  auto locked = run({"lock", m1});
+  EXPECT_EXIT_CODE(locked, 0);
+  EXPECT_TRUE(has(locked.output, "locked " + m1)) << locked.output;
+  auto unlocked = run({"unlock", m1});
+  EXPECT_EXIT_CODE(unlocked, 0);
+  EXPECT_TRUE(has(unlocked.output, "unlocked " + m1)) << unlocked.output;
+
   // kick: bob is told and cannot come back; alice sees him leave
   auto kicked = run({"kick", m1, "bob"});
   EXPECT_EXIT_CODE(kicked, 0);

@@ -303,6 +303,9 @@ static void holds_its_files_with_their_modes_and_checksums(const deb_package& pk
     {"./usr/share/meetingd/meetingd.env", "-rw-r--r-- root/root"},
     {"./usr/share/meetingd/prometheus/meetingd-alerts.yml", "-rw-r--r-- root/root"},
     {"./usr/share/meetingd/prometheus/meetingd-alerts.test.yml", "-rw-r--r-- root/root"},
+    // The web console, with MQTT.js beside it (nothing from a CDN).
+    {"./usr/share/meetingd/console/index.html", "-rw-r--r-- root/root"},
+    {"./usr/share/meetingd/console/mqtt.min.js", "-rw-r--r-- root/root"},
     {"./usr/share/doc/meetingd/copyright", "-rw-r--r-- root/root"},
     {"./usr/share/doc/meetingd/changelog.gz", "-rw-r--r-- root/root"},
     {"./usr/share/doc/meetingd/README.md", "-rw-r--r-- root/root"},

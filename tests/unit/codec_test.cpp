@@ -57,7 +57,7 @@ std::string msg(const std::string& type, const json& args, const std::string& id
 
 const std::vector<command_kind> all_kinds = [] {
   std::vector<command_kind> xs;
-  for (int i = 0; i <= static_cast<int>(command_kind::admin_users_list); ++i)
+  for (int i = 0; i <= static_cast<int>(proto::last_command_kind); ++i)
     xs.push_back(static_cast<command_kind>(i));
   return xs;
 }();
@@ -122,7 +122,7 @@ TEST(protocol_names, command_kinds) {
     EXPECT_EQ(proto::is_admin_command(k), name.rfind("admin.", 0) == 0) << name;
     admin += proto::is_admin_command(k);
   }
-  EXPECT_EQ(admin, 11);
+  EXPECT_EQ(admin, 15);
   // admin.nodes only reads, and the directory answers it, as admin.stats.
   EXPECT_FALSE(proto::changes_state(command_kind::admin_nodes));
   EXPECT_FALSE(proto::reads_meeting(command_kind::admin_nodes));
@@ -234,7 +234,9 @@ std::vector<valid_case> valid_cases() {
          {"call.accept", k::call_accept},
          {"moderate.lock", k::moderate_lock},
          {"moderate.unlock", k::moderate_unlock},
-         {"admin.meeting.get", k::admin_meeting_get}}) {
+         {"admin.meeting.get", k::admin_meeting_get},
+         {"admin.lock", k::admin_lock},
+         {"admin.unlock", k::admin_unlock}}) {
     auto c = cmd(kind);
     c.meeting = "m-1";
     add(type, {{"meeting", "m-1"}}, c);
@@ -265,7 +267,9 @@ std::vector<valid_case> valid_cases() {
          {"moderate.kick", k::moderate_kick, false},
          {"admin.kick", k::admin_kick, false},
          {"moderate.mute", k::moderate_mute, true},
-         {"moderate.unmute", k::moderate_unmute, true}}) {
+         {"moderate.unmute", k::moderate_unmute, true},
+         {"admin.mute", k::admin_mute, true},
+         {"admin.unmute", k::admin_unmute, true}}) {
     auto c = cmd(kind);
     c.meeting = "m-1";
     c.user = "bob";
@@ -604,6 +608,8 @@ std::vector<kind_spec> kind_specs() {
     {"admin.kick", {meeting, user}},
     {"moderate.mute", {meeting, user, audio, video}},
     {"moderate.unmute", {meeting, user, audio, video}},
+    {"admin.mute", {meeting, user, audio, video}},
+    {"admin.unmute", {meeting, user, audio, video}},
     {"moderate.mute_all", {meeting, audio, video}},
     {"moderate.unmute_all", {meeting, audio, video}},
     {"admin.mute_all", {meeting, audio, video}},
@@ -622,7 +628,7 @@ std::vector<kind_spec> kind_specs() {
   };
   for (auto t : {"meeting.join", "meeting.leave", "meeting.end", "meeting.get",
                  "meeting.renew", "call.ringing", "call.accept", "moderate.lock",
-                 "moderate.unlock", "admin.meeting.get"})
+                 "moderate.unlock", "admin.meeting.get", "admin.lock", "admin.unlock"})
     xs.push_back({t, {meeting}});
   return xs;
 }
@@ -1062,7 +1068,9 @@ const std::vector<std::vector<command_kind>> answered_by{
    command_kind::moderate_mute_all, command_kind::moderate_unmute_all,
    command_kind::moderate_lock, command_kind::moderate_unlock, command_kind::moderate_set_role,
    command_kind::rtc_event, command_kind::admin_meeting_end, command_kind::admin_kick,
-   command_kind::admin_mute_all, command_kind::admin_user_add, command_kind::admin_user_remove},
+   command_kind::admin_mute_all, command_kind::admin_user_add, command_kind::admin_user_remove,
+   command_kind::admin_mute, command_kind::admin_unmute, command_kind::admin_lock,
+   command_kind::admin_unlock},
   {command_kind::auth_login},
   {command_kind::meeting_create},
   {command_kind::meeting_join},

@@ -24,8 +24,8 @@ std::vector<command_kind> every_command() {
   return all;
 }
 
-TEST(directory_routing, there_are_33_commands) {
-  EXPECT_EQ(every_command().size(), 33u);
+TEST(directory_routing, there_are_37_commands) {
+  EXPECT_EQ(every_command().size(), 37u);
 }
 
 TEST(directory_routing, device_commands_from_a_logged_in_device) {
@@ -86,7 +86,11 @@ TEST(directory_routing, the_admin_topic_takes_admin_commands_only) {
     bool about_a_meeting = kind == command_kind::admin_meeting_get
                            || kind == command_kind::admin_meeting_end
                            || kind == command_kind::admin_kick
-                           || kind == command_kind::admin_mute_all;
+                           || kind == command_kind::admin_mute_all
+                           || kind == command_kind::admin_mute
+                           || kind == command_kind::admin_unmute
+                           || kind == command_kind::admin_lock
+                           || kind == command_kind::admin_unlock;
     if (about_a_meeting) {
       EXPECT_EQ(r.where, route::to::meeting);
       EXPECT_TRUE(r.who.admin);

@@ -1584,6 +1584,34 @@ TEST_F(meeting_core_test, lock_and_unlock_by_moderators_only) {
   EXPECT_FALSE(m.locked);
 }
 
+TEST_F(meeting_core_test, an_admin_locks_unlocks_and_mutes_one_participant) {
+  create();
+  join("bob");
+  EXPECT_OK(simple(command_kind::admin_lock, admin_console()));
+  EXPECT_TRUE(m.locked);
+  EXPECT_REFUSED(join("dave"), 409, "meeting_locked");
+  EXPECT_OK(simple(command_kind::admin_unlock, admin_console()));
+  EXPECT_FALSE(m.locked);
+
+  auto mute = make_cmd(command_kind::admin_mute, m.id);
+  mute.user = "bob";
+  mute.audio = true;
+  auto fx = run(admin_console(), mute);
+  EXPECT_OK(fx);
+  EXPECT_TRUE(p("bob").audio_muted);
+  EXPECT_EQ(recipients(fx, event_kind::mute_request), (names{"bob"}));
+  for (auto e : events_of(fx, event_kind::mute_request))
+    EXPECT_EQ(e->ev.by, "console-1");
+  auto unmute = make_cmd(command_kind::admin_unmute, m.id);
+  unmute.user = "bob";
+  unmute.audio = true;
+  EXPECT_OK(run(admin_console(), unmute));
+  EXPECT_FALSE(p("bob").audio_muted);
+  auto nobody = make_cmd(command_kind::admin_mute, m.id);
+  nobody.user = "zed";
+  EXPECT_REFUSED(run(admin_console(), nobody), 404, "participant_not_found");
+}
+
 TEST_F(meeting_core_test, set_role_rules) {
   create();
   join("bob");

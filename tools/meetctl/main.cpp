@@ -198,7 +198,9 @@ std::map<std::string, std::string> probe_nodes(const global_options& g,
 bool mutating(command_kind kind) {
   return kind == command_kind::admin_meeting_end || kind == command_kind::admin_kick
          || kind == command_kind::admin_mute_all || kind == command_kind::admin_user_add
-         || kind == command_kind::admin_user_remove;
+         || kind == command_kind::admin_user_remove || kind == command_kind::admin_mute
+         || kind == command_kind::admin_unmute || kind == command_kind::admin_lock
+         || kind == command_kind::admin_unlock;
 }
 
 proto::command command(command_kind kind) {
@@ -647,6 +649,23 @@ int main(int argc, char** argv) {
   mute_all->add_option("id", mute_id, "meeting id")->required();
   mute_all->add_flag("--video", mute_video, "turn off video too");
 
+  // mute <id> <user> [--video] [--undo]
+  auto* mute = app.add_subcommand("mute", "ask one participant to mute (--undo: to unmute)");
+  std::string mute_one_id, mute_one_user;
+  bool mute_one_video = false, mute_undo = false;
+  mute->add_option("id", mute_one_id, "meeting id")->required();
+  mute->add_option("user", mute_one_user, "user id")->required();
+  mute->add_flag("--video", mute_one_video, "video too");
+  mute->add_flag("--undo", mute_undo, "ask to unmute instead");
+
+  // lock <id>, unlock <id>
+  auto* lock = app.add_subcommand("lock", "lock a meeting: only invitees and earlier participants may join");
+  std::string lock_id;
+  lock->add_option("id", lock_id, "meeting id")->required();
+  auto* unlock = app.add_subcommand("unlock", "unlock a meeting");
+  std::string unlock_id;
+  unlock->add_option("id", unlock_id, "meeting id")->required();
+
   // users [add|remove]
   auto* users = app.add_subcommand("users", "list users; `users add`, `users remove`");
   users->require_subcommand(0, 1);
@@ -737,6 +756,23 @@ int main(int argc, char** argv) {
       print(g, d,
             "asked the members of " + mc::sanitize(mute_id) + " to mute audio"
               + (mute_video ? " and video" : "") + "\n");
+    } else if (*mute) {
+      auto c = command(mute_undo ? command_kind::admin_unmute : command_kind::admin_mute);
+      c.meeting = mute_one_id;
+      c.user = mute_one_user;
+      c.audio = true;
+      if (mute_one_video)
+        c.video = true;
+      auto d = data_of(con.call(c));
+      print(g, d,
+            "asked " + mc::sanitize(mute_one_user) + " in " + mc::sanitize(mute_one_id) + " to "
+              + (mute_undo ? "unmute" : "mute") + " audio" + (mute_one_video ? " and video" : "")
+              + "\n");
+    } else if (*lock || *unlock) {
+      auto c = command(*lock ? command_kind::admin_lock : command_kind::admin_unlock);
+      c.meeting = *lock ? lock_id : unlock_id;
+      auto d = data_of(con.call(c));
+      print(g, d, std::string{*lock ? "locked " : "unlocked "} + mc::sanitize(c.meeting) + "\n");
     } else if (*users_add) {
       auto c = command(command_kind::admin_user_add);
       c.user = add_user;

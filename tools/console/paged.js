@@ -1,0 +1,25 @@
+// One page of an admin list (admin.meetings.list, admin.users.list): asks
+// for the page after the last `after` of `pages`, shows an error or the
+// page's line ("N on this page (page K) · refreshed ..."), enables the
+// Previous/Next buttons. Returns {items, nextAfter}, or null on an error.
+
+import {formatTime, nowUnix} from './format.js';
+import {outcomeText} from './status.js';
+
+export async function loadPage(session, type, args, key, pages, parts, refreshMs) {
+  const after = pages[pages.length - 1];
+  const r = await session.request(type, {...args, after: after || undefined});
+  if (r.code !== 0) {
+    parts.error.hidden = false;
+    parts.error.textContent = `${type}: ${outcomeText(r)}`;
+    return null;
+  }
+  parts.error.hidden = true;
+  const items = Array.isArray(r.data[key]) ? r.data[key] : [];
+  const nextAfter = typeof r.data.next_after === 'string' ? r.data.next_after : null;
+  parts.next.disabled = !nextAfter;
+  parts.prev.disabled = pages.length <= 1;
+  parts.info.textContent = `${items.length} on this page (page ${pages.length}) · refreshed `
+    + `${formatTime(Math.floor(nowUnix())).slice(11)}, every ${refreshMs / 1000} s`;
+  return {items, nextAfter};
+}

@@ -23,3 +23,20 @@ export async function loadPage(session, type, args, key, pages, parts, refreshMs
     + `${formatTime(Math.floor(nowUnix())).slice(11)}, every ${refreshMs / 1000} s`;
   return {items, nextAfter};
 }
+
+/** Previous/Next: move through `pages` and load again at once. */
+export function wirePaging(pages, parts, nextAfter, reload) {
+  parts.next.addEventListener('click', () => {
+    const after = nextAfter();
+    if (!after) return;
+    parts.next.disabled = true;
+    pages.push(after);
+    reload();
+  });
+  parts.prev.addEventListener('click', () => {
+    if (pages.length <= 1) return;
+    parts.prev.disabled = true;
+    pages.pop();
+    reload();
+  });
+}

@@ -4,7 +4,7 @@
 
 import {h, replaceChildren, table, text} from '../dom.js';
 import {countdown, formatTime} from '../format.js';
-import {loadPage} from '../paged.js';
+import {loadPage, wirePaging} from '../paged.js';
 import {poll} from '../poll.js';
 
 const PAGE_SIZE = 50;
@@ -12,7 +12,7 @@ const REFRESH_MS = 5000;
 
 // Kept across visits: coming back from a meeting shows the same list.
 const filter = {state: 'active', user: ''};
-let pages = [null]; // the `after` of every page from the first to the one shown
+const pages = [null]; // the `after` of every page from the first to the one shown
 
 export function meetingHash(id) {
   return `#/meeting/${encodeURIComponent(id)}`;
@@ -81,22 +81,11 @@ export function mount(root, ctx) {
   const apply = () => {
     filter.state = stateSelect.value;
     filter.user = userInput.value.trim();
-    pages = [null];
+    pages.splice(1); // back to the first page (the array is shared with wirePaging)
     poller.now();
   };
   stateSelect.addEventListener('change', apply);
   form.addEventListener('submit', (e) => { e.preventDefault(); apply(); });
-  next.addEventListener('click', () => {
-    if (!nextAfter) return;
-    next.disabled = true;
-    pages.push(nextAfter);
-    poller.now();
-  });
-  prev.addEventListener('click', () => {
-    if (pages.length <= 1) return;
-    prev.disabled = true;
-    pages.pop();
-    poller.now();
-  });
+  wirePaging(pages, {next, prev}, () => nextAfter, () => poller.now());
   return () => poller.stop();
 }

@@ -6,7 +6,7 @@ import {commandButton, runExclusive} from '../actions.js';
 import {confirmAction} from '../confirm.js';
 import {h, replaceChildren, table, text} from '../dom.js';
 import {formatTime} from '../format.js';
-import {loadPage} from '../paged.js';
+import {loadPage, wirePaging} from '../paged.js';
 import {poll} from '../poll.js';
 import {showOutcome, showProblem} from '../status.js';
 
@@ -14,7 +14,7 @@ const PAGE_SIZE = 50;
 const REFRESH_MS = 10000;
 const USER_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 
-let pages = [null];
+const pages = [null];
 
 function bytes(s) {
   return new TextEncoder().encode(s).length;
@@ -109,17 +109,6 @@ export function mount(root, ctx) {
       }
     });
   });
-  next.addEventListener('click', () => {
-    if (!nextAfter) return;
-    next.disabled = true;
-    pages.push(nextAfter);
-    poller.now();
-  });
-  prev.addEventListener('click', () => {
-    if (pages.length <= 1) return;
-    prev.disabled = true;
-    pages.pop();
-    poller.now();
-  });
+  wirePaging(pages, {next, prev}, () => nextAfter, () => poller.now());
   return () => poller.stop();
 }

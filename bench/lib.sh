@@ -53,6 +53,7 @@ EMULATOR=${EMULATOR:-$BUILD_DIR/tools/rtc_emulator/rtc-emulator}
 STORE_BENCH=$BUILD_DIR/bench/store_bench
 MEETCTL=$BUILD_DIR/tools/meetctl/meetctl
 PRELOAD_SO=$BUILD_DIR/bench/net_preload.so
+FSYNC_FLOOR=$BUILD_DIR/bench/fsync_floor
 BROKER_NODELAY=${BROKER_NODELAY:-1}
 NODE_NODELAY=${NODE_NODELAY:-0}
 EMULATOR_BACKLOG=${EMULATOR_BACKLOG:-4096}
@@ -64,7 +65,7 @@ for bin in "$LOADGEN" "$MEETINGD" "$EMULATOR"; do
   if [ ! -x "$bin" ]; then
     echo "bench: $bin is missing; build with:" >&2
     echo "  cmake -S $bench_root -B $bench_root/build-bench -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo" >&2
-    echo "  ninja -C $bench_root/build-bench loadgen meetingd rtc-emulator store_bench net_preload meetctl" >&2
+    echo "  ninja -C $bench_root/build-bench loadgen meetingd rtc-emulator store_bench net_preload meetctl fsync_floor" >&2
     exit 1
   fi
 done
@@ -444,6 +445,61 @@ cpu_share() {
   c0=$(sed -n "$(($3 + 1))p" "$1"); c1=$(sed -n "$(($3 + 1))p" "$2")
   awk -v t0="$t0" -v t1="$t1" -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" \
     'BEGIN { printf "%.1f", 100 * (c1 - c0) / hz / ((t1 - t0) / 1e9) }'
+}
+
+# node_hook <file> <pid> <http port>: a shell command (for loadgen
+# --on-ready/--on-done, beside cpu_hook's) that records, one per line as
+# cpu_hook does (cpu_share reads it): the time; the context switches of all
+# the node's threads so far (voluntary + nonvoluntary, /proc/<pid>/task/*/
+# status); its store commits so far and their total time in seconds
+# (meetingd_store_commit_duration_seconds _count and _sum on its /metrics
+# page; empty lines if the page did not answer).
+node_hook() {
+  local file=$1 pid=$2 port=$3
+  local cmd="{ date +%s%N"
+  cmd+="; cat /proc/$pid/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ {s += \$2} END {print s + 0}'"
+  cmd+="; curl -fsS --max-time 2 http://127.0.0.1:$port/metrics 2>/dev/null | awk '\$1 == \"meetingd_store_commit_duration_seconds_count\" {c = \$2} \$1 == \"meetingd_store_commit_duration_seconds_sum\" {s = \$2} END {print c; print s}'"
+  cmd+="; } > $file"
+  echo "$cmd"
+}
+
+# sample_delta <start file> <end file> <index>: how much the index-th value
+# of two cpu_hook or node_hook samples grew (empty if either lacks it).
+sample_delta() {
+  local v0 v1
+  v0=$(sed -n "$(($3 + 1))p" "$1"); v1=$(sed -n "$(($3 + 1))p" "$2")
+  [ -n "$v0" ] && [ -n "$v1" ] || return 0
+  awk -v v0="$v0" -v v1="$v1" 'BEGIN { printf "%.6f", v1 - v0 }'
+}
+
+# sample_seconds <start file> <end file>: the seconds between two samples.
+sample_seconds() {
+  awk -v t0="$(sed -n 1p "$1")" -v t1="$(sed -n 1p "$2")" 'BEGIN { printf "%.3f", (t1 - t0) / 1e9 }'
+}
+
+# wal_frames_per_commit <database>-wal: the frames (pages) SQLite wrote per
+# commit, over the commits whose frames are all still in the log: the
+# current cycle's (from the start of the file) and the complete ones left of
+# earlier cycles behind it (a checkpoint restarts the log at its start with
+# new salts; frames of a cycle share its salts, and a commit's last frame
+# holds the database's size). Empty if there are none. Read it while the
+# node runs: the node removes its log when it stops.
+wal_frames_per_commit() {
+  local wal=$1 hdr ps
+  [ -s "$wal" ] || return 0
+  hdr=$(od -An -v -tx1 -N32 "$wal" | tr -d ' \n')
+  [ "${#hdr}" -eq 64 ] || return 0
+  ps=$((16#${hdr:16:8}))
+  [ "$ps" -ne 1 ] || ps=65536
+  # One line per frame, its 24-byte header: page number, the database's size
+  # after the commit (0 but in a commit's last frame), salt-1, salt-2,
+  # checksums. A cycle's first commit behind the current one lost its start.
+  od -An -v -tx1 -j32 -w$((ps + 24)) "$wal" | cut -c1-72 | awk '
+    { salt = $9 $10 $11 $12 $13 $14 $15 $16
+      if (salt != last) { partial = NR > 1; n = 0; last = salt }
+      n++
+      if ($5 $6 $7 $8 != "00000000") { if (!partial) { frames += n; commits++ }; partial = 0; n = 0 } }
+    END { if (commits > 0) printf "%.2f\n", frames / commits }' || true
 }
 
 machine_json() {

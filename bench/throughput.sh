@@ -7,6 +7,17 @@
 #   2. node at half of the rate measured in 1 (open loop): p99 latency;
 #      The node's own p50/p99 (gateway in to reply out, admin.stats) is read
 #      at the end of this run: what the node adds, apart from the broker;
+#      In 1 and 2, loadgen's hooks also sample the node's CPU time, the
+#      context switches of all its threads (/proc/<pid>/task/*/status) and
+#      its store commits (meetingd_store_commit_duration_seconds on its
+#      /metrics): CPU and context switches per command, commits/s, commands
+#      per commit; and SQLite's pages per commit are read from the -wal file
+#      at the end of 2;
+#   2b. bench/fsync_floor in the run directory (the disk the database is
+#      on) at the commits/s of 2, with its pages per commit (4 if unknown),
+#      as long as 2 (at most 15 s): the fdatasync latency under the node's
+#      commits; then again with a checkpoint every 1000 pages on a second
+#      thread (the node's default); reported next to the node's p99 of 2;
 #   3. echo, flat out: a fresh broker, no node; each device publishes to
 #      bench/echo/<client> and a loopback peer answers on bench/reply/<client>,
 #      with the request and reply sizes measured in 1 (QoS 1 both ways);
@@ -18,7 +29,9 @@
 #   fsync and synchronous_commit on, the durability of --db-sync=full; a
 #   fresh database), right after SQLite's; 2 at SQLite's half rate (the same
 #   load for both). The figure: PostgreSQL's commands/s over SQLite's.
-#   The server's CPU (all its processes) is reported with the node's.
+#   The server's CPU (all its processes) is reported with the node's. 2b
+#   runs once, at the first store's commit rate (SQLite's unless
+#   STORE=postgresql).
 #
 # Writes bench/results/throughput-<date>.{json,md} and -throughput.png,
 # -latency.png, -timeline.png (and -sweep.png).
@@ -46,6 +59,7 @@ case $STORE in
   *) echo "bench: STORE=$STORE: expected sqlite, postgresql or both" >&2; exit 1 ;;
 esac
 primary=${stores[0]}
+[ -x "$FSYNC_FLOOR" ] || { echo "bench: $FSYNC_FLOOR is missing (ninja -C $BUILD_DIR fsync_floor)" >&2; exit 1; }
 result_paths throughput
 run=$bench_run
 pg_settings=null
@@ -54,38 +68,70 @@ if [[ " ${stores[*]} " == *" postgresql "* ]]; then
   pg_settings=$(pg_settings_json)
 fi
 
+# node_hooks <prefix>: sets hooks, loadgen's --on-ready and --on-done
+# sampling the CPU of the stack's processes (stack_pids: node, broker,
+# emulator[, PostgreSQL's]) into <prefix>-cpu0/1 and the node's context
+# switches and commits (node_hook) into <prefix>-node0/1.
+node_hooks() {
+  local p=$1
+  hooks=(--on-ready="$(cpu_hook "$p-cpu0" "${stack_pids[@]}"); $(node_hook "$p-node0" "$NODE_PID" "$NODE_HTTP_PORT")"
+         --on-done="$(cpu_hook "$p-cpu1" "${stack_pids[@]}"); $(node_hook "$p-node1" "$NODE_PID" "$NODE_HTTP_PORT")")
+}
+
+# node_costs <out> <prefix> <store>: adds to a node run's results the CPU
+# shares (cpu_percent) and node_costs: the node's CPU and context switches
+# per command (its rate over the hooks' window over the commands/s measured),
+# its commits/s, commands per commit and mean commit time (its /metrics).
+node_costs() {
+  local out=$1 p=$2 store=$3 server=null
+  [ "$store" != postgresql ] || server=$(cpu_share "$p-cpu0" "$p-cpu1" 4)
+  jq --arg node "$(cpu_share "$p-cpu0" "$p-cpu1" 1)" \
+    --arg broker "$(cpu_share "$p-cpu0" "$p-cpu1" 2)" \
+    --arg emulator "$(cpu_share "$p-cpu0" "$p-cpu1" 3)" \
+    --argjson server "$server" \
+    --arg secs "$(sample_seconds "$p-node0" "$p-node1")" \
+    --arg ctx "$(sample_delta "$p-node0" "$p-node1" 1)" \
+    --arg commits "$(sample_delta "$p-node0" "$p-node1" 2)" \
+    --arg commit_s "$(sample_delta "$p-node0" "$p-node1" 3)" \
+    'def num: if . == "" then null else tonumber end;
+     def r(d): if . == null then null else (. * d | round) / d end;
+     .cpu_percent = {node: ($node|tonumber), broker: ($broker|tonumber), emulator: ($emulator|tonumber),
+                     loadgen: (100 * .loadgen_cpu_s / .duration_s)}
+     | if $server != null then .cpu_percent.postgresql = $server else . end
+     | .total.throughput as $r | ($secs|tonumber) as $s | ($ctx|num) as $c | ($commits|num) as $n
+     | (if $n != null and $s > 0 then $n / $s else null end) as $cps
+     | .node_costs = {
+         cpu_us_per_command: (if $r > 0 then .cpu_percent.node / 100 / $r * 1e6 else null end | r(10)),
+         ctx_switches_per_s: (if $c != null and $s > 0 then $c / $s else null end | r(10)),
+         ctx_switches_per_command: (if $c != null and $s > 0 and $r > 0 then $c / $s / $r else null end | r(100)),
+         commits_per_s: ($cps | r(10)),
+         commands_per_commit: (if $cps != null and $cps > 0 then $r / $cps else null end | r(100)),
+         commit_ms_mean: (if $n != null and $n > 0 then ($commit_s|num) / $n * 1000 else null end | r(1000)),
+         window_s: $s}' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+}
+
 # node_flat <store> <devices> <duration> <out>: a fresh stack and database,
-# the node flat out.
+# the node flat out. Leaves stack_pids set for the run that follows.
 node_flat() {
   local store=$1 devices=$2 duration=$3 out=$4
   start_broker
   start_emulator
-  local pids
   if [ "$store" = postgresql ]; then
     start_node "$(create_pg_db "node_${devices}_$(date +%s%N)")"
-    pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID" "$(pg_pids)")
+    stack_pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID" "$(pg_pids)")
   else
     start_node "$run/node-$devices.db" --db-sync=full
-    pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")
+    stack_pids=("$NODE_PID" "$BROKER_PID" "$EMULATOR_PID")
   fi
   say "node on $store, flat out: $devices devices x $INFLIGHT in flight, $duration (load $(loadavg1))"
+  node_hooks "$run/flat"
   run_loadgen "$out" --mode=node --devices="$devices" --inflight="$INFLIGHT" \
     --threads="$THREADS" --mix="$MIX" --duration="$duration" --warmup="$WARMUP" \
-    --on-ready="$(cpu_hook "$run/cpu0" "${pids[@]}")" \
-    --on-done="$(cpu_hook "$run/cpu1" "${pids[@]}")" \
-    --label="node on $store flat out" >"$out.txt"
+    "${hooks[@]}" --label="node on $store flat out" >"$out.txt"
   cat "$out.txt" >&2
-  local server=null
-  [ "$store" != postgresql ] || server=$(cpu_share "$run/cpu0" "$run/cpu1" 4)
-  jq --arg node "$(cpu_share "$run/cpu0" "$run/cpu1" 1)" \
-    --arg broker "$(cpu_share "$run/cpu0" "$run/cpu1" 2)" \
-    --arg emulator "$(cpu_share "$run/cpu0" "$run/cpu1" 3)" \
-    --argjson server "$server" --arg store "$store" \
-    --argjson failures "$(node_failures_json)" \
-    '.cpu_percent = {node: ($node|tonumber), broker: ($broker|tonumber), emulator: ($emulator|tonumber),
-                     loadgen: (100 * .loadgen_cpu_s / .duration_s)}
-     | if $server != null then .cpu_percent.postgresql = $server else . end
-     | .store = $store | .node_log = $failures' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
+  node_costs "$out" "$run/flat" "$store"
+  jq --arg store "$store" --argjson failures "$(node_failures_json)" \
+    '.store = $store | .node_log = $failures' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
 }
 
 # echo_flat <devices> <duration> <request bytes> <reply bytes> <out>
@@ -118,20 +164,57 @@ for store in "${stores[@]}"; do
     half=$(awk -v r="$max_rate" 'BEGIN { printf "%d", r / 2 }')
   fi
   say "node on $store at $half commands/s (half of $primary's maximum; load $(loadavg1))"
+  node_hooks "$run/half"
   run_loadgen "$run/$store-node-half.json" --mode=node --devices="$DEVICES" --inflight=16 \
     --threads="$THREADS" --mix="$MIX" --rate="$half" --duration="$DURATION" --warmup="$WARMUP" \
-    --label="node on $store at half of $primary's maximum rate" >"$run/$store-node-half.txt"
+    "${hooks[@]}" --label="node on $store at half of $primary's maximum rate" >"$run/$store-node-half.txt"
   cat "$run/$store-node-half.txt" >&2
+  node_costs "$run/$store-node-half.json" "$run/half" "$store"
+  # SQLite's frames (pages) per commit, from its log (the node removes it when it stops).
+  frames=
+  [ "$store" != sqlite ] || frames=$(wal_frames_per_commit "$run/node-$DEVICES.db-wal") || frames=
   # The node's own latency window (its last 10000 commands: the end of this run).
   inside=$("$MEETCTL" --broker="tcp://127.0.0.1:$MQTT_PORT" --id="$BENCH_CONSOLE" --json stats \
     | jq -c '.commands | {p50_ms, p99_ms}') || inside=null
   jq --argjson failures "$(node_failures_json)" --argjson inside "$inside" --arg store "$store" \
-    '.store = $store | .node_log = $failures | .inside_node = $inside' "$run/$store-node-half.json" \
+    --arg frames "$frames" \
+    '.store = $store | .node_log = $failures | .inside_node = $inside
+     | .node_costs.wal_frames_per_commit = (if $frames == "" then null else ($frames|tonumber) end)' \
+    "$run/$store-node-half.json" \
     >"$run/node-half.tmp" && mv "$run/node-half.tmp" "$run/$store-node-half.json"
   stop_all
 done
 cp "$run/$primary-node-flat.json" "$run/node-flat.json"
 cp "$run/$primary-node-half.json" "$run/node-half.json"
+
+# -- the disk's floor: fsync_floor at the node's commit rate ---------------------------
+# In the run directory (the disk the node's database was on), at the commits/s
+# of the first store's half-rate run, its frames per commit (SQLite's log; 4
+# if unknown), as long as that run (at most 15 s); then again with a
+# checkpoint every 1000 pages (the node's --db-checkpoint-pages default) on a
+# second thread.
+floor=null
+floor_rate=$(jq -r '.node_costs.commits_per_s // empty' "$run/node-half.json")
+if [ -n "$floor_rate" ] && awk -v r="$floor_rate" 'BEGIN { exit !(r > 0) }'; then
+  floor_frames=$(jq -r '.node_costs.wal_frames_per_commit // empty' "$run/node-half.json")
+  floor_pages=$(awk -v f="${floor_frames:-4}" 'BEGIN { p = int(f + 0.5); print (p < 1) ? 1 : p }')
+  floor_every=$(awk -v p="$floor_pages" 'BEGIN { e = int(1000 / p + 0.5); print (e < 1) ? 1 : e }')
+  floor_s=$(jq '[.config.duration_s, 15] | min' "$run/node-half.json")
+  say "fsync_floor at the node's commit rate: $floor_rate commits/s, $floor_pages pages each, ${floor_s}s (load $(loadavg1))"
+  "$FSYNC_FLOOR" --dir="$run" --rate="$floor_rate" --pages="$floor_pages" --duration="${floor_s}s" \
+    --checkpoint-every=0 --json="$run/floor.json" >&2
+  say "fsync_floor again, a checkpoint every $floor_every commits (load $(loadavg1))"
+  "$FSYNC_FLOOR" --dir="$run" --rate="$floor_rate" --pages="$floor_pages" --duration="${floor_s}s" \
+    --checkpoint-every="$floor_every" --json="$run/floor-checkpoints.json" >&2
+  floor=$(jq -n --slurpfile a "$run/floor.json" --slurpfile b "$run/floor-checkpoints.json" \
+    --arg store "$primary" --arg frames "$floor_frames" \
+    --arg fs "$(df -T "$run" 2>/dev/null | awk 'NR == 2 {print $2}')" \
+    '{store: $store, filesystem: $fs,
+      node_wal_frames_per_commit: (if $frames == "" then null else ($frames|tonumber) end),
+      no_checkpoints: $a[0], with_checkpoints: $b[0]}')
+else
+  echo "bench: no commit rate from the node's /metrics: fsync_floor not run" >&2
+fi
 # The second store's runs, if any (null otherwise).
 other=null
 if [ "${#stores[@]}" -gt 1 ]; then
@@ -180,12 +263,16 @@ jq -n --argjson machine "$(machine_json)" \
   --slurpfile ef "$run/echo-flat.json" --slurpfile eh "$run/echo-half.json" \
   --slurpfile en "$run/echo-node-rate.json" \
   --argjson sweep "$sweep_json" --arg store "$primary" --argjson pg "$pg_settings" \
-  --argjson other "$other" \
-  '{bench: "throughput", machine: $machine, store: $store, postgresql_server: $pg,
+  --argjson other "$other" --argjson floor "$floor" \
+  'def floor_figures($r): {fdatasync_p50_ms: $r.fdatasync_ms.p50, fdatasync_p99_ms: $r.fdatasync_ms.p99,
+                           write_fdatasync_p50_ms: $r.write_fdatasync_ms.p50,
+                           write_fdatasync_p99_ms: $r.write_fdatasync_ms.p99};
+  {bench: "throughput", machine: $machine, store: $store, postgresql_server: $pg,
     node_flat_out: $nf[0], node_half_rate: $nh[0], echo_flat_out: $ef[0], echo_half_rate: $eh[0],
     echo_at_node_half_rate: $en[0],
     postgresql_node_flat_out: ($other.node_flat_out // null),
     postgresql_node_half_rate: ($other.node_half_rate // null),
+    fsync_floor: $floor,
     sweep: $sweep,
     figures: ({
       node_commands_per_s: $nf[0].total.throughput,
@@ -198,17 +285,37 @@ jq -n --argjson machine "$(machine_json)" \
       node_events_per_s: $nf[0].events_per_s,
       ratio_by_messages: ((2 * $nf[0].total.throughput + $nf[0].events_per_s) / (2 * $ef[0].total.throughput)),
       half_rate_target: $nh[0].config.rate,
-      half_rate_achieved: $nh[0].total.throughput}
+      half_rate_achieved: $nh[0].total.throughput,
+      node_cpu_us_per_command: $nf[0].node_costs.cpu_us_per_command,
+      node_cpu_us_per_command_half: $nh[0].node_costs.cpu_us_per_command,
+      node_ctx_switches_per_command: $nf[0].node_costs.ctx_switches_per_command,
+      node_ctx_switches_per_command_half: $nh[0].node_costs.ctx_switches_per_command,
+      node_commits_per_s: $nf[0].node_costs.commits_per_s,
+      node_commits_per_s_half: $nh[0].node_costs.commits_per_s,
+      fsync_floor: (if $floor == null then null else
+        {store: $floor.store, commits_per_s: $floor.no_checkpoints.config.rate,
+         pages: $floor.no_checkpoints.config.pages,
+         checkpoint_every: $floor.with_checkpoints.config.checkpoint_every}
+        + floor_figures($floor.no_checkpoints)
+        + {with_checkpoints: floor_figures($floor.with_checkpoints)} end)}
       + (if $other == null then {} else {
         postgresql_commands_per_s: $other.node_flat_out.total.throughput,
         postgresql_over_sqlite: ($other.node_flat_out.total.throughput / $nf[0].total.throughput),
         postgresql_over_echo: ($other.node_flat_out.total.throughput / $ef[0].total.throughput),
         postgresql_p99_ms_at_half: $other.node_half_rate.total.latency_ms.p99,
-        postgresql_inside_p99_ms_at_half: $other.node_half_rate.inside_node.p99_ms} end)),
-    targets: ({ratio_min: 0.5, p99_ms_max_at_half: 5}
+        postgresql_inside_p99_ms_at_half: $other.node_half_rate.inside_node.p99_ms,
+        postgresql_node_cpu_us_per_command: $other.node_flat_out.node_costs.cpu_us_per_command,
+        postgresql_node_cpu_us_per_command_half: $other.node_half_rate.node_costs.cpu_us_per_command,
+        postgresql_node_ctx_switches_per_command: $other.node_flat_out.node_costs.ctx_switches_per_command,
+        postgresql_node_ctx_switches_per_command_half: $other.node_half_rate.node_costs.ctx_switches_per_command,
+        postgresql_node_commits_per_s: $other.node_flat_out.node_costs.commits_per_s,
+        postgresql_node_commits_per_s_half: $other.node_half_rate.node_costs.commits_per_s} end)),
+    targets: ({ratio_min: 0.5, p99_ms_max_at_half: 5, node_cpu_us_per_command_max: 120}
       + (if $other == null then {} else {postgresql_over_sqlite_min: 0.8} end))}' >"$RESULT_JSON"
 
 f() { jq -r "$1" "$RESULT_JSON"; }
+# verdict_or <value> <op> <target>: verdict, or "not measured" for a missing value.
+verdict_or() { if [ "$1" = "?" ] || [ "$1" = null ]; then echo "not measured"; else verdict "$@"; fi; }
 ratio=$(f '.figures.ratio')
 p99h=$(f '.figures.node_p99_ms_at_half')
 {
@@ -236,6 +343,18 @@ p99h=$(f '.figures.node_p99_ms_at_half')
   echo "- command throughput / broker echo rate: **$(printf '%.2f' "$ratio")** (target ≥ 0.5: $(verdict "$ratio" '>=' 0.5))"
   echo "- p99 at half of meetingd's maximum ($(f '.figures.half_rate_target | floor')/s): **$p99h ms** (target ≤ 5 ms: $(verdict "$p99h" '<=' 5))"
   echo "  - the broker path alone at that rate (echo_at_node_half_rate): p99 $(f '.figures.echo_p99_ms_at_node_half_rate') ms; inside the node (gateway in to reply out, admin.stats, last 10000 commands): p50 $(f '.node_half_rate.inside_node.p50_ms // "?"') ms, p99 $(f '.figures.node_inside_p99_ms_at_half // "?"') ms"
+  if [ "$floor" != null ]; then
+    echo "  - the disk's floor at the node's commit rate ($(f '.figures.fsync_floor.commits_per_s | . * 10 | round / 10') commits/s, $(f '.figures.fsync_floor.pages') pages each, fsync_floor in the run directory on $(f '.fsync_floor.filesystem')): fdatasync p50 $(f '.figures.fsync_floor.fdatasync_p50_ms') ms, p99 $(f '.figures.fsync_floor.fdatasync_p99_ms') ms ($(f '.figures.fsync_floor.with_checkpoints.fdatasync_p99_ms') ms with a checkpoint every $(f '.figures.fsync_floor.checkpoint_every') commits); the node's p99: $p99h ms (its commits: $(f '.node_half_rate.node_costs.commit_ms_mean // "?"') ms on average)"
+  else
+    echo "  - the disk's floor (fsync_floor): not measured (no commit rate from the node's /metrics)"
+  fi
+  cpu=$(f '.figures.node_cpu_us_per_command // "?"')
+  echo "- node CPU per command ($primary): **$cpu µs** flat out (target ≤ 120 µs: $(verdict_or "$cpu" '<=' 120)), $(f '.figures.node_cpu_us_per_command_half // "?"') µs at half rate"
+  echo "- node context switches per command (all its threads, voluntary + involuntary): $(f '.figures.node_ctx_switches_per_command // "?"') flat out, $(f '.figures.node_ctx_switches_per_command_half // "?"') at half rate"
+  echo "- node commits/s: $(f '.figures.node_commits_per_s // "?"') flat out ($(f '.node_flat_out.node_costs.commands_per_commit // "?"') commands per commit, $(f '.node_flat_out.node_costs.commit_ms_mean // "?"') ms each on average), $(f '.figures.node_commits_per_s_half // "?"') at half rate ($(f '.node_half_rate.node_costs.commands_per_commit // "?"') commands per commit$(f '.node_half_rate.node_costs.wal_frames_per_commit | if . == null then "" else ", \(.) pages each in the -wal file" end'))"
+  if [ "$other" != null ]; then
+    echo "- on PostgreSQL: node CPU per command $(f '.figures.postgresql_node_cpu_us_per_command // "?"') µs flat out, $(f '.figures.postgresql_node_cpu_us_per_command_half // "?"') µs at half rate; context switches per command $(f '.figures.postgresql_node_ctx_switches_per_command // "?"') and $(f '.figures.postgresql_node_ctx_switches_per_command_half // "?"'); commits/s $(f '.figures.postgresql_node_commits_per_s // "?"') and $(f '.figures.postgresql_node_commits_per_s_half // "?"')"
+  fi
   echo "- counting messages instead of commands (a command is a request and a reply; the node also pushed $(f '.figures.node_events_per_s | floor') events/s; an echo is a request and a reply): $(printf '%.2f' "$(f '.figures.ratio_by_messages')")"
   echo "- broker TCP_NODELAY: $(f '.machine.broker_tcp_nodelay'); node TCP_NODELAY shim: $(f '.machine.node_tcp_nodelay_preload'); emulator TCP_NODELAY shim: $(f '.machine.emulator_tcp_nodelay_preload'), backlog $(f '.machine.emulator_backlog_preload'); extra node options: \`$(f '.machine.node_args')\`"
   echo "- node 500s (cmd.failed) in the flat-out run: $(f '.node_flat_out.node_log.internal_errors'), at half rate: $(f '.node_half_rate.node_log.internal_errors')"

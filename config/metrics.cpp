@@ -297,6 +297,11 @@ node_metrics::node_metrics()
                                   "Changesets (one per command or timer) per transaction.", {},
                                   buckets::batch_size)
                  .only()),
+    checkpoint_seconds(reg.add<histogram>("meetingd_store_checkpoint_duration_seconds",
+                                          "Time of one SQLite write-ahead log checkpoint, run "
+                                          "between groups.",
+                                          {}, buckets::commit_seconds)
+                         .only()),
     commit_failures(reg.add<counter>("meetingd_store_commit_failures_total",
                                      "Transactions that failed and were held for a retry.")
                       .only()),

@@ -213,6 +213,7 @@ struct node_metrics {
   // the store
   histogram& commit_seconds;
   histogram& batch_size;
+  histogram& checkpoint_seconds;
   counter& commit_failures;
   counter& fenced;
   gauge& store_available;

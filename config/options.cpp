@@ -41,6 +41,13 @@ node_config::node_config() {
          "(password in PGPASSWORD or ~/.pgpass)")
     .add(db_sync, "db-sync",
          "SQLite: full: commits survive power loss; normal: survive process death")
+    .add(db_cache_mib, "db-cache",
+         "SQLite: the page cache in MiB (commits read no page back from the kernel)")
+    .add(db_mmap_mib, "db-mmap",
+         "SQLite: MiB of the database file read through a memory map (0: read with pread)")
+    .add(db_checkpoint_pages, "db-checkpoint-pages",
+         "SQLite: copy the write-ahead log into the database file once it holds this many "
+         "pages, between groups (0: only at shutdown)")
     .add(db_timeout, "db-timeout",
          "PostgreSQL: longest wait for the server's answer before the connection is closed and "
          "opened again")
@@ -193,6 +200,13 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--token-scheme=" + cfg.token_scheme + ": expected channel or appkey");
   if (cfg.db_sync != "full" && cfg.db_sync != "normal")
     return bad("--db-sync=" + cfg.db_sync + ": expected full or normal");
+  if (cfg.db_cache_mib < 1 || cfg.db_cache_mib > 65536)
+    return bad("--db-cache=" + std::to_string(cfg.db_cache_mib) + ": expected 1 to 65536 (MiB)");
+  if (cfg.db_mmap_mib < 0 || cfg.db_mmap_mib > 1048576)
+    return bad("--db-mmap=" + std::to_string(cfg.db_mmap_mib) + ": expected 0 to 1048576 (MiB)");
+  if (cfg.db_checkpoint_pages < 0)
+    return bad("--db-checkpoint-pages=" + std::to_string(cfg.db_checkpoint_pages)
+               + ": expected 0 or more");
   auto policy = caf::get_or(cfg, "scheduler.policy", caf::atom("sharing"));
   if (policy != caf::atom("sharing") && policy != caf::atom("stealing"))
     return bad("--caf#scheduler.policy=" + caf::to_string(policy)
@@ -332,6 +346,9 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
 
   s.db = cfg.db;
   s.db_options.synchronous_full = cfg.db_sync == "full";
+  s.db_options.sqlite.cache_kib = std::int64_t{cfg.db_cache_mib} * 1024;
+  s.db_options.sqlite.mmap_bytes = std::int64_t{cfg.db_mmap_mib} * 1024 * 1024;
+  s.db_options.sqlite.checkpoint_pages = cfg.db_checkpoint_pages;
   s.db_options.server_timeout = ms(cfg.db_timeout);
   s.hashers = cfg.hashers;
   s.log_level = cfg.log_level;

@@ -89,6 +89,10 @@ public:
   // state
   std::string db = option_defaults::setup.db;
   std::string db_sync = option_defaults::setup.db_options.synchronous_full ? "full" : "normal";
+  int db_cache_mib = static_cast<int>(option_defaults::setup.db_options.sqlite.cache_kib / 1024);
+  int db_mmap_mib =
+    static_cast<int>(option_defaults::setup.db_options.sqlite.mmap_bytes / (1024 * 1024));
+  int db_checkpoint_pages = option_defaults::setup.db_options.sqlite.checkpoint_pages;
   caf::timespan db_timeout = option_defaults::setup.db_options.server_timeout;
   caf::timespan command_timeout = option_defaults::lmq.command_timeout;
   // several nodes (PostgreSQL)

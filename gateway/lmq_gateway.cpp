@@ -8,6 +8,7 @@
 #include "gateway/codec.hpp"
 #include "gateway/lmq_credentials.hpp"
 #include "gateway/lmq_topics.hpp"
+#include "gateway/socket_read_buffer.hpp"
 #include "gateway/tcp_nodelay.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -16,6 +17,7 @@
 #include <mqtt/async_client.h>
 
 #include <cmath>
+#include <optional>
 
 namespace meetingd {
 
@@ -164,9 +166,13 @@ void on_connected(self_ptr self) {
   st.counters.connected = true;
   metrics::node().broker_connected.set(1);
   auto p = parent(self);
-  auto tuned = lmq::set_nodelay_towards(lmq::broker_port(st.cfg.broker));
+  auto port = lmq::broker_port(st.cfg.broker);
+  auto tuned = lmq::set_nodelay_towards(port);
+  // With TLS, OpenSSL reads the socket itself: nothing to buffer.
+  auto buffered = broker_uses_tls(st.cfg.broker) ? 0 : lmq::buffer_reads_towards(port);
   MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
-              log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned > 0));
+              log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned > 0),
+              log::kv("read_buffer", buffered > 0));
   try {
     auto filters = std::make_shared<mqtt::string_collection>();
     auto& group = st.cfg.share_group;
@@ -289,6 +295,56 @@ void refuse(self_ptr self, const std::string& client, std::optional<std::string>
 
 void on_command(self_ptr self, const std::string& client, bool admin_topic,
                 const std::string& payload, int hops = 0, bool store_checked = false);
+
+/// The command numbered `number`, taken out of those waiting for the
+/// directory; none if it was answered already (at its deadline).
+std::optional<pending_command> take_pending(self_ptr self, std::uint64_t number) {
+  auto& pending = self->state.pending;
+  auto found = pending.find(number);
+  if (found == pending.end())
+    return std::nullopt;
+  auto command = std::move(found->second);
+  pending.erase(found);
+  return command;
+}
+
+/// A command the node could not answer (the directory failed it, or its
+/// --command-timeout passed): 503 while the database is away, else 500.
+void fail_command(self_ptr self, const pending_command& command, const std::string& error) {
+  auto& cfg = self->state.cfg;
+  bool away = database_away(cfg);
+  MD_LOG_ERROR("cmd.failed", log::kv("client", command.client), log::kv("req", command.id),
+               log::kv("error", error), log::kv("database", away ? "away" : "up"));
+  auto r = make_final_reply(
+    reply_route{command.client, command.id, {}, {}},
+    away ? refuse_retry_after(refusal::store_unavailable,
+                              "the command is waiting for the database, which is "
+                              "away; send the same request (same id) again after "
+                              "retry_after_ms to get its reply",
+                              database_retry_after_ms(cfg))
+         : meetingd::refuse(refusal::internal));
+  // The command may still commit: a repeat of this id asks the store
+  // (replay), which has its reply if it did and runs it again if it did not.
+  r.replayable = true;
+  finish(self, command.client, command.id, command.kind, r, command.started, command.meeting);
+}
+
+/// Answers the commands whose --command-timeout has passed (their replies,
+/// should they come later, are dropped). Commands are numbered in the order
+/// sent and share one timeout, so the oldest come first.
+void expire_commands(self_ptr self) {
+  auto& st = self->state;
+  auto now = steady::now();
+  while (!st.pending_order.empty()) {
+    auto number = st.pending_order.front();
+    auto found = st.pending.find(number);
+    if (found != st.pending.end() && found->second.deadline > now)
+      return;
+    st.pending_order.pop_front();
+    if (auto command = take_pending(self, number))
+      fail_command(self, *command, "timeout: no reply within --command-timeout");
+  }
+}
 
 /// The meeting a command is routed by: the one it names, or the id a
 /// meeting.create asks for; empty for commands handled where they land.
@@ -471,35 +527,24 @@ void on_command(self_ptr self, const std::string& client, bool admin_topic,
     return;
   }
   ++st.in_flight;
-  auto kind = req.cmd.kind;
-  auto id = req.id;
-  // Finite (--command-timeout): the client gets an answer even if its reply
-  // is lost inside the node or held by a database that is away, and the
-  // drain on shutdown completes.
-  self->request(st.directory, st.cfg.command_timeout, handle_atom::value,
+  auto number = ++st.last_command;
+  st.pending.emplace(number, pending_command{client, req.id, req.cmd.kind, t0,
+                                             t0 + st.cfg.command_timeout, meeting});
+  st.pending_order.push_back(number);
+  // No CAF timeout: --command-timeout is the tick's (expire_commands), so
+  // that the client gets an answer even if its reply is lost inside the
+  // node or held by a database that is away, and the drain on shutdown
+  // completes.
+  self->request(st.directory, caf::infinite, handle_atom::value,
                 inbound_request{client, admin_topic, std::move(req)})
-    .then([self, client, id, kind, t0, meeting](final_reply& r) {
-            finish(self, client, id, kind, r, t0, meeting);
+    .then([self, number](final_reply& r) {
+            if (auto command = take_pending(self, number))
+              finish(self, command->client, command->id, command->kind, r, command->started,
+                     command->meeting);
           },
-          [self, client, id, kind, t0, meeting](caf::error& err) {
-            auto& cfg = self->state.cfg;
-            bool away = database_away(cfg);
-            MD_LOG_ERROR("cmd.failed", log::kv("client", client), log::kv("req", id),
-                         log::kv("error", caf::to_string(err)),
-                         log::kv("database", away ? "away" : "up"));
-            auto r = make_final_reply(
-              reply_route{client, id, {}, {}},
-              away ? refuse_retry_after(refusal::store_unavailable,
-                                        "the command is waiting for the database, which is "
-                                        "away; send the same request (same id) again after "
-                                        "retry_after_ms to get its reply",
-                                        database_retry_after_ms(cfg))
-                   : meetingd::refuse(refusal::internal));
-            // The command may still commit: a repeat of this id asks the
-            // store (replay), which has its reply if it did and runs it
-            // again if it did not.
-            r.replayable = true;
-            finish(self, client, id, kind, r, t0, meeting);
+          [self, number](caf::error& err) {
+            if (auto command = take_pending(self, number))
+              fail_command(self, *command, caf::to_string(err));
           });
 }
 
@@ -699,6 +744,7 @@ lmq_gateway_impl(lmq_actor::stateful_pointer<lmq_actor_state> self, lmq_settings
     },
     [self](tick_atom, unix_ms) {
       auto& state = self->state;
+      expire_commands(self);
       flush_seqs(self);
       auto now = now_of(self);
       state.requests.prune(now - state.cfg.request_ttl.count());

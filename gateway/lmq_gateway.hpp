@@ -24,6 +24,7 @@
 #include <caf/weak_intrusive_ptr.hpp>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -104,6 +105,20 @@ struct waiting_command {
   std::chrono::steady_clock::time_point until;
 };
 
+/// A command the directory has not answered yet. Its --command-timeout is
+/// kept here and checked by the gateway's one-second tick, not by a CAF
+/// request timeout: each of those wakes CAF's clock thread twice (set and
+/// cancel), a cost on every command (docs/benchmarks.md, "Cost per command").
+struct pending_command {
+  std::string client;
+  std::string id;
+  proto::command_kind kind{};
+  std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point deadline;
+  /// Several nodes: the meeting it was routed by (empty otherwise).
+  std::string meeting;
+};
+
 struct lmq_actor_state {
   lmq_settings cfg;
   store_actor store;
@@ -119,6 +134,11 @@ struct lmq_actor_state {
   std::unordered_set<std::string> admins;
   gateway_stats counters;
   std::size_t in_flight = 0;
+  /// Commands sent to the directory, by number; and their numbers in the
+  /// order sent, which is their deadlines' order (the timeout is one).
+  std::unordered_map<std::uint64_t, pending_command> pending;
+  std::deque<std::uint64_t> pending_order;
+  std::uint64_t last_command = 0;
   bool connected = false;
   bool retry_pending = false;
   /// First connection attempts that failed so far (for the backoff).

@@ -20,10 +20,10 @@ int broker_port(const std::string& uri) {
   return std::atoi(digits.c_str());
 }
 
-int set_nodelay_towards(int port) {
+int for_each_socket_towards(int port, const std::function<void(int fd)>& fn) {
   if (port <= 0)
     return 0;
-  int changed = 0;
+  int found = 0;
   DIR* dir = opendir("/proc/self/fd");
   if (!dir)
     return 0;
@@ -48,11 +48,20 @@ int set_nodelay_towards(int port) {
       peer_port = ntohs(reinterpret_cast<sockaddr_in6*>(&peer)->sin6_port);
     if (peer_port != port)
       continue;
-    int on = 1;
-    if (setsockopt(static_cast<int>(fd), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0)
-      ++changed;
+    ++found;
+    fn(static_cast<int>(fd));
   }
   closedir(dir);
+  return found;
+}
+
+int set_nodelay_towards(int port) {
+  int changed = 0;
+  for_each_socket_towards(port, [&](int fd) {
+    int on = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0)
+      ++changed;
+  });
   return changed;
 }
 

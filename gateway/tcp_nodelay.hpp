@@ -8,12 +8,17 @@
 // process's descriptors, after each (re)connect, and sets the option.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace meetingd::lmq {
 
 /// The port of a broker URI (tcp://host:1883, ssl://host:8883); 0 if none.
 int broker_port(const std::string& uri);
+
+/// Calls `fn` with each TCP socket of this process whose peer port is
+/// `port`; Paho does not expose its socket. Returns how many there were.
+int for_each_socket_towards(int port, const std::function<void(int fd)>& fn);
 
 /// Sets TCP_NODELAY on every TCP socket of this process whose peer port is
 /// `port`. Returns how many sockets it changed.

@@ -13,7 +13,7 @@ std::unique_ptr<store> open_store(const std::string& db, const store_options& op
                                   std::string* error) {
   if (pg::is_uri(db))
     return open_pg_store(db, options, error);
-  return open_sqlite_store(db, options.synchronous_full, error);
+  return open_sqlite_store(db, options.synchronous_full, error, options.sqlite);
 }
 
 } // namespace meetingd

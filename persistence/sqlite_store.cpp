@@ -1,5 +1,6 @@
 // The SQLite implementation of `store` (see sqlite_store.hpp).
 #include "persistence/sqlite_store.hpp"
+#include "persistence/sqlite_wal_writes.hpp"
 
 #include "config/log.hpp"
 #include "persistence/row_owner_finder.hpp"
@@ -164,7 +165,7 @@ sqlite_store::~sqlite_store() {
 
 std::unique_ptr<sqlite_store>
 sqlite_store::open(const std::string& path, bool synchronous_full,
-                   std::string* error) {
+                   std::string* error, const sqlite_tuning& tuning) {
   auto fail = [&](std::string what) -> std::unique_ptr<sqlite_store> {
     if (error)
       *error = "database " + path + ": " + what;
@@ -203,7 +204,7 @@ sqlite_store::open(const std::string& path, bool synchronous_full,
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                              | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+                           tuning.gather_log_writes ? wal_batching_vfs() : nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
@@ -239,10 +240,24 @@ sqlite_store::open(const std::string& path, bool synchronous_full,
   }
   const char* sync = synchronous_full ? "PRAGMA synchronous = FULL"
                                       : "PRAGMA synchronous = NORMAL";
+  auto cache = "PRAGMA cache_size = -" + std::to_string(tuning.cache_kib);
+  auto mmap = "PRAGMA mmap_size = " + std::to_string(tuning.mmap_bytes);
   if (!self->exec(sync) || !self->exec("PRAGMA foreign_keys = ON")
-      || !self->exec("PRAGMA journal_size_limit = 67108864"))
+      || !self->exec("PRAGMA journal_size_limit = 67108864") || !self->exec(cache.c_str())
+      || !self->exec(mmap.c_str()))
     return fail(std::string{"cannot configure the connection: "}
                 + sqlite3_errmsg(db));
+  // The hook replaces SQLite's automatic checkpoint, which would run inside
+  // the COMMIT that crosses the limit: checkpoint_if_due runs it once that
+  // group's replies are out.
+  self->checkpoint_pages_ = tuning.checkpoint_pages;
+  sqlite3_wal_hook(
+    db,
+    [](void* store, sqlite3*, const char*, int pages) {
+      static_cast<sqlite_store*>(store)->log_pages_ = pages;
+      return SQLITE_OK;
+    },
+    self.get());
   if (auto err = schema::migrate(db))
     return fail(*err);
   for (int i = 0; i < rows::statement_count; ++i) {
@@ -263,8 +278,9 @@ sqlite_store::open(const std::string& path, bool synchronous_full,
 
 std::unique_ptr<store> open_sqlite_store(const std::string& path,
                                          bool synchronous_full,
-                                         std::string* error) {
-  return sqlite_store::open(path, synchronous_full, error);
+                                         std::string* error,
+                                         const sqlite_tuning& tuning) {
+  return sqlite_store::open(path, synchronous_full, error, tuning);
 }
 
 // -- helpers ------------------------------------------------------------------
@@ -543,6 +559,16 @@ std::optional<store_error> sqlite_store::set_clean_shutdown(bool clean) {
     result = failure(rc, "recording the shutdown state");
   sqlite3_finalize(stmt);
   return result;
+}
+
+std::optional<store_error> sqlite_store::checkpoint_log() {
+  // PASSIVE, as SQLite's automatic checkpoint: copies what it can; the next
+  // commit starts the log from its beginning once all of it is copied.
+  int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  log_pages_ = 0;
+  if (rc != SQLITE_OK)
+    return failure(rc, "checkpointing the write-ahead log");
+  return std::nullopt;
 }
 
 std::optional<store_error> sqlite_store::checkpoint() {

@@ -27,7 +27,8 @@ public:
   /// Opens (creating with mode 0600 and migrating as needed) the database at
   /// `path`. Returns nullptr and sets `*error` on failure.
   static std::unique_ptr<sqlite_store>
-  open(const std::string& path, bool synchronous_full, std::string* error);
+  open(const std::string& path, bool synchronous_full, std::string* error,
+       const sqlite_tuning& tuning = {});
 
   ~sqlite_store() override;
 
@@ -44,6 +45,11 @@ public:
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;
+  bool log_checkpoint_due(bool idle) const override {
+    return checkpoint_pages_ > 0
+           && log_pages_ >= (idle ? checkpoint_pages_ : busy_checkpoint_factor * checkpoint_pages_);
+  }
+  std::optional<store_error> checkpoint_log() override;
 
   const std::string& path() const {
     return path_;
@@ -63,6 +69,12 @@ private:
   sqlite3* db_;
   std::string path_;
   std::array<sqlite3_stmt*, rows::statement_count> statements_{};
+  /// Pages in the write-ahead log after the last commit (SQLite's wal hook).
+  int log_pages_ = 0;
+  int checkpoint_pages_ = 1000;
+  /// While commits keep coming, the log may grow this many times the limit
+  /// before a checkpoint runs anyway.
+  static constexpr int busy_checkpoint_factor = 4;
 };
 
 } // namespace meetingd

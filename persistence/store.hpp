@@ -108,14 +108,51 @@ public:
   /// nothing to do for a server database.
   virtual std::optional<store_error> checkpoint() = 0;
 
+  /// Whether the write-ahead log should be copied into the database file
+  /// now: it has grown past its limit and no commit is waiting (`idle`), or
+  /// it has grown past four times the limit whatever is waiting. The store
+  /// actor asks after a group's replies are out and then calls
+  /// checkpoint_log(): the copy and its fsync do not run inside the COMMIT
+  /// of whichever group crossed the limit, holding that group's replies, and
+  /// wait for a gap between groups if one comes. Never for a server database.
+  virtual bool log_checkpoint_due(bool idle) const {
+    (void)idle;
+    return false;
+  }
+
+  /// Copies the write-ahead log into the database file as far as it can
+  /// (SQLite's PASSIVE checkpoint).
+  virtual std::optional<store_error> checkpoint_log() {
+    return std::nullopt;
+  }
+
   /// What the store is, for logs: the file, or the URI without secrets.
   virtual std::string describe() const = 0;
+};
+
+/// How a SQLite connection uses memory and its write-ahead log
+/// (docs/benchmarks.md, "Cost per command", has the measurements).
+struct sqlite_tuning {
+  /// The page cache: large enough that a commit finds the pages it changes
+  /// in memory instead of reading them back with pread.
+  std::int64_t cache_kib = 16 * 1024;
+  /// Reads of the database file through a memory map: none by default; with
+  /// the cache above it saved no read (docs/benchmarks.md) and its pages
+  /// would count in the node's RSS.
+  std::int64_t mmap_bytes = 0;
+  /// The log is copied into the database file once it holds this many
+  /// pages, after the replies of the group that crossed it are out.
+  int checkpoint_pages = 1000;
+  /// A commit's log frames go to the kernel in one write instead of two per
+  /// page (persistence/sqlite_wal_writes.hpp).
+  bool gather_log_writes = true;
 };
 
 /// How to open the store named by --db.
 struct store_options {
   /// SQLite: every commit survives power loss, not only process death.
   bool synchronous_full = false;
+  sqlite_tuning sqlite;
   /// PostgreSQL: the longest wait for the server's answer to any round trip
   /// (and for a connection); past it the connection is closed and the
   /// write retried on a new one.
@@ -141,7 +178,8 @@ std::unique_ptr<store> open_store(const std::string& db, const store_options& op
 /// only process death.
 std::unique_ptr<store> open_sqlite_store(const std::string& path,
                                          bool synchronous_full,
-                                         std::string* error);
+                                         std::string* error,
+                                         const sqlite_tuning& tuning = {});
 
 /// Opens (creating and migrating the schema as needed) the PostgreSQL
 /// database at `uri` (postgresql://USER@HOST:PORT/DBNAME; the password comes

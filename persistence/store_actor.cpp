@@ -232,6 +232,23 @@ bool commit_pending(self_ptr self) {
   return true;
 }
 
+/// After a group's replies are out: the SQLite log copied into the database
+/// file if it has grown past its limit and no commit waits in the mailbox,
+/// or far past it (store::log_checkpoint_due).
+void checkpoint_if_due(self_ptr self) {
+  auto& st = self->state;
+  if (!st.db->log_checkpoint_due(self->mailbox().empty()))
+    return;
+  auto start = steady::now();
+  auto err = st.db->checkpoint_log();
+  metrics::node().checkpoint_seconds.observe(
+    std::chrono::duration<double>(steady::now() - start).count());
+  if (err)
+    MD_LOG_WARN("store.checkpoint_failed", log::kv("error", err->what),
+                log::kv("effect", "the write-ahead log grows until the next checkpoint "
+                                  "succeeds; the data is safe in it"));
+}
+
 } // namespace
 
 store_actor::behavior_type
@@ -254,7 +271,8 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
       if (state.backing_off)
         return promise; // waits for the timed retry
       if (state.pending.size() >= state.cfg.max_batch) {
-        commit_pending(self);
+        if (commit_pending(self))
+          checkpoint_if_due(self);
       } else if (!state.flush_scheduled) {
         state.flush_scheduled = true;
         self->send(self, flush_atom::value);
@@ -269,7 +287,8 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
       if (state.backing_off
           && steady::now() + std::chrono::milliseconds(1) < state.retry_due)
         return;
-      commit_pending(self);
+      if (commit_pending(self))
+        checkpoint_if_due(self);
     },
     [=](prune_atom) {
       auto& state = self->state;

@@ -8,6 +8,7 @@
 #include "persistence/store.hpp"
 #include "unit/test_support.hpp"
 
+#include <cstdio>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -533,8 +534,10 @@ TEST_F(sqlite_store_test, kill_9_loses_no_committed_batch_and_tears_none) {
         std::vector<const changeset*> ptrs;
         for (auto& cs : batch)
           ptrs.push_back(&cs);
-        if (db->apply(ptrs))
+        if (auto err = db->apply(ptrs)) {
+          std::fprintf(stderr, "apply failed: %s\n", err->what.c_str());
           ::_exit(4);
+        }
         // Reported only after apply returned: this batch is acknowledged.
         if (::write(fds[1], &k, sizeof k) != sizeof k)
           ::_exit(5);
@@ -612,4 +615,71 @@ TEST_F(sqlite_store_test, kill_9_loses_no_committed_batch_and_tears_none) {
   // The loop must have exercised real writes, not only kills during open.
   EXPECT_GT(present, iterations);
   EXPECT_GE(killed_mid_run, iterations / 3);
+}
+
+// -- the write-ahead log: gathered writes, checkpoints between groups ---------
+
+TEST_F(sqlite_store_test, each_commit_is_visible_at_once_to_another_connection) {
+  // The commit's frames are gathered in the process (sqlite_wal_writes.hpp):
+  // they must reach the file before another connection can see the commit.
+  auto db = open(true);
+  ASSERT_TRUE(db);
+  raw_db operator_session{path_};
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_FALSE(apply(*db, {one({change::put_request{{"c", "r-" + std::to_string(i),
+                                                       std::string(900, 'x'), i}}})}));
+    EXPECT_EQ(operator_session.scalar("SELECT count(*) FROM request_log"), std::to_string(i + 1));
+  }
+}
+
+TEST_F(sqlite_store_test, a_transaction_larger_than_one_write_commits_whole) {
+  // 6 MB of replies: more than one pwrite of the default VFS (128 KiB) and
+  // more than the gathering limit (4 MiB).
+  {
+    auto db = open(true);
+    ASSERT_TRUE(db);
+    std::vector<changeset> batch;
+    for (int i = 0; i < 1500; ++i)
+      batch.push_back(one({change::put_request{{"c", "big-" + std::to_string(i),
+                                                std::string(4000, static_cast<char>('a' + i % 26)),
+                                                i}}}));
+    ASSERT_FALSE(apply(*db, std::move(batch)));
+  }
+  raw_db check{path_};
+  EXPECT_EQ(check.scalar("PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(check.scalar("SELECT count(*) FROM request_log WHERE length(reply) = 4000"), "1500");
+  EXPECT_EQ(check.scalar("SELECT substr(reply, 1, 3) FROM request_log WHERE id = 'big-27'"), "bbb");
+}
+
+TEST_F(sqlite_store_test, the_log_is_checkpointed_once_past_its_limit_and_not_before) {
+  std::string error;
+  sqlite_tuning tuning;
+  tuning.checkpoint_pages = 300;
+  auto db = open_sqlite_store(path_, false, &error, tuning);
+  ASSERT_TRUE(db) << error;
+  int commits = 0;
+  while (!db->log_checkpoint_due(true) && commits < 1000) {
+    ASSERT_FALSE(apply(*db, {one({change::put_request{{"c", "r-" + std::to_string(commits),
+                                                       std::string(3000, 'y'), commits}}})}));
+    ++commits;
+  }
+  ASSERT_TRUE(db->log_checkpoint_due(true)) << "the log never reached 300 pages";
+  EXPECT_GT(commits, 50); // a few pages per commit: not due at once
+  // Commits waiting: not yet, until the log is four times the limit.
+  EXPECT_FALSE(db->log_checkpoint_due(false));
+  int busy_commits = commits;
+  while (!db->log_checkpoint_due(false) && busy_commits < 5000) {
+    ASSERT_FALSE(apply(*db, {one({change::put_request{{"c", "r-" + std::to_string(busy_commits),
+                                                       std::string(3000, 'y'), busy_commits}}})}));
+    ++busy_commits;
+  }
+  ASSERT_TRUE(db->log_checkpoint_due(false)) << "a busy log is never checkpointed";
+  EXPECT_GT(busy_commits, 3 * commits);
+  ASSERT_FALSE(db->checkpoint_log());
+  EXPECT_FALSE(db->log_checkpoint_due(true));
+  // The next commit starts the log again from its beginning.
+  ASSERT_FALSE(apply(*db, {one({change::put_request{{"c", "after", "z", 1}}})}));
+  EXPECT_FALSE(db->log_checkpoint_due(true));
+  raw_db check{path_};
+  EXPECT_EQ(check.scalar("SELECT count(*) FROM request_log"), std::to_string(busy_commits + 1));
 }

@@ -166,13 +166,17 @@ void on_connected(self_ptr self) {
   st.counters.connected = true;
   metrics::node().broker_connected.set(1);
   auto p = parent(self);
-  auto port = lmq::broker_port(st.cfg.broker);
-  auto tuned = lmq::set_nodelay_towards(port);
   // With TLS, OpenSSL reads the socket itself: nothing to buffer.
-  auto buffered = broker_uses_tls(st.cfg.broker) ? 0 : lmq::buffer_reads_towards(port);
+  bool tls = broker_uses_tls(st.cfg.broker);
+  bool tuned = false;
+  bool buffered = false;
+  lmq::for_each_socket_towards(lmq::broker_port(st.cfg.broker), [&](int fd) {
+    tuned = lmq::set_nodelay(fd) || tuned;
+    buffered = (!tls && lmq::buffer_reads_of(fd)) || buffered;
+  });
   MD_LOG_INFO("lmq.connected", log::kv("broker", st.cfg.broker),
-              log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned > 0),
-              log::kv("read_buffer", buffered > 0));
+              log::kv("node", st.cfg.node_id), log::kv("nodelay", tuned),
+              log::kv("read_buffer", buffered));
   try {
     auto filters = std::make_shared<mqtt::string_collection>();
     auto& group = st.cfg.share_group;

@@ -1,8 +1,6 @@
 // The broker connection's read buffer (see socket_read_buffer.hpp).
 #include "gateway/socket_read_buffer.hpp"
 
-#include "gateway/tcp_nodelay.hpp"
-
 #include <dlfcn.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -70,9 +68,9 @@ slot* slot_of(int fd) {
   return nullptr;
 }
 
-void take(int fd) {
+bool take(int fd) {
   if (slot_of(fd))
-    return;
+    return true;
   for (auto& s : slots) {
     std::lock_guard<std::mutex> guard{s.lock};
     if (s.fd.load(std::memory_order_relaxed) != -1)
@@ -81,8 +79,9 @@ void take(int fd) {
     s.available.store(0, std::memory_order_relaxed);
     s.fd.store(fd, std::memory_order_release);
     registered.fetch_add(1, std::memory_order_acq_rel);
-    return;
+    return true;
   }
+  return false;
 }
 
 void forget(slot& s, int fd) {
@@ -129,14 +128,14 @@ bool read_buffer_enabled() {
   return enabled;
 }
 
-int buffer_reads_towards(int port) {
+bool buffer_reads_of(int fd) {
   if (!read_buffer_enabled())
-    return 0;
+    return false;
   // Resolved before any socket is registered: dlsym must not run inside
   // the first interposed call on the receive thread's hot path.
   if (!libc_recv() || !libc_poll() || !libc_close())
-    return 0;
-  return for_each_socket_towards(port, take);
+    return false;
+  return take(fd);
 }
 
 read_buffer_counts read_buffer_figures() {

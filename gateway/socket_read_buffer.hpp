@@ -25,10 +25,10 @@
 
 namespace meetingd::lmq {
 
-/// Buffers the reads of every TCP socket of this process whose peer port is
-/// `port` (the broker's), until it is closed. Returns how many it took;
-/// 0 if turned off.
-int buffer_reads_towards(int port);
+/// Buffers the reads of socket `fd` (the broker connection, found with
+/// for_each_socket_towards) until it is closed. False if turned off or if
+/// every slot is taken.
+bool buffer_reads_of(int fd);
 
 /// Whether MEETINGD_MQTT_READ_BUFFER allows buffering.
 bool read_buffer_enabled();

@@ -55,14 +55,9 @@ int for_each_socket_towards(int port, const std::function<void(int fd)>& fn) {
   return found;
 }
 
-int set_nodelay_towards(int port) {
-  int changed = 0;
-  for_each_socket_towards(port, [&](int fd) {
-    int on = 1;
-    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0)
-      ++changed;
-  });
-  return changed;
+bool set_nodelay(int fd) {
+  int on = 1;
+  return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) == 0;
 }
 
 } // namespace meetingd::lmq

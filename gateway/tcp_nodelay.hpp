@@ -20,8 +20,7 @@ int broker_port(const std::string& uri);
 /// `port`; Paho does not expose its socket. Returns how many there were.
 int for_each_socket_towards(int port, const std::function<void(int fd)>& fn);
 
-/// Sets TCP_NODELAY on every TCP socket of this process whose peer port is
-/// `port`. Returns how many sockets it changed.
-int set_nodelay_towards(int port);
+/// Sets TCP_NODELAY on socket `fd`; false if it could not.
+bool set_nodelay(int fd);
 
 } // namespace meetingd::lmq

@@ -248,8 +248,8 @@ sqlite_store::open(const std::string& path, bool synchronous_full,
     return fail(std::string{"cannot configure the connection: "}
                 + sqlite3_errmsg(db));
   // The hook replaces SQLite's automatic checkpoint, which would run inside
-  // the COMMIT that crosses the limit: checkpoint_if_due runs it once that
-  // group's replies are out.
+  // the COMMIT that crosses the limit: the store actor runs checkpoint_log
+  // once that group's replies are out (log_checkpoint_due).
   self->checkpoint_pages_ = tuning.checkpoint_pages;
   sqlite3_wal_hook(
     db,

@@ -115,8 +115,7 @@ public:
   /// checkpoint_log(): the copy and its fsync do not run inside the COMMIT
   /// of whichever group crossed the limit, holding that group's replies, and
   /// wait for a gap between groups if one comes. Never for a server database.
-  virtual bool log_checkpoint_due(bool idle) const {
-    (void)idle;
+  virtual bool log_checkpoint_due(bool /*idle*/) const {
     return false;
   }
 

@@ -124,6 +124,13 @@ async function openConsole(page, url) {
   return Date.now() - t0;
 }
 
+/** Fills the login form (it is not submitted). */
+async function fillLogin(page, {client, username, password}) {
+  await page.fill(tid('login-client'), client);
+  await page.fill(tid('login-username'), username);
+  await page.fill(tid('login-password'), password);
+}
+
 /** The status area's sequence number now (0 before any outcome). */
 async function statusSeq(page) {
   return page.evaluate(() => Number(document.querySelector('[data-testid="status"]').dataset.seq || 0));
@@ -166,4 +173,4 @@ async function until(page, what, fn, arg, timeout = 30000) {
   }
 }
 
-module.exports = {env, tid, q, launch, Run, openConsole, statusSeq, outcome, clickExpectOk, until, VIEWPORT};
+module.exports = {env, tid, q, launch, Run, openConsole, fillLogin, statusSeq, outcome, clickExpectOk, until, VIEWPORT};

@@ -17,7 +17,7 @@
 // code 1, the reason on stderr and a screenshot (in SCREENSHOT_DIR or /tmp).
 'use strict';
 
-const {env, tid, q, launch, Run, openConsole, statusSeq, outcome, clickExpectOk, until} = require('./common.cjs');
+const {env, tid, q, launch, Run, openConsole, fillLogin, statusSeq, outcome, clickExpectOk, until} = require('./common.cjs');
 
 const URL = env('CONSOLE_URL');
 const CLIENT = env('CONSOLE_CLIENT');
@@ -32,11 +32,7 @@ const meetingRow = (id) => `${tid('meeting-row')}[data-meeting=${q(id)}]`;
 const participantRow = (user) => `${tid('participants')} ${tid('participant-row')}[data-user=${q(user)}]`;
 const userRow = (user) => `${tid('user-row')}[data-user=${q(user)}]`;
 
-async function fillLogin(page, password) {
-  await page.fill(tid('login-client'), CLIENT);
-  await page.fill(tid('login-username'), USERNAME);
-  await page.fill(tid('login-password'), password);
-}
+const login = (password) => ({client: CLIENT, username: USERNAME, password});
 
 async function main() {
   const run = new Run('console.spec');
@@ -46,7 +42,7 @@ async function main() {
   await run.step('wrong_password_refused', async () => {
     await openConsole(page, URL);
     await page.locator(tid('login-form')).waitFor();
-    await fillLogin(page, `${PASSWORD}-wrong`);
+    await fillLogin(page, login(`${PASSWORD}-wrong`));
     await page.click(tid('login-submit'));
     const error = page.locator(`${tid('login-error')}[data-kind="credentials"]`);
     await error.waitFor({state: 'visible', timeout: 30000});
@@ -57,7 +53,7 @@ async function main() {
   });
 
   await run.step('login', async () => {
-    await fillLogin(page, PASSWORD);
+    await fillLogin(page, login(PASSWORD));
     await page.click(tid('login-submit'));
     await page.locator(tid('app')).waitFor({state: 'visible', timeout: 30000});
     await page.locator(`${tid('conn-state')}[data-state="live"]`).waitFor();

@@ -5,7 +5,7 @@
 // CONSOLE_CLIENT, CONSOLE_USERNAME, CONSOLE_PASSWORD; SCREENSHOT_DIR).
 'use strict';
 
-const {env, tid, launch, Run, openConsole} = require('./common.cjs');
+const {env, tid, launch, Run, openConsole, fillLogin} = require('./common.cjs');
 
 const URL = env('CONSOLE_URL');
 const CLIENT = env('CONSOLE_CLIENT');
@@ -19,9 +19,7 @@ async function main() {
 
   await run.step('not_admin_refused', async () => {
     await openConsole(page, URL);
-    await page.fill(tid('login-client'), CLIENT);
-    await page.fill(tid('login-username'), USERNAME);
-    await page.fill(tid('login-password'), PASSWORD);
+    await fillLogin(page, {client: CLIENT, username: USERNAME, password: PASSWORD});
     await page.click(tid('login-submit'));
     const error = page.locator(`${tid('login-error')}[data-kind="not_admin"]`);
     await error.waitFor({state: 'visible', timeout: 30000});

@@ -4,6 +4,7 @@
 // read once per burst, and a closed descriptor's number reused by another
 // socket gets nothing of the old one's.
 #include "gateway/socket_read_buffer.hpp"
+#include "gateway/tcp_nodelay.hpp"
 
 #include <gtest/gtest.h>
 
@@ -61,6 +62,14 @@ struct connection {
   }
 };
 
+/// Buffers every socket towards `port`, as the gateway does at connect;
+/// returns how many it took.
+int buffer_towards(int port) {
+  int taken = 0;
+  for_each_socket_towards(port, [&](int fd) { taken += buffer_reads_of(fd) ? 1 : 0; });
+  return taken;
+}
+
 /// Waits until `fd` is readable (as poll reports it).
 bool readable(int fd, int timeout_ms = 2000) {
   pollfd p{fd, POLLIN, 0};
@@ -84,7 +93,7 @@ std::string read_exactly(int fd, std::size_t n, std::size_t piece) {
 
 TEST(socket_read_buffer, bytes_come_out_in_order_whatever_the_read_sizes) {
   connection c;
-  ASSERT_EQ(buffer_reads_towards(c.port), 1);
+  ASSERT_EQ(buffer_towards(c.port), 1);
   std::string burst;
   for (int i = 0; i < 500; ++i)
     burst += "packet-" + std::to_string(i) + ";";
@@ -104,7 +113,7 @@ TEST(socket_read_buffer, bytes_come_out_in_order_whatever_the_read_sizes) {
 
 TEST(socket_read_buffer, poll_reports_buffered_bytes_without_the_kernel) {
   connection c;
-  ASSERT_EQ(buffer_reads_towards(c.port), 1);
+  ASSERT_EQ(buffer_towards(c.port), 1);
   c.send_text("abcdef");
   ASSERT_TRUE(readable(c.client));
   char one = 0;
@@ -118,7 +127,7 @@ TEST(socket_read_buffer, poll_reports_buffered_bytes_without_the_kernel) {
 
 TEST(socket_read_buffer, an_orderly_close_by_the_peer_reads_as_end_of_stream) {
   connection c;
-  ASSERT_EQ(buffer_reads_towards(c.port), 1);
+  ASSERT_EQ(buffer_towards(c.port), 1);
   c.send_text("xy");
   ::close(c.server);
   c.server = -1;
@@ -130,7 +139,7 @@ TEST(socket_read_buffer, an_orderly_close_by_the_peer_reads_as_end_of_stream) {
 
 TEST(socket_read_buffer, a_reused_descriptor_gets_nothing_of_the_closed_one) {
   connection c;
-  ASSERT_EQ(buffer_reads_towards(c.port), 1);
+  ASSERT_EQ(buffer_towards(c.port), 1);
   c.send_text("old-bytes");
   char one = 0;
   ASSERT_TRUE(readable(c.client));
@@ -151,7 +160,7 @@ TEST(socket_read_buffer, a_reused_descriptor_gets_nothing_of_the_closed_one) {
 TEST(socket_read_buffer, sockets_towards_other_ports_are_left_alone) {
   connection broker;
   connection other;
-  ASSERT_EQ(buffer_reads_towards(broker.port), 1);
+  ASSERT_EQ(buffer_towards(broker.port), 1);
   auto before = read_buffer_figures();
   other.send_text("plain");
   EXPECT_EQ(read_exactly(other.client, 5, 1), "plain");

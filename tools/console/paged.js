@@ -3,8 +3,27 @@
 // page's line ("N on this page (page K) · refreshed ..."), enables the
 // Previous/Next buttons. Returns {items, nextAfter}, or null on an error.
 
+import {h} from './dom.js';
 import {formatTime, nowUnix} from './format.js';
 import {outcomeText} from './status.js';
+
+/**
+ * The parts of a paged list: its error line, the table's holder, the
+ * Previous/Next buttons in their pager and the page's line. `name`
+ * prefixes the test ids (meetings-prev, users-info, ...).
+ */
+export function pageParts(name) {
+  const prev = h('button', {type: 'button', testid: `${name}-prev`, disabled: true}, '← Previous page');
+  const next = h('button', {type: 'button', testid: `${name}-next`, disabled: true}, 'Next page →');
+  return {
+    error: h('p', {class: 'view-error', testid: 'view-error', role: 'alert', hidden: true}),
+    holder: h('div', {class: 'table-wrap'}),
+    prev,
+    next,
+    pager: h('div', {class: 'pager'}, prev, next),
+    info: h('p', {class: 'muted', testid: `${name}-info`}),
+  };
+}
 
 export async function loadPage(session, type, args, key, pages, parts, refreshMs) {
   const after = pages[pages.length - 1];

@@ -4,7 +4,7 @@
 
 import {h, replaceChildren, table, text} from '../dom.js';
 import {countdown, formatTime} from '../format.js';
-import {loadPage, wirePaging} from '../paged.js';
+import {loadPage, pageParts, wirePaging} from '../paged.js';
 import {poll} from '../poll.js';
 
 const PAGE_SIZE = 50;
@@ -49,13 +49,9 @@ export function mount(root, ctx) {
     h('label', {for: 'meetings-state'}, 'State'), stateSelect,
     h('label', {for: 'meetings-user'}, 'User'), userInput,
     h('button', {type: 'submit', testid: 'meetings-apply'}, 'Apply'));
-  const error = h('p', {class: 'view-error', testid: 'view-error', role: 'alert', hidden: true});
-  const holder = h('div', {class: 'table-wrap'});
-  const prev = h('button', {type: 'button', testid: 'meetings-prev', disabled: true}, '← Previous page');
-  const next = h('button', {type: 'button', testid: 'meetings-next', disabled: true}, 'Next page →');
-  const info = h('p', {class: 'muted', testid: 'meetings-info'});
+  const parts = pageParts('meetings');
   replaceChildren(root, h('section', {testid: 'view-meetings'},
-    h('h2', {}, 'Meetings'), form, error, holder, h('div', {class: 'pager'}, prev, next), info));
+    h('h2', {}, 'Meetings'), form, parts.error, parts.holder, parts.pager, parts.info));
 
   let nextAfter = null;
   let shown = null; // the rows drawn, as JSON: redraw only on a change
@@ -64,14 +60,14 @@ export function mount(root, ctx) {
       state: filter.state === 'all' ? undefined : filter.state,
       user: filter.user || undefined,
       limit: PAGE_SIZE,
-    }, 'meetings', pages, {error, info, next, prev}, REFRESH_MS);
+    }, 'meetings', pages, parts, REFRESH_MS);
     if (!page) return;
     const meetings = page.items;
     nextAfter = page.nextAfter;
     const json = JSON.stringify(meetings);
     if (json === shown) return;
     shown = json;
-    replaceChildren(holder, table('meetings-table',
+    replaceChildren(parts.holder, table('meetings-table',
       ['Meeting', 'Title', 'Host', 'Participants#', 'State', 'Created', 'Expires'],
       meetings.map((m) => row(m, ctx)),
       filter.state === 'all' ? 'no meetings' : `no ${filter.state} meetings`));
@@ -86,6 +82,6 @@ export function mount(root, ctx) {
   };
   stateSelect.addEventListener('change', apply);
   form.addEventListener('submit', (e) => { e.preventDefault(); apply(); });
-  wirePaging(pages, {next, prev}, () => nextAfter, () => poller.now());
+  wirePaging(pages, parts, () => nextAfter, () => poller.now());
   return () => poller.stop();
 }

@@ -6,7 +6,7 @@ import {commandButton, runExclusive} from '../actions.js';
 import {confirmAction} from '../confirm.js';
 import {h, replaceChildren, table, text} from '../dom.js';
 import {formatTime} from '../format.js';
-import {loadPage, wirePaging} from '../paged.js';
+import {loadPage, pageParts, wirePaging} from '../paged.js';
 import {poll} from '../poll.js';
 import {showOutcome, showProblem} from '../status.js';
 
@@ -31,15 +31,11 @@ export function mount(root, ctx) {
     h('label', {for: 'add-display-name'}, 'Display name'), nameInput,
     h('label', {for: 'add-password'}, 'Password'), passwordInput,
     submit);
-  const error = h('p', {class: 'view-error', testid: 'view-error', role: 'alert', hidden: true});
-  const holder = h('div', {class: 'table-wrap'});
-  const prev = h('button', {type: 'button', testid: 'users-prev', disabled: true}, '← Previous page');
-  const next = h('button', {type: 'button', testid: 'users-next', disabled: true}, 'Next page →');
-  const info = h('p', {class: 'muted', testid: 'users-info'});
+  const parts = pageParts('users');
   replaceChildren(root, h('section', {testid: 'view-users'},
     h('h2', {}, 'Users'),
     h('h3', {}, 'Add a user'), form,
-    h('h3', {}, 'All users'), error, holder, h('div', {class: 'pager'}, prev, next), info));
+    h('h3', {}, 'All users'), parts.error, parts.holder, parts.pager, parts.info));
 
   let poller = null;
   const row = (u) => {
@@ -66,14 +62,14 @@ export function mount(root, ctx) {
   let shown = null;
   const load = async () => {
     const page = await loadPage(session, 'admin.users.list', {limit: PAGE_SIZE}, 'users', pages,
-      {error, info, next, prev}, REFRESH_MS);
+      parts, REFRESH_MS);
     if (!page) return;
     const users = page.items;
     nextAfter = page.nextAfter;
     const json = JSON.stringify(users);
     if (json === shown) return;
     shown = json;
-    replaceChildren(holder, table('users-table', ['User', 'Display name', 'Created', 'Devices online#', ''],
+    replaceChildren(parts.holder, table('users-table', ['User', 'Display name', 'Created', 'Devices online#', ''],
       users.map(row), 'no users'));
   };
   poller = poll(load, REFRESH_MS);
@@ -109,6 +105,6 @@ export function mount(root, ctx) {
       }
     });
   });
-  wirePaging(pages, {next, prev}, () => nextAfter, () => poller.now());
+  wirePaging(pages, parts, () => nextAfter, () => poller.now());
   return () => poller.stop();
 }

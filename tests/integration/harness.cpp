@@ -335,8 +335,11 @@ void cluster::start_broker() {
                                       std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf},
                                       std::map<std::string, std::string>{}, dir_.path());
   std::ofstream{dir_.path() + "/mosquitto.pid"} << broker_->pid() << "\n";
-  if (!eventually([&] { return port_open(mqtt_port_); }, 10s))
-    throw std::runtime_error("mosquitto did not start: " + broker_->output());
+  // The port open and our broker still running: not another test's server
+  // on a port both picked (free_loopback_port reserves against that).
+  if (!eventually([&] { return port_open(mqtt_port_); }, 10s) || !broker_->running())
+    throw std::runtime_error("mosquitto did not start on port " + std::to_string(mqtt_port_) + ": "
+                             + broker_->output());
 }
 
 void cluster::write_demo_broker_conf(std::ostream& out) const {
@@ -454,8 +457,15 @@ void cluster::start_node(const std::string& id) {
                                    dir_.path());
   // Ready = subscribed (the node logs lmq.ready once its SUBACK arrived).
   bool ok = eventually([&] { return !slot->running() || count_ready() > before; }, 20s);
-  if (!ok || !slot->running())
-    throw std::runtime_error("meetingd " + id + " did not start:\n" + node_log(id));
+  if (!ok || !slot->running()) {
+    // A node that cannot reach the broker logs only that; the broker's own
+    // words say why (not running, port taken, refused login).
+    std::string broker = !broker_ ? "not started"
+                         : broker_->running() ? "running, its output:\n" + broker_->output()
+                                              : "exited, its output:\n" + broker_->output();
+    throw std::runtime_error("meetingd " + id + " did not start:\n" + node_log(id)
+                             + "\nmosquitto on port " + std::to_string(mqtt_port_) + ": " + broker);
+  }
 }
 
 std::optional<int> cluster::stop_node(std::chrono::milliseconds timeout) {

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
@@ -198,6 +199,33 @@ std::optional<int> wait_exit(pid_t pid, steady::duration timeout) {
 }
 
 // --- ports ----------------------------------------------------------------------
+
+// CTest runs tests in parallel, and a port is bindable from the moment it is
+// picked until its server binds it, which may be seconds later (a node's HTTP
+// port is picked with its cluster and bound when the node starts). Two test
+// processes could pick the same one; the second's server then fails to bind
+// while the first's listens there, and a check that the port is open passes
+// for the wrong server. Each picked port is therefore locked in a file for as
+// long as the picking process lives: the kernel drops the lock when it exits,
+// kill -9 included. The descriptor is close-on-exec, so the servers started
+// do not hold it.
+bool reserve_port_for_this_process(int port) {
+  static const std::string folder = [] {
+    std::string dir = "/tmp/meetingd-test-ports";
+    ::mkdir(dir.c_str(), 01777);
+    ::chmod(dir.c_str(), 01777); // the umask must not keep other users out
+    return dir;
+  }();
+  auto path = folder + "/" + std::to_string(port);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return true; // no folder to lock in: the bind check alone decides, as before
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true; // fd kept open on purpose: the lock lives as long as this process
+}
 
 bool port_bindable(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -569,7 +597,7 @@ int free_loopback_port(std::string* error) {
   std::uniform_int_distribution<int> range{20000, 32000};
   for (int attempt = 0; attempt < 200; ++attempt) {
     int port = range(rng);
-    if (port_bindable(port))
+    if (port_bindable(port) && reserve_port_for_this_process(port))
       return port;
   }
   *error = "no free loopback port in 20000-32000 after 200 tries: is something holding them all?";

@@ -435,6 +435,7 @@ directory_actor_impl(directory_actor::stateful_pointer<directory_actor_state> se
     [self](update_atom, meeting_update& update) { self->state.book.apply(std::move(update)); },
     [self](finished_atom, const std::string& id) { meetings::on_finished(self, id); },
     [self](wake_atom, unix_ms due) { meetings::on_wake(self, due); },
+    [self](tick_atom, const std::string& id, unix_ms due) { meetings::on_tick(self, id, due); },
     [self](sweep_atom) {
       meetings::on_sweep(self);
       directory_shards::report_load(self);

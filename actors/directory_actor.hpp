@@ -21,6 +21,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace meetingd {
@@ -54,6 +55,10 @@ struct directory_actor_state {
   node_env_ptr env;
   directory_links links;
   std::unordered_map<std::string, meeting_slot> meetings;
+  /// The actors in `meetings`, so that the down message of one that is no
+  /// longer there (passivated, finished: it quit after the directory let it
+  /// go) costs a lookup, not a scan of every meeting.
+  std::unordered_set<caf::actor_id> slot_actors;
   /// Meetings without an actor until they have something to do.
   dormant_meetings dormant;
   /// When the armed wake_atom is due; 0: none armed.

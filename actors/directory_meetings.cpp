@@ -29,9 +29,20 @@ meeting_actor spawn(self_ptr self, std::optional<meeting> state,
 }
 
 meeting_slot& add_slot(self_ptr self, const std::string& id, meeting_actor actor) {
-  auto& slot = self->state.meetings[id];
+  auto& st = self->state;
+  auto& slot = st.meetings[id];
+  if (slot.actor)
+    st.slot_actors.erase(slot.actor.id());
+  st.slot_actors.insert(actor.id());
   slot = meeting_slot{std::move(actor), now_of(self), false};
   return slot;
+}
+
+/// Every removal from `meetings` goes through here, to keep `slot_actors`.
+std::unordered_map<std::string, meeting_slot>::iterator
+erase_slot(self_ptr self, std::unordered_map<std::string, meeting_slot>::iterator i) {
+  self->state.slot_actors.erase(i->second.actor.id());
+  return self->state.meetings.erase(i);
 }
 
 /// Gives a meeting with state (recovered or dormant) its actor.
@@ -101,7 +112,7 @@ void settle(self_ptr self, const std::string& id, std::optional<meeting> state) 
   if (state) {
     if (slot != st.meetings.end()) {
       self->demonitor(slot->second.actor.address());
-      st.meetings.erase(slot);
+      erase_slot(self, slot);
     }
     ++st.passivated_since_trim;
     MD_LOG_DEBUG("meeting.passivated", log::kv("meeting", id));
@@ -161,7 +172,7 @@ std::vector<std::string> kill_if(self_ptr self,
     self->send_exit(i->second.actor, caf::exit_reason::kill);
     st.held.erase(i->first);
     killed.push_back(i->first);
-    i = st.meetings.erase(i);
+    i = erase_slot(self, i);
   }
   return killed;
 }
@@ -210,6 +221,15 @@ void on_wake(self_ptr self, unix_ms due) {
   arm_wake(self);
 }
 
+void on_tick(self_ptr self, const std::string& id, unix_ms due) {
+  // Not a command: last_command stays, so the tick does not keep the meeting
+  // from passivating. A meeting without an actor now is dormant (its
+  // deadlines are the wake-up's), finished, or another node's.
+  auto i = self->state.meetings.find(id);
+  if (i != self->state.meetings.end())
+    self->send(i->second.actor, tick_atom::value, due);
+}
+
 void on_sweep(self_ptr self) {
   auto& st = self->state;
   auto quiet_since = now_of(self) - st.env->passivate_after.count();
@@ -226,7 +246,7 @@ void on_finished(self_ptr self, const std::string& id) {
   if (i == st.meetings.end() || i->second.actor.address() != self->current_sender())
     return;
   auto actor = i->second.actor;
-  st.meetings.erase(i);
+  erase_slot(self, i);
   self->demonitor(actor.address());
   if (free_refused_id(self, id))
     return; // the actor of a refused creation quits by itself
@@ -235,13 +255,18 @@ void on_finished(self_ptr self, const std::string& id) {
 
 void on_down(self_ptr self, const caf::down_msg& msg) {
   auto& st = self->state;
+  // Passivated and finished meetings quit after the directory let them go;
+  // their down message may still come (it was on its way before the
+  // demonitor). Only an actor still in a slot is looked for.
+  if (!st.slot_actors.count(msg.source.id()))
+    return;
   for (auto i = st.meetings.begin(); i != st.meetings.end(); ++i) {
     if (i->second.actor.address() != msg.source)
       continue;
     free_refused_id(self, i->first);
     MD_LOG_WARN("meeting.actor_down", log::kv("meeting", i->first),
                 log::kv("reason", caf::to_string(msg.reason)));
-    st.meetings.erase(i);
+    erase_slot(self, i);
     return;
   }
 }

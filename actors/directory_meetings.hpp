@@ -61,6 +61,9 @@ void with_actor(self_ptr self, const std::string& id, Send send) {
 /// wake_atom: the dormant meetings whose deadline has come get their actor.
 void on_wake(self_ptr self, unix_ms due);
 
+/// tick_atom from a meeting's arm_timer: on to the meeting's actor, if it has one.
+void on_tick(self_ptr self, const std::string& id, unix_ms due);
+
 /// sweep_atom: meetings quiet for --passivate-after are asked for their state.
 void on_sweep(self_ptr self);
 

@@ -90,6 +90,10 @@ using directory_actor = caf::typed_actor<
   caf::reacts_to<finished_atom, std::string>,
   // Its own alarm: dormant meetings whose deadline has come get their actor.
   caf::reacts_to<wake_atom, unix_ms>,
+  // A meeting's deadline armed by its actor (meeting_actor.cpp, arm_timer):
+  // passed on to the meeting's actor if it has one; a dormant meeting's
+  // deadlines are the wake_atom's.
+  caf::reacts_to<tick_atom, std::string, unix_ms>,
   // Its own round: quiet meetings give up their actors (--passivate-after).
   caf::reacts_to<sweep_atom>,
   // Its own round: decayed login failures, old creates and removals are

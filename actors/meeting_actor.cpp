@@ -28,6 +28,13 @@ reply_route route_of(self_ptr self, const meeting_request& req) {
 
 /// Arms one delayed tick for the earliest deadline, unless one is armed
 /// already for that deadline or an earlier one.
+///
+/// A later deadline goes to the directory by meeting id, sent anonymously,
+/// and the directory passes it on to whatever actor the meeting has then.
+/// A delayed message to this actor would hold a reference to it in CAF's
+/// clock until it fired: a meeting that passivated with a token warning 24
+/// hours away kept its whole actor (1.6 KB) that long (docs/benchmarks.md,
+/// "Memory per meeting").
 void arm_timer(self_ptr self) {
   auto& st = self->state;
   auto next = next_deadline(st.m);
@@ -38,8 +45,8 @@ void arm_timer(self_ptr self) {
   if (delay <= 0)
     self->send(self, tick_atom::value, *next);
   else
-    self->delayed_send(self, std::chrono::milliseconds{delay}, tick_atom::value,
-                       *next);
+    caf::delayed_anon_send(st.links.directory, std::chrono::milliseconds{delay},
+                           tick_atom::value, st.m.id, *next);
 }
 
 void start_delete(self_ptr self);

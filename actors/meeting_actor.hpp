@@ -1,8 +1,9 @@
 // The meeting actor: the thin shell around actors/meeting_core.*. It feeds
 // the core each message with the current wall time, then performs what the
 // core decided: commit the changes, release the reply and the events, tell
-// the directory, call the RTC service, and arm one CAF delayed message for
-// the earliest deadline. One actor per meeting; nothing here blocks.
+// the directory, call the RTC service, and arm one tick for the earliest
+// deadline (through the directory, so that no timer holds a passivated
+// actor). One actor per meeting; nothing here blocks.
 #pragma once
 
 #include "actors/commit_order.hpp"

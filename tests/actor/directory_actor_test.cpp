@@ -767,6 +767,14 @@ protected:
   /// Long enough for the sweep (every 5 s) to find a meeting quiet for 10 s.
   static constexpr auto quiet = 16s;
 
+  /// A weak handle on meeting `id`'s actor, as the directory routes to it.
+  caf::actor_addr meeting_actor_of(const std::string& id) {
+    using directory_type = caf::stateful_actor<directory_actor_state, directory_actor::base>;
+    auto* d = dynamic_cast<directory_type*>(caf::actor_cast<caf::abstract_actor*>(dir));
+    auto i = d->state.meetings.find(id);
+    return i == d->state.meetings.end() ? caf::actor_addr{} : i->second.actor.address();
+  }
+
   /// Runs the directory alone for one message.
   void step_directory() {
     ASSERT_TRUE(sched.prioritize(dir));
@@ -779,10 +787,16 @@ TEST_F(passivation_test, a_quiet_meeting_gives_up_its_actor_and_wakes_on_the_nex
   ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
   ASSERT_EQ(call(b1, "r-1", command(command_kind::meeting_join, "m-1")).code, 0);
   auto awake = running_actors();
+  auto first_actor = meeting_actor_of("m-1");
+  ASSERT_TRUE(first_actor);
   advance(5s);
   EXPECT_EQ(running_actors(), awake) << "put to sleep before it was quiet long enough";
   advance(quiet - 5s);
   EXPECT_EQ(running_actors(), awake - 1) << "the quiet meeting kept its actor";
+  // Gone from memory too, although its next deadline (the token warnings,
+  // hours away) is armed: nothing may hold the stopped actor until then.
+  EXPECT_FALSE(caf::actor_cast<caf::strong_actor_ptr>(first_actor))
+    << "the stopped actor is still referenced (a delayed message to it?)";
   auto get = call(b1, "r-2", command(command_kind::meeting_get, "m-1"));
   ASSERT_EQ(get.code, 0) << get.wire;
   EXPECT_EQ(json::parse(get.wire)["data"]["participants"].size(), 2u) << get.wire;
@@ -799,6 +813,23 @@ TEST_F(passivation_test, a_quiet_meeting_gives_up_its_actor_and_wakes_on_the_nex
   auto left = lmq_ctl->of(event_kind::left);
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].ev.reason, "offline");
+}
+
+TEST_F(passivation_test, a_meeting_actor_that_dies_leaves_the_routing_and_the_others_stay) {
+  alice_and_bob();
+  ASSERT_EQ(call(a1, "r-1", create_command("m-1")).code, 0);
+  ASSERT_EQ(call(a1, "r-2", create_command("m-2")).code, 0);
+  auto doomed = meeting_actor_of("m-1");
+  ASSERT_TRUE(doomed);
+  self->send_exit(doomed, caf::exit_reason::kill);
+  run();
+  EXPECT_FALSE(meeting_actor_of("m-1")) << "the directory still routes to a dead actor";
+  EXPECT_TRUE(meeting_actor_of("m-2"));
+  // A quiet meeting's down message after it passivated is ignored.
+  advance(quiet);
+  EXPECT_FALSE(meeting_actor_of("m-2"));
+  auto get = call(a1, "r-3", command(command_kind::meeting_get, "m-2"));
+  EXPECT_EQ(get.code, 0) << get.wire;
 }
 
 TEST_F(passivation_test, a_sleeping_meetings_deadline_still_fires) {

@@ -187,6 +187,13 @@ directory_actor::behavior_type probe_directory(directory_actor::pointer self,
         self->send(caf::actor_cast<meeting_actor>(self->current_sender()), retire_atom::value);
     },
     [](wake_atom, unix_ms) {}, // the probe keeps no dormant meetings
+    [self, log](tick_atom, const std::string& id, unix_ms due) {
+      auto i = log->actors.find(id);
+      if (i == log->actors.end())
+        ++log->unrouted_ticks;
+      else
+        self->send(i->second, tick_atom::value, due);
+    },
     [](sweep_atom) {},
     [](prune_atom) {},
     [](figures_atom) {},

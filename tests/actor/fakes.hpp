@@ -130,6 +130,11 @@ struct directory_log {
   /// Meetings that reported `finished`; answered `retire` unless held.
   std::vector<std::string> finished;
   bool hold_retire = false;
+  /// The meetings' actors by id, for their ticks (armed through the
+  /// directory); the fixture registers each meeting it spawns or creates.
+  std::map<std::string, meeting_actor> actors;
+  /// Ticks for a meeting not registered above.
+  int unrouted_ticks = 0;
 
   /// Events of one kind.
   std::vector<outgoing_event> of(proto::event_kind kind) const;

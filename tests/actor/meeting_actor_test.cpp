@@ -69,16 +69,25 @@ protected:
     directory = track(sys.spawn(probe_directory, dir_log));
   }
 
+  void TearDown() override {
+    EXPECT_EQ(dir_log->unrouted_ticks, 0) << "a tick came for a meeting the test did not register";
+  }
+
   meeting_actor spawn_meeting(std::optional<meeting> recovered = std::nullopt) {
+    std::string id = recovered ? recovered->id : std::string{};
     auto m = sys.spawn(meeting_actor_impl, node_env_ptr{env},
                        meeting_links{store, rtc, directory, nullptr}, std::move(recovered));
     watch(m);
+    if (!id.empty())
+      dir_log->actors[id] = m; // its ticks come through the directory
     return track(m);
   }
 
   /// Sends a command from `user` (on the user's device) to meeting `m`.
   void send(const meeting_actor& m, const std::string& user, const std::string& rid,
             proto::command cmd, std::vector<user_fact> facts = {}) {
+    if (cmd.kind == command_kind::meeting_create && cmd.requested_id)
+      dir_log->actors.emplace(*cmd.requested_id, m); // its ticks come through the directory
     meeting_request req{caller{user, device_of(user), false}, rid, std::move(cmd),
                         std::move(facts)};
     self->send(m, handle_atom::value, std::move(req));

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <regex>
 #include <set>
@@ -282,10 +283,14 @@ std::string to_string(store_kind kind) {
 }
 
 cluster::cluster(node_options opts) : opts_(std::move(opts)) {
-  mqtt_port_ = free_port();
-  ws_port_ = free_port();
-  if (opts_.websockets && !opts_.flags.count("console-broker"))
-    opts_.flags["console-broker"] = "ws://127.0.0.1:" + std::to_string(ws_port_);
+  bool own_console_broker = opts_.websockets && !opts_.flags.count("console-broker");
+  auto pick_broker_ports = [&] {
+    mqtt_port_ = free_port();
+    ws_port_ = free_port();
+    if (own_console_broker)
+      opts_.flags["console-broker"] = "ws://127.0.0.1:" + std::to_string(ws_port_);
+  };
+  pick_broker_ports();
   if (opts_.store == store_kind::postgres) {
     std::string error;
     pg_ = meetingd::test::pg_server::start(&error);
@@ -297,7 +302,21 @@ cluster::cluster(node_options opts) : opts_(std::move(opts)) {
   } else {
     db_ = dir_.path() + "/meetingd.db";
   }
-  start_broker();
+  // Test processes reserve their ports (free_loopback_port), but a program
+  // outside the suite (a benchmark, a developer's broker) may bind one
+  // between its pick and the broker's start: the broker then exits. Other
+  // ports, up to three times.
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start_broker();
+      break;
+    } catch (const std::runtime_error& e) {
+      if (attempt == 3)
+        throw;
+      std::cerr << "harness: " << e.what() << "; trying other ports\n";
+      pick_broker_ports();
+    }
+  }
   start_emulator();
 }
 
@@ -335,9 +354,12 @@ void cluster::start_broker() {
                                       std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf},
                                       std::map<std::string, std::string>{}, dir_.path());
   std::ofstream{dir_.path() + "/mosquitto.pid"} << broker_->pid() << "\n";
-  // The port open and our broker still running: not another test's server
-  // on a port both picked (free_loopback_port reserves against that).
-  if (!eventually([&] { return port_open(mqtt_port_); }, 10s) || !broker_->running())
+  // Ours listening, not another program that holds the port: mosquitto says
+  // "running" once every listener is bound (it exits at a failed bind).
+  auto listening = [&] {
+    return broker_->output().find(" running") != std::string::npos && port_open(mqtt_port_);
+  };
+  if (!eventually([&] { return !broker_->running() || listening(); }, 10s) || !broker_->running())
     throw std::runtime_error("mosquitto did not start on port " + std::to_string(mqtt_port_) + ": "
                              + broker_->output());
 }
@@ -413,6 +435,25 @@ void cluster::start_emulator(std::vector<std::string> extra) {
 }
 
 void cluster::start_node(const std::string& id) {
+  // A first start whose HTTP port another program took meanwhile (outside
+  // the suite's port reservations) tries other ports; a restart keeps its port.
+  bool first_start = http_ports_[id] == 0;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      start_node_once(id);
+      return;
+    } catch (const std::runtime_error& e) {
+      bool port_taken = std::string{e.what()}.find("cannot listen there (Address already in use)")
+                        != std::string::npos;
+      if (!first_start || !port_taken || attempt == 3 || opts_.flags.count("http"))
+        throw;
+      std::cerr << "harness: " << id << "'s HTTP port was taken; trying another\n";
+      http_ports_[id] = free_port();
+    }
+  }
+}
+
+void cluster::start_node_once(const std::string& id) {
   std::map<std::string, std::string> flags{
     {"broker", broker_uri()},
     {"rtc-endpoint", rtc_endpoint()},

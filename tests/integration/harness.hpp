@@ -255,6 +255,7 @@ private:
   std::map<std::string, std::unique_ptr<process>> nodes_;
   std::set<std::string> node_logins_; // broker logins of nodes other than node-1
   std::map<std::string, int> http_ports_; // by node id
+  void start_node_once(const std::string& id);
   std::map<std::string, std::string> broker_passwords_; // by client id
 };
 

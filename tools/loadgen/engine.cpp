@@ -614,8 +614,10 @@ engine::engine(options opts) : opts_(std::move(opts)) {
     workers_[0]->add_device(-1, -1, true);
   else
     users_ready = true;
-  if (opts_.mode == mode::echo)
+  if (opts_.mode == mode::echo && !opts_.external_echo_peer)
     peer_ = std::make_unique<echo_peer>(*this);
+  else if (opts_.mode == mode::echo)
+    peer_ready = true; // the bench script started it and waited for its "ready"
 }
 
 engine::~engine() {

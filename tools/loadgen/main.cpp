@@ -175,6 +175,9 @@ int main(int argc, char** argv) {
   app.add_option("--reply-bytes", o.reply_bytes, "echo reply size (0: as the request)")
     ->check(CLI::NonNegativeNumber);
   app.add_option("--echo-id", o.echo_id, "client id of the echo peer")->capture_default_str();
+  app.add_flag("--external-echo-peer", o.external_echo_peer,
+               "echo mode: another process answers on the bench topics (bench/mqtt_floor); "
+               "start no echo peer here");
   app.add_option("--meetings", o.meetings, "populate: meetings to create")
     ->check(CLI::NonNegativeNumber);
   app.add_option("--participants", o.participants, "populate: participants per meeting (host included)")
@@ -209,6 +212,9 @@ int main(int argc, char** argv) {
   o.mode = *parse<mode>(mode_name);
   o.login = *parse<login_method>(login_name);
   o.echo_topics = *parse<echo_topics>(topics_name);
+  if (o.external_echo_peer && (o.mode != mode::echo || o.echo_topics != echo_topics::bench))
+    return bad("--external-echo-peer: only with --mode=echo and --echo-topics=bench, the topics "
+               "bench/mqtt_floor answers on");
   if (o.mode == mode::node) {
     if (auto err = parse_mix(o.mix, o.weights); !err.empty())
       return bad("--mix: " + err);
@@ -392,6 +398,7 @@ int main(int argc, char** argv) {
                    {"meeting_size", eo.meeting_size}};
   if (eo.mode == mode::echo)
     out["config"]["echo"] = {{"topics", name(eo.echo_topics)},
+                             {"external_peer", eo.external_echo_peer},
                              {"payload_bytes", eo.payload_bytes > 0 ? eo.payload_bytes : 160},
                              {"reply_bytes", eo.reply_bytes}};
   if (eo.mode == mode::populate)

@@ -80,6 +80,7 @@ struct options {
   int payload_bytes = 0; // 0: the size of a typical command (160 bytes)
   int reply_bytes = 0;   // 0: same as the request
   std::string echo_id = "bench-echo-peer";
+  bool external_echo_peer = false; // another process answers (bench/mqtt_floor)
   std::string mqtt_username; // the echo peer's and the console's login (MQTT_USERNAME)
   std::string mqtt_password;
   // populate

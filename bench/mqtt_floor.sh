@@ -56,7 +56,7 @@ proc_hook() {
 
 # costs <json> <before> <after>: adds .floor = {cpu_us_per_message, ...}.
 costs() {
-  local json=$1 t0 t1
+  local json=$1
   jq --arg secs "$(sample_seconds "$2" "$3")" --arg ticks "$(sample_delta "$2" "$3" 1)" \
     --arg ctx "$(sample_delta "$2" "$3" 2)" --argjson hz "$CLK_TCK" \
     '.total.throughput as $r | ($secs|tonumber) as $s

@@ -58,6 +58,11 @@ using load_atom = caf::atom_constant<caf::atom("load")>;
 using remote_atom = caf::atom_constant<caf::atom("remote")>;
 using forward_atom = caf::atom_constant<caf::atom("forward")>;
 
+// webhooks (gateway/webhook_actor.hpp)
+using webhook_atom = caf::atom_constant<caf::atom("webhook")>;
+using outbox_atom = caf::atom_constant<caf::atom("outbox")>;
+using settled_atom = caf::atom_constant<caf::atom("settled")>;
+
 // several actors
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;

@@ -96,9 +96,19 @@ public:
   /// node keeps only the keys in memory; the replies stay here.
   virtual reply_lookup stored_reply(const std::string& client, const std::string& id) = 0;
 
-  /// Deletes request records older than `before`, and ended meetings (with
-  /// their rows) that ended before `ended_before`. Returns rows deleted.
+  /// Deletes request records older than `before`, ended meetings (with
+  /// their rows) that ended before `ended_before`, and webhook events that
+  /// settled (delivered or given up) before `ended_before`. Returns rows
+  /// deleted.
   virtual std::size_t prune(unix_ms requests_before, unix_ms ended_before) = 0;
+
+  /// Webhook events still pending (docs/protocol.md §13), at most `limit`,
+  /// ordered by (at, meeting, seq): of the meetings in `shards` (of `count`),
+  /// or of every meeting if `shards` is empty and `count` is 0. What the
+  /// delivery actor (gateway/webhook_actor.*) picks up at start, and again
+  /// for shards it adopts.
+  virtual std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
+                                                       std::size_t limit) = 0;
 
   /// Records whether the node is shutting down cleanly (true) or has just
   /// started (false); load() reports the last value written.

@@ -146,7 +146,11 @@ using store_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<store_stats>,
   // Several nodes: the meetings of these shards, to adopt them
   // (store::load_shards); everything (store::load) if none is named.
-  caf::replies_to<load_atom, std::vector<int>>::with<snapshot>>;
+  caf::replies_to<load_atom, std::vector<int>>::with<snapshot>,
+  // Webhook events still pending, at most this many (store::pending_webhooks):
+  // of the shards this node holds (store_settings::shards), of every
+  // meeting on a node without shards.
+  caf::replies_to<outbox_atom, std::uint64_t>::with<std::vector<webhook_record>>>;
 
 /// The behaviour of the store actor. Marks the database as "not cleanly shut
 /// down" on start; `checkpoint` marks it clean again.
@@ -159,6 +163,7 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::changeset)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::store_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<meetingd::webhook_record>)
 
 namespace meetingd {
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/core/directory_state.hpp"
+#include "actors/core/enums.hpp"
 #include "actors/core/meeting_state.hpp"
 
 #include <string>
@@ -20,6 +21,24 @@ struct request_record {
   std::string id;
   std::string reply; // the reply exactly as it was sent (JSON)
   unix_ms at = 0;
+};
+
+/// One webhook event for one endpoint: a row of the outbox
+/// (docs/protocol.md §13). `body` is the exact JSON that is signed and
+/// sent, stored when the event is committed so that every attempt, before
+/// and after a restart, sends the same bytes with the same id.
+struct webhook_record {
+  std::string endpoint; // the URL, as --webhook-url names it
+  std::string meeting;
+  std::int64_t seq = 0; // the meeting's event number, from 1
+  std::string id;       // the event id: "<meeting>.<seq>"
+  std::string type;     // "participant.joined", ...
+  unix_ms at = 0;       // when it happened
+  std::string body;
+  webhook_status status = webhook_status::pending;
+  int attempts = 0;
+  std::string last_error; // of the last failed attempt: "HTTP 503", "timeout", ...
+  unix_ms settled_at = 0; // delivered or given up
 };
 
 namespace change {
@@ -77,6 +96,15 @@ struct put_removed_user {
 struct delete_removed_user {
   std::string user;
 };
+/// A new webhook event in the outbox, in the commit of the change it reports.
+struct put_webhook {
+  webhook_record row;
+};
+/// A webhook event delivered or given up: its status, attempts, last error
+/// and settled_at (the other columns never change).
+struct settle_webhook {
+  webhook_record row;
+};
 
 } // namespace change
 
@@ -87,7 +115,8 @@ using any_change
                  change::delete_device, change::put_device_seq,
                  change::put_request, change::delete_requests_of,
                  change::put_login_failures, change::delete_login_failures,
-                 change::put_removed_user, change::delete_removed_user>;
+                 change::put_removed_user, change::delete_removed_user,
+                 change::put_webhook, change::settle_webhook>;
 
 struct changeset {
   std::vector<any_change> changes;

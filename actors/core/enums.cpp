@@ -15,6 +15,7 @@ constexpr const char* sdk_event_names[] = {
   "joined",      "left",          "network_lost", "network_recovered",
   "audio_muted", "audio_unmuted", "video_muted",  "video_unmuted"};
 constexpr const char* token_scheme_names[] = {"channel", "appkey"};
+constexpr const char* webhook_status_names[] = {"pending", "delivered", "given_up"};
 
 } // namespace
 
@@ -39,6 +40,9 @@ const char* to_string(sdk_event x) {
 const char* to_string(token_scheme x) {
   return name_of(token_scheme_names, x);
 }
+const char* to_string(webhook_status x) {
+  return name_of(webhook_status_names, x);
+}
 
 std::optional<role> parse_role(std::string_view x) {
   return parse_by_name<role>(role_names, x);
@@ -60,6 +64,9 @@ std::optional<sdk_event> parse_sdk_event(std::string_view x) {
 }
 std::optional<token_scheme> parse_token_scheme(std::string_view x) {
   return parse_by_name<token_scheme>(token_scheme_names, x);
+}
+std::optional<webhook_status> parse_webhook_status(std::string_view x) {
+  return parse_by_name<webhook_status>(webhook_status_names, x);
 }
 
 } // namespace meetingd

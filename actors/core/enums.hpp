@@ -37,6 +37,9 @@ enum class sdk_event : std::uint8_t {
 /// How join tokens are computed (docs/protocol.md, "Join credentials").
 enum class token_scheme : std::uint8_t { channel, appkey };
 
+/// Where a webhook event is in its delivery to one endpoint (docs/protocol.md §13).
+enum class webhook_status : std::uint8_t { pending, delivered, given_up };
+
 const char* to_string(role x);
 const char* to_string(invite_policy x);
 const char* to_string(participant_status x);
@@ -44,6 +47,7 @@ const char* to_string(invitation_status x);
 const char* to_string(meeting_status x);
 const char* to_string(sdk_event x);
 const char* to_string(token_scheme x);
+const char* to_string(webhook_status x);
 std::optional<role> parse_role(std::string_view x);
 std::optional<invite_policy> parse_invite_policy(std::string_view x);
 std::optional<participant_status> parse_participant_status(std::string_view x);
@@ -51,6 +55,7 @@ std::optional<invitation_status> parse_invitation_status(std::string_view x);
 std::optional<meeting_status> parse_meeting_status(std::string_view x);
 std::optional<sdk_event> parse_sdk_event(std::string_view x);
 std::optional<token_scheme> parse_token_scheme(std::string_view x);
+std::optional<webhook_status> parse_webhook_status(std::string_view x);
 
 /// Looks `x` up in a table of names indexed by the enum's value.
 template <class Enum, std::size_t N>

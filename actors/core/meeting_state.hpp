@@ -41,6 +41,8 @@ struct participant {
   std::string session;         // of the latest credentials issued
   unix_ms token_expires_at = 0;
   unix_ms token_warn_at = 0;   // event.token_expiring due; 0 = sent or none
+  unix_ms first_joined_at = 0; // the first join (call records)
+  std::int64_t in_call_ms = 0; // time in the call over the stints that ended
 };
 
 struct invitation {
@@ -74,6 +76,9 @@ struct meeting_record {
   int max_participants = 0;
   bool channel_deleted = false; // DeleteChannel done (retried until it is)
   std::int64_t next_order = 1;
+  /// The sequence number of the meeting's next webhook event
+  /// (docs/protocol.md §13): events are numbered 1, 2, ... per meeting.
+  std::int64_t next_event = 1;
 };
 
 struct meeting : meeting_record {
@@ -96,6 +101,9 @@ struct meeting_settings {
   std::chrono::milliseconds token_renew_before = std::chrono::minutes(5);
   int max_participants = 16;
   int max_participants_limit = 1000;
+  /// Whether meetings record webhook events for the application's backend
+  /// (--webhook-url given, docs/protocol.md §13).
+  bool webhooks = false;
 };
 
 } // namespace meetingd

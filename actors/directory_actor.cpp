@@ -81,6 +81,12 @@ void publish_figures(self_ptr self) {
 void stats(self_ptr self, const inbound_request& in, reply_promise rp) {
   auto& st = self->state;
   auto data = own_figures(st);
+  // The delivery actor counts in the node's metrics (gateway/webhook_actor.cpp).
+  auto& m = metrics::node();
+  data.webhooks_delivered = static_cast<std::int64_t>(m.webhooks_delivered.value());
+  data.webhooks_failed_attempts = static_cast<std::int64_t>(m.webhook_failures.value());
+  data.webhooks_given_up = static_cast<std::int64_t>(m.webhooks_given_up.value());
+  data.webhooks_pending = static_cast<std::int64_t>(m.webhooks_pending.value());
   auto finish = [self, in, rp](proto::stats_data complete) mutable {
     reply_with(self, route_of(in), rp, ok(std::move(complete)));
   };

@@ -32,6 +32,7 @@ struct directory_links {
   hasher_actor hasher;
   lmq_actor lmq; // may be unset in tests: events are then dropped
   lease_actor lease; // several nodes only (admin.nodes)
+  webhook_actor webhooks; // unset without --webhook-url
 };
 
 /// A graceful hand-over asked by the lease actor: done once none of the

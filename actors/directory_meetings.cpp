@@ -22,7 +22,8 @@ meeting_actor spawn(self_ptr self, std::optional<meeting> state,
                     std::shared_ptr<recovery_tracker> recovery = nullptr) {
   auto& st = self->state;
   auto m = self->spawn(meeting_actor_impl, st.env,
-                       meeting_links{st.links.store, st.links.rtc, self, std::move(recovery)},
+                       meeting_links{st.links.store, st.links.rtc, self, std::move(recovery),
+                                     st.links.webhooks},
                        std::move(state));
   self->monitor(m);
   return m;

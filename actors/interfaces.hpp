@@ -20,6 +20,7 @@
 #include "actors/core/protocol.hpp"
 #include "gateway/lmq_interface.hpp"
 #include "gateway/rtc_gateway.hpp"
+#include "gateway/webhook_actor.hpp"
 #include "persistence/store_actor.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>

@@ -92,15 +92,26 @@ void perform(self_ptr self, effects fx, const reply_route* route, reply_promise*
   bool notify = !fx.changes.empty() || !fx.memberships.empty();
   auto update = notify ? std::optional<meeting_update>{update_of(st.m, std::move(fx.memberships))}
                        : std::nullopt;
+  // The backend's events commit with the change they report (the outbox);
+  // once durable they go to the delivery actor.
+  std::vector<webhook_record> outbox;
+  if (!fx.webhooks.empty() && !st.env->webhook_urls.empty()) {
+    outbox = webhooks::outbox_rows(fx.webhooks, st.env->webhook_urls);
+    for (auto& row : outbox)
+      fx.changes.add(change::put_webhook{row});
+  }
   begin_outstanding(self);
   auto before = [self, update = std::move(update)]() mutable {
     if (update)
       self->send(self->state.links.directory, update_atom::value, std::move(*update));
   };
-  auto after = [self, events = std::move(fx.events), delete_channel = fx.delete_channel]() mutable {
+  auto after = [self, events = std::move(fx.events), delete_channel = fx.delete_channel,
+                outbox = std::move(outbox)]() mutable {
     auto& state = self->state;
     if (!events.empty())
       self->send(state.links.directory, deliver_atom::value, std::move(events));
+    if (!outbox.empty() && state.links.webhooks)
+      self->send(state.links.webhooks, webhook_atom::value, std::move(outbox));
     if (delete_channel)
       start_delete(self);
     end_outstanding(self);

@@ -25,6 +25,8 @@ struct meeting_links {
   directory_actor directory;
   /// Set for a meeting spawned while the node recovers: told when it is up.
   std::shared_ptr<recovery_tracker> recovery;
+  /// Takes the webhook events a commit made durable; unset without webhooks.
+  webhook_actor webhooks;
 };
 
 /// Where a meeting actor is in its life, in this order.

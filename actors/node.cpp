@@ -143,9 +143,11 @@ node_actors start_node(caf::actor_system& sys, const node_setup& setup,
     node.lease = sys.spawn<caf::detached>(lease_actor_impl, std::move(leases), env->shards,
                                           std::move(lease_cfg));
   }
+  if (setup.webhooks.enabled())
+    node.webhooks = sys.spawn(webhook_actor_impl, setup.webhooks, node.store, env->shards);
   node.directory = sys.spawn(directory_actor_impl, env,
                              directory_links{node.store, node.rtc, node.hasher, node.lmq,
-                                             node.lease},
+                                             node.lease, node.webhooks},
                              std::move(snap));
   *directory_slot = node.directory;
   if (env->shards) {
@@ -196,6 +198,11 @@ bool stop_node(caf::actor_system& sys, const node_actors& node,
                ok = false;
                MD_LOG_WARN("node.drain_incomplete", log::kv("error", sys.render(err)));
              });
+  // Before the store's last commit: the outcomes it recorded so far are in
+  // the store's mailbox and commit with it; attempts still in flight are
+  // sent again after the restart (at least once, docs/protocol.md §13).
+  if (node.webhooks)
+    self->send_exit(node.webhooks, caf::exit_reason::user_shutdown);
   self->request(node.store, timeout, checkpoint_atom::value)
     .receive([&](bool committed) { ok = ok && committed; },
              [&](caf::error& err) {

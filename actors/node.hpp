@@ -36,6 +36,7 @@ struct node_actors {
   lmq_actor lmq;
   directory_actor directory;
   lease_actor lease; // several nodes (PostgreSQL) only
+  webhook_actor webhooks; // with --webhook-url only
   /// Several nodes: what the other nodes commit, heard from the database.
   std::shared_ptr<change_feed::listener> feed;
 };

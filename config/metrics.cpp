@@ -317,6 +317,20 @@ node_metrics::node_metrics()
     broker_disconnects(reg.add<counter>("meetingd_broker_disconnects_total",
                                         "Connections to the MQTT broker lost.")
                          .only()),
+    webhooks_delivered(reg.add<counter>("meetingd_webhooks_delivered_total",
+                                        "Webhook events the backend answered with 2xx.")
+                         .only()),
+    webhook_failures(reg.add<counter>("meetingd_webhook_failed_attempts_total",
+                                      "Webhook attempts that failed (non-2xx, timeout, "
+                                      "connection error) and were retried or given up.")
+                       .only()),
+    webhooks_given_up(reg.add<counter>("meetingd_webhooks_given_up_total",
+                                       "Webhook events given up after --webhook-max-age "
+                                       "(the webhook_failures view lists them).")
+                        .only()),
+    webhooks_pending(reg.add<gauge>("meetingd_webhooks_pending",
+                                    "Webhook events this node holds for delivery now.")
+                       .only()),
     shards_owned(reg.add<gauge>("meetingd_shards_owned",
                                 "Shards whose lease this node holds (0 on SQLite: one node "
                                 "serves every meeting).")

@@ -220,6 +220,11 @@ struct node_metrics {
   // the broker
   gauge& broker_connected;
   counter& broker_disconnects;
+  // webhooks to the application's backend
+  counter& webhooks_delivered;
+  counter& webhook_failures;
+  counter& webhooks_given_up;
+  gauge& webhooks_pending;
   // several nodes
   gauge& shards_owned;
   gauge& shards_total;

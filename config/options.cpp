@@ -95,7 +95,15 @@ node_config::node_config() {
          "the web console's files, served at /console/ (empty: the installed or built ones)")
     .add(console_broker, "console-broker",
          "the broker's MQTT-over-WebSocket URL the web console connects to, e.g. "
-         "ws://127.0.0.1:9001");
+         "ws://127.0.0.1:9001")
+    .add(webhook_urls, "webhook-url",
+         "URL(s) the application's backend takes webhook events at, e.g. "
+         "https://backend.example.com/meetingd (comma-separated; empty: no webhooks; "
+         "WEBHOOK_SECRET signs them)")
+    .add(webhook_max_age, "webhook-max-age",
+         "how long an event is retried before it is given up (webhook_failures view)")
+    .add(webhook_timeout, "webhook-timeout",
+         "one webhook attempt: no 2xx within this long counts as a failure");
   // CAF's default, work stealing, keeps idle workers polling and sleeping
   // 50 us at a time, which on a small machine costs the node much of its
   // throughput (docs/benchmarks.md has the figures). A shared queue wakes
@@ -163,6 +171,7 @@ secrets read_secrets() {
   s.mqtt_username = env_or_empty("MQTT_USERNAME");
   s.mqtt_password = env_or_empty("MQTT_PASSWORD");
   s.ticket_secret = env_or_empty("LOGIN_TICKET_SECRET");
+  s.webhook_secret = env_or_empty("WEBHOOK_SECRET");
   return s;
 }
 
@@ -284,6 +293,25 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
     return bad("--token-scheme=appkey needs RTC_APP_KEY in the environment");
   if (cfg.lmq_auth && (keys.access_key_id.empty() || keys.access_key_secret.empty()))
     return bad("--lmq-auth needs RTC_ACCESS_KEY_ID and RTC_ACCESS_KEY_SECRET in the environment");
+  for (std::size_t i = 0; i < cfg.webhook_urls.size(); ++i) {
+    auto& url = cfg.webhook_urls[i];
+    if (auto problem = webhooks::url_problem(url))
+      return bad("--webhook-url=" + url + ": " + *problem);
+    if (std::find(cfg.webhook_urls.begin(), cfg.webhook_urls.begin() + static_cast<long>(i), url)
+        != cfg.webhook_urls.begin() + static_cast<long>(i))
+      return bad("--webhook-url=" + url + ": given twice; each URL gets every event once");
+  }
+  if (!cfg.webhook_urls.empty() && keys.webhook_secret.empty())
+    return bad("--webhook-url needs WEBHOOK_SECRET in the environment: the key that signs "
+               "every event (receivers check X-Meetingd-Signature with it)");
+  if (!cfg.webhook_urls.empty() && keys.webhook_secret.size() < webhooks::min_secret_bytes)
+    return bad("WEBHOOK_SECRET is too short: use at least "
+               + std::to_string(webhooks::min_secret_bytes)
+               + " characters, e.g. openssl rand -hex 32");
+  if (!positive(cfg.webhook_max_age))
+    return bad("--webhook-max-age: must be a positive duration such as 1h or 24h");
+  if (!positive(cfg.webhook_timeout) || cfg.webhook_timeout > std::chrono::minutes(1))
+    return bad("--webhook-timeout: must be more than 0 and at most 1min");
 
   node_setup s;
   auto& env = s.env;
@@ -301,6 +329,7 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   env.limits.devices_per_user = cfg.max_devices_per_user;
   env.ended_retention = ms(cfg.ended_retention);
   env.passivate_after = ms(cfg.passivate_after);
+  env.webhook_urls = cfg.webhook_urls;
   auto& m = env.meeting;
   m.app_id = cfg.app_id;
   m.scheme = *scheme;
@@ -314,6 +343,7 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   m.token_ttl = ms(cfg.token_ttl);
   m.token_renew_before = ms(cfg.token_renew_before);
   m.max_participants = cfg.max_participants;
+  m.webhooks = !cfg.webhook_urls.empty();
 
   auto& l = s.lmq;
   l.node_id = cfg.node_id;
@@ -360,6 +390,10 @@ std::optional<node_setup> make_setup(const node_config& cfg, const secrets& keys
   s.shards = cfg.shards;
   s.lease.lease = ms(cfg.lease);
   s.lease.version = MEETINGD_VERSION;
+  s.webhooks.urls = cfg.webhook_urls;
+  s.webhooks.secret = keys.webhook_secret;
+  s.webhooks.max_age = ms(cfg.webhook_max_age);
+  s.webhooks.timeout = ms(cfg.webhook_timeout);
   if (pg::is_uri(cfg.db)) {
     // A node on PostgreSQL is a cluster of one or more (docs/cluster.md).
     auto map = std::make_shared<shard_map>(cfg.shards, cfg.node_id);

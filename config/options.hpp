@@ -8,6 +8,7 @@
 #include "actors/node_env.hpp"
 #include "gateway/lmq_gateway.hpp"
 #include "gateway/rtc_types.hpp"
+#include "gateway/webhook_delivery.hpp"
 #include "persistence/store.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -55,6 +56,9 @@ struct node_setup {
   /// meetings hash to (fixed per database), and the leases on them.
   int shards = 256;
   lease_settings lease;
+  /// Webhooks to the application's backend (docs/protocol.md §13); off
+  /// without --webhook-url.
+  webhooks::settings webhooks;
 };
 
 /// The defaults of every option, taken from the settings they fill: each
@@ -129,6 +133,10 @@ public:
   std::string http = option_defaults::setup.http;
   std::string console_dir = option_defaults::setup.console_dir;
   std::string console_broker = option_defaults::setup.console_broker;
+  // webhooks
+  std::vector<std::string> webhook_urls;
+  caf::timespan webhook_max_age = option_defaults::setup.webhooks.max_age;
+  caf::timespan webhook_timeout = option_defaults::setup.webhooks.timeout;
 
   node_config();
 };
@@ -141,6 +149,7 @@ struct secrets {
   std::string mqtt_username;     // MQTT_USERNAME
   std::string mqtt_password;     // MQTT_PASSWORD
   std::string ticket_secret;     // LOGIN_TICKET_SECRET
+  std::string webhook_secret;    // WEBHOOK_SECRET
 };
 secrets read_secrets();
 

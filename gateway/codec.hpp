@@ -20,10 +20,11 @@
 //
 // The implementation is split by message family: codec_json.* (bounded
 // parsing, ids, reading and writing members), codec_requests.cpp,
-// codec_replies.cpp, codec_events.cpp.
+// codec_replies.cpp, codec_events.cpp, codec_webhooks.cpp.
 #pragma once
 
 #include "actors/core/protocol.hpp"
+#include "actors/core/webhook_event.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -129,5 +130,16 @@ struct forwarded_command {
 };
 std::string encode_forward(const forwarded_command& x);
 std::optional<forwarded_command> decode_forward(std::string_view payload);
+
+// -- webhooks to the application's backend (codec_webhooks.cpp) -----------------
+
+/// The body of a webhook POST (docs/protocol.md §13):
+/// {"id":"<meeting>.<seq>","type":..,"at":<unix ms>,"meeting":..,"seq":..,
+///  "data":{..}}, the data members of the event's type in a fixed order.
+std::string encode_webhook(const webhook_event& x);
+
+/// Reads a webhook body back (receivers, tests, the benchmark's receiver);
+/// nullopt unless it has every member the node writes for its type.
+std::optional<webhook_event> decode_webhook(std::string_view body);
 
 } // namespace meetingd::codec

@@ -78,6 +78,10 @@ template <class Io> void shape(Io& io, of<Io, proto::stats_data>& x) {
   io.object("store", [&x](auto& s) {
     s("commits", x.store_commits)("changes_per_commit", x.store_changes_per_commit);
   });
+  io.object("webhooks", [&x](auto& w) {
+    w("delivered", x.webhooks_delivered)("failed_attempts", x.webhooks_failed_attempts);
+    w("given_up", x.webhooks_given_up)("pending", x.webhooks_pending);
+  });
 }
 
 /// A node without a lease has no lease_expires_at (absent, not 0).

@@ -11,6 +11,8 @@
 // CAF's examples/curl/curl_fuse.cpp).
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -79,3 +81,6 @@ private:
 };
 
 } // namespace meetingd
+
+// Results travel to actors (anon_send from the pool's thread).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::http_result)

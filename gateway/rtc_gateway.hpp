@@ -33,7 +33,6 @@
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::rtc::answer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::rtc::stats)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(meetingd::http_result)
 
 namespace meetingd {
 

@@ -105,10 +105,14 @@ std::vector<std::string> split_fields(std::string_view line) {
   return out;
 }
 
-/// Whether other nodes keep what `change` writes.
+/// Whether other nodes keep what `change` writes: not failed logins (counted
+/// per node), nor webhook events (sent by the node serving the meeting,
+/// which reads them from the outbox when it adopts the meeting's shard).
 bool shared(const any_change& change) {
   return !std::holds_alternative<change::put_login_failures>(change)
-         && !std::holds_alternative<change::delete_login_failures>(change);
+         && !std::holds_alternative<change::delete_login_failures>(change)
+         && !std::holds_alternative<change::put_webhook>(change)
+         && !std::holds_alternative<change::settle_webhook>(change);
 }
 
 std::optional<any_change> change_of(rows::statement which, line_reader& r) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 namespace meetingd {
 
@@ -16,6 +17,21 @@ auto rows_of(Table& table, const std::string& first) {
   while (to != table.end() && to->first.first == first)
     ++to;
   return std::make_pair(from, to);
+}
+
+/// Erases the rows of `table` that `doomed` says so of; how many.
+template <class Table, class Pred>
+std::size_t erase_where(Table& table, Pred doomed) {
+  std::size_t erased = 0;
+  for (auto i = table.begin(); i != table.end();) {
+    if (doomed(i->second)) {
+      i = table.erase(i);
+      ++erased;
+    } else {
+      ++i;
+    }
+  }
+  return erased;
 }
 
 } // namespace
@@ -98,9 +114,22 @@ void memory_store::apply_one(const any_change& change) {
         drop(login_failures_, c.account);
       } else if constexpr (std::is_same_v<T, change::put_removed_user>) {
         put(removed_users_, c.row.user, c.row);
-      } else {
-        static_assert(std::is_same_v<T, change::delete_removed_user>);
+      } else if constexpr (std::is_same_v<T, change::delete_removed_user>) {
         drop(removed_users_, c.user);
+      } else if constexpr (std::is_same_v<T, change::put_webhook>) {
+        webhook_key key{c.row.endpoint, c.row.meeting, c.row.seq};
+        if (webhooks_.count(key) == 0)
+          put(webhooks_, key, c.row);
+      } else {
+        static_assert(std::is_same_v<T, change::settle_webhook>);
+        webhook_key key{c.row.endpoint, c.row.meeting, c.row.seq};
+        if (auto i = webhooks_.find(key); i != webhooks_.end()) {
+          remember(webhooks_, key);
+          i->second.status = c.row.status;
+          i->second.attempts = c.row.attempts;
+          i->second.last_error = c.row.last_error;
+          i->second.settled_at = c.row.settled_at;
+        }
       }
     },
     change);
@@ -181,14 +210,8 @@ reply_lookup memory_store::stored_reply(const std::string& client, const std::st
 std::size_t memory_store::prune(unix_ms requests_before,
                                 unix_ms ended_before) {
   std::size_t deleted = 0;
-  for (auto i = requests_.begin(); i != requests_.end();) {
-    if (i->second.at < requests_before) {
-      i = requests_.erase(i);
-      ++deleted;
-    } else {
-      ++i;
-    }
-  }
+  deleted += erase_where(requests_,
+                         [&](const request_record& r) { return r.at < requests_before; });
   for (auto i = meetings_.begin(); i != meetings_.end();) {
     auto& row = i->second;
     if (row.status != meeting_status::ended || row.ended_at >= ended_before) {
@@ -204,7 +227,28 @@ std::size_t memory_store::prune(unix_ms requests_before,
     i = meetings_.erase(i);
     ++deleted;
   }
+  // Webhook events by their own age: a pending one stays, whatever its meeting.
+  deleted += erase_where(webhooks_, [&](const webhook_record& w) {
+    return w.status != webhook_status::pending && w.settled_at < ended_before;
+  });
   return deleted;
+}
+
+std::vector<webhook_record> memory_store::pending_webhooks(const std::vector<int>& shards,
+                                                           int count, std::size_t limit) {
+  std::vector<webhook_record> out;
+  for (auto& row : webhooks_)
+    if (row.second.status == webhook_status::pending
+        && in_shards(row.second.meeting, shards, count))
+      out.push_back(row.second);
+  auto order = [](const webhook_record& w) {
+    return std::tie(w.at, w.meeting, w.seq, w.endpoint);
+  };
+  std::sort(out.begin(), out.end(),
+            [&](const webhook_record& a, const webhook_record& b) { return order(a) < order(b); });
+  if (out.size() > limit)
+    out.resize(limit);
+  return out;
 }
 
 std::optional<store_error> memory_store::set_clean_shutdown(bool clean) {

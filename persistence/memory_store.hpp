@@ -1,7 +1,8 @@
 // A store that keeps its tables in memory, with the semantics of the SQLite
 // store (persistence/sqlite_store.*): upserts, all-or-nothing batches, the
 // deferred foreign key from participants and invitations to their meeting,
-// device sequence numbers that never go down. For actor tests, which need a
+// device sequence numbers that never go down, webhook events written once
+// and then only settled. For actor tests, which need a
 // store but no disk; `make_memory_store` (store.hpp) makes one.
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -25,11 +27,15 @@ public:
     return "memory";
   }
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
+  std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
+                                               std::size_t limit) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;
 
 private:
   using pair_key = std::pair<std::string, std::string>;
+  /// (endpoint, meeting, seq) of an outbox row.
+  using webhook_key = std::tuple<std::string, std::string, std::int64_t>;
 
   /// Applies one change, recording how to undo it.
   void apply_one(const any_change& change);
@@ -55,6 +61,7 @@ private:
   std::map<pair_key, request_record> requests_;   // (client, id)
   std::map<std::string, login_failures_record> login_failures_;
   std::map<std::string, removed_user_record> removed_users_;
+  std::map<webhook_key, webhook_record> webhooks_;
   bool clean_shutdown_ = true;
 
   // Undo actions of the batch being applied, newest last.

@@ -20,14 +20,18 @@ std::unique_ptr<store> open_store(const std::string& db, const store_options& op
 
 namespace meetingd {
 
+bool in_shards(const std::string& meeting, const std::vector<int>& shards, int count) {
+  if (shards.empty())
+    return count == 0;
+  auto s = shards::shard_of(meeting, count);
+  return std::find(shards.begin(), shards.end(), s) != shards.end();
+}
+
 snapshot store::load_shards(const std::vector<int>& shards, int count, unix_ms ended_since) {
   auto all = load(0, ended_since);
   snapshot out;
   out.error = std::move(all.error);
-  auto wanted = [&](const std::string& id) {
-    auto s = shards::shard_of(id, count);
-    return std::find(shards.begin(), shards.end(), s) != shards.end();
-  };
+  auto wanted = [&](const std::string& id) { return in_shards(id, shards, count); };
   for (auto& m : all.live_meetings)
     if (wanted(m.id))
       out.live_meetings.push_back(std::move(m));

@@ -133,10 +133,17 @@ std::string ts(const std::string& column) {
   return "CASE WHEN " + column + " > 0 THEN to_timestamp(" + column + " / 1000.0) END";
 }
 
+/// Now in unix milliseconds.
+const char* now_ms = "extract(epoch FROM clock_timestamp()) * 1000";
+
 /// Seconds from now until a unix-ms column, to a tenth.
 std::string seconds_until(const std::string& column) {
-  return "round(((" + column
-         + " - extract(epoch FROM clock_timestamp()) * 1000) / 1000.0)::numeric, 1)";
+  return "round(((" + column + " - " + now_ms + ") / 1000.0)::numeric, 1)";
+}
+
+/// Seconds from a unix-ms column until now, to a tenth.
+std::string seconds_since(const std::string& column) {
+  return "round(((" + std::string{now_ms} + " - " + column + ") / 1000.0)::numeric, 1)";
 }
 
 // Version 2: the operator views, the same names and columns as SQLite's.
@@ -266,11 +273,73 @@ SELECT s.owner AS node, count(*) AS shards, min(s.epoch) AS min_epoch, max(s.epo
 FROM shards s GROUP BY s.owner ORDER BY s.owner;
 )sql";
 
+// Version 4: webhooks to the application's backend (docs/protocol.md §13)
+// and call records, as SQLite's version 5 (persistence/schema.cpp, which
+// says what the backfill of older rows approximates), with the same views.
+std::string v4_webhooks() {
+  std::string s = R"sql(
+ALTER TABLE meetings ADD COLUMN next_event bigint NOT NULL DEFAULT 1;
+ALTER TABLE participants ADD COLUMN first_joined_at bigint NOT NULL DEFAULT 0,
+                         ADD COLUMN in_call_ms bigint NOT NULL DEFAULT 0;
+UPDATE participants SET first_joined_at = joined_at,
+  in_call_ms = CASE WHEN status <> 'joined' AND left_at > joined_at
+                    THEN left_at - joined_at ELSE 0 END;
+
+CREATE TABLE webhook_outbox (
+  endpoint   text COLLATE "C" NOT NULL,   -- the URL, as --webhook-url names it
+  meeting    text COLLATE "C" NOT NULL,
+  seq        bigint NOT NULL,             -- the meeting's event number, from 1
+  id         text NOT NULL DEFAULT '',    -- the event id: '<meeting>.<seq>'
+  type       text NOT NULL DEFAULT '',    -- 'participant.joined', ...
+  at         bigint NOT NULL DEFAULT 0,   -- when it happened
+  body       text NOT NULL DEFAULT '',    -- the JSON sent, byte for byte
+  status     text NOT NULL DEFAULT 'pending'
+             CHECK (status IN ('pending', 'delivered', 'given_up')),
+  attempts   integer NOT NULL DEFAULT 0,
+  last_error text NOT NULL DEFAULT '',    -- of the last failed attempt
+  settled_at bigint NOT NULL DEFAULT 0,   -- delivered or given up
+  PRIMARY KEY (endpoint, meeting, seq)
+);
+-- What is still to send, in the order it is sent; settled events by age, to prune.
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (at, meeting, seq, endpoint)
+  WHERE status = 'pending';
+CREATE INDEX webhook_outbox_settled ON webhook_outbox (settled_at) WHERE status <> 'pending';
+)sql";
+
+  // One row per ended meeting and participant who ever joined it.
+  s += "\nCREATE VIEW call_records AS\nSELECT p.meeting, p.\"user\",\n";
+  s += "       " + ts("p.first_joined_at") + " AS joined_at,\n";
+  s += "       " + ts("p.left_at") + " AS left_at,\n";
+  s += R"sql(       p.in_call_ms / 1000 AS seconds,
+       GREATEST(0, m.ended_at - m.created_at) / 1000 AS meeting_duration_s,
+       m.end_reason,
+)sql";
+  s += "       " + ts("m.ended_at") + " AS ended_at\n";
+  s += R"sql(FROM participants p JOIN meetings m ON m.id = p.meeting
+WHERE m.status = 'ended' AND p.first_joined_at > 0
+ORDER BY m.ended_at, p.meeting, p.join_order;
+)sql";
+
+  s += "\nCREATE VIEW webhook_backlog AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
+  s += "       " + ts("w.at") + " AS at,\n";
+  s += "       " + seconds_since("w.at") + " AS age_s\n";
+  s += "FROM webhook_outbox w WHERE w.status = 'pending' ORDER BY w.at, w.meeting, w.seq;\n";
+
+  s += "\nCREATE VIEW webhook_failures AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
+  s += "       " + ts("w.at") + " AS at,\n";
+  s += "       w.attempts, w.last_error,\n";
+  s += "       " + ts("w.settled_at") + " AS given_up_at\n";
+  s += "FROM webhook_outbox w WHERE w.status = 'given_up'\n"
+       "ORDER BY w.settled_at DESC, w.meeting, w.seq;\n";
+  return s;
+}
+
 std::vector<migration> make_migrations() {
   return {
     {1, "tables and indexes", v1_tables},
     {2, "operator views", v2_views()},
     {3, "shards and nodes", v3_shards},
+    {4, "webhook outbox and call records", v4_webhooks()},
   };
 }
 

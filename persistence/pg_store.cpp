@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <stdexcept>
 
 namespace meetingd {
 
@@ -115,6 +117,15 @@ const std::string* device_of(const any_change& c) {
   if (auto* d = std::get_if<change::put_device_seq>(&c))
     return &d->client;
   return nullptr;
+}
+
+/// ` AND <the shard of column> IN (-1, shards...)`: the rows of the
+/// meetings of `shards` (of `count`) only.
+std::string in_shards_sql(const std::string& column, const std::vector<int>& shards, int count) {
+  auto sql = " AND " + shards::shard_of_sql(column, count) + " IN (-1";
+  for (auto s : shards)
+    sql += "," + std::to_string(s);
+  return sql + ")";
 }
 
 std::string one_line(std::string s) {
@@ -423,12 +434,8 @@ snapshot pg_store::load_some(unix_ms requests_since, unix_ms ended_since,
   }
   // Only the meetings of some shards (a node adopting them), or all.
   std::string in_shards;
-  if (only) {
-    in_shards = " AND " + shards::shard_of_sql("m.id", only->count) + " IN (-1";
-    for (auto s : only->shards)
-      in_shards += "," + std::to_string(s);
-    in_shards += ")";
-  }
+  if (only)
+    in_shards = in_shards_sql("m.id", only->shards, only->count);
   const std::string live = "NOT (m.status = 'ended' AND m.channel_deleted)" + in_shards;
   auto& live_meetings = result.live_meetings;
   query("counting meetings", "SELECT count(*) FROM meetings m WHERE " + live, {},
@@ -522,6 +529,9 @@ std::size_t pg_store::prune(unix_ms requests_before, unix_ms ended_before) {
          "WHERE status = 'ended' AND ended_at < " + std::to_string(ended_before) + ")", {}},
     {{}, "DELETE FROM meetings WHERE status = 'ended' AND ended_at < "
          + std::to_string(ended_before), {}},
+    // Webhook events by their own age: a pending one stays, whatever its meeting.
+    {{}, "DELETE FROM webhook_outbox WHERE status <> 'pending' AND settled_at < "
+         + std::to_string(ended_before), {}},
     {{}, "COMMIT", {}},
   };
   std::size_t deleted = 0;
@@ -535,6 +545,23 @@ std::size_t pg_store::prune(unix_ms requests_before, unix_ms ended_before) {
     return 0;
   }
   return deleted;
+}
+
+std::vector<webhook_record> pg_store::pending_webhooks(const std::vector<int>& shards, int count,
+                                                       std::size_t limit) {
+  auto sql = "SELECT " + rows::joined(rows::webhook_cols)
+             + " FROM webhook_outbox WHERE status = 'pending'"
+             + (shards.empty() && count == 0 ? "" : in_shards_sql("meeting", shards, count))
+             + " ORDER BY at, meeting, seq, endpoint LIMIT $1";
+  auto out = conn_.exec(sql, {std::to_string(std::min<std::size_t>(limit, INT64_MAX))});
+  if (out.error)
+    throw std::runtime_error(failure(*out.error, "reading the webhook outbox").what);
+  std::vector<webhook_record> pending;
+  for (int i = 0; i < PQntuples(out.res.get()); ++i) {
+    reader r{out.res.get(), i};
+    rows::read(r, pending.emplace_back());
+  }
+  return pending;
 }
 
 std::optional<store_error> pg_store::set_clean_shutdown(bool clean) {

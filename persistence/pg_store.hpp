@@ -39,6 +39,8 @@ public:
   snapshot load_shards(const std::vector<int>& shards, int count, unix_ms ended_since) override;
   reply_lookup stored_reply(const std::string& client, const std::string& id) override;
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
+  std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
+                                               std::size_t limit) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;
   std::string describe() const override;

@@ -16,18 +16,24 @@ std::string placeholder(dialect d, std::size_t n) {
   return (d == dialect::sqlite ? "?" : "$") + std::to_string(n);
 }
 
+/// `INSERT INTO table (cols) VALUES (?1, ...)`.
+std::string insert(dialect d, const char* table, const std::vector<const char*>& cols) {
+  std::string sql = "INSERT INTO ";
+  sql += table;
+  sql += " (" + joined(cols) + ") VALUES (";
+  for (std::size_t i = 0; i < cols.size(); ++i)
+    sql += (i ? ", " : "") + placeholder(d, i + 1);
+  return sql + ")";
+}
+
 /// `INSERT INTO table (cols) VALUES (?1, ...) ON CONFLICT (keys) DO UPDATE
 /// SET col = excluded.col, ...` for every non-key column, unless `set` is
 /// given for it. Both SQLite and PostgreSQL take this form.
 std::string upsert(dialect d, const char* table, const std::vector<const char*>& cols,
                    std::vector<const char*> keys,
                    std::unordered_map<std::string, std::string> set = {}) {
-  std::string sql = "INSERT INTO ";
-  sql += table;
-  sql += " (" + joined(cols) + ") VALUES (";
-  for (std::size_t i = 0; i < cols.size(); ++i)
-    sql += (i ? ", " : "") + placeholder(d, i + 1);
-  sql += ") ON CONFLICT (" + joined(keys) + ") DO UPDATE SET ";
+  std::string sql = insert(d, table, cols);
+  sql += " ON CONFLICT (" + joined(keys) + ") DO UPDATE SET ";
   bool first = true;
   for (auto col : cols) {
     bool key = false;
@@ -75,7 +81,8 @@ const char* name_of(statement which) {
     "put_user",           "delete_user",           "put_device",
     "delete_device",      "put_device_seq",        "put_request",
     "delete_requests_of", "put_login_failures",    "delete_login_failures",
-    "put_removed_user",   "delete_removed_user",
+    "put_removed_user",   "delete_removed_user",   "put_webhook",
+    "settle_webhook",
   };
   static_assert(std::size(names) == statement_count);
   auto i = static_cast<std::size_t>(which);
@@ -121,6 +128,16 @@ std::string statement_sql(statement which, dialect d) {
       return upsert(d, "removed_users", removed_user_cols, {"\"user\""});
     case delete_removed_user:
       return delete_where(d, "removed_users", "\"user\"");
+    case put_webhook:
+      // An event is written once; a second put of the same key (a batch
+      // applied again) leaves the row, and its delivery state, as it is.
+      return insert(d, "webhook_outbox", webhook_cols)
+             + " ON CONFLICT (endpoint, meeting, seq) DO NOTHING";
+    case settle_webhook:
+      return "UPDATE webhook_outbox SET status = " + placeholder(d, 4)
+             + ", attempts = " + placeholder(d, 5) + ", last_error = " + placeholder(d, 6)
+             + ", settled_at = " + placeholder(d, 7) + " WHERE endpoint = " + placeholder(d, 1)
+             + " AND meeting = " + placeholder(d, 2) + " AND seq = " + placeholder(d, 3);
     case statement_count:
       break;
   }
@@ -142,6 +159,10 @@ std::set<std::string> meetings_written(const changeset& cs) {
       out.insert(i->meeting);
     else if (auto* d = std::get_if<change::delete_meeting>(&c))
       out.insert(d->meeting);
+    else if (auto* w = std::get_if<change::put_webhook>(&c))
+      out.insert(w->row.meeting);
+    else if (auto* s = std::get_if<change::settle_webhook>(&c))
+      out.insert(s->row.meeting);
   }
   return out;
 }

@@ -31,13 +31,13 @@ inline const std::vector<const char*> meeting_cols{
   "status",       "end_reason",     "created_at",    "expires_at",
   "ended_at",     "idle_deadline",  "expiry_warn_at", "locked",
   "invite_policy", "max_participants", "channel_deleted", "next_order",
-  "host"};
+  "host",         "next_event"};
 inline const std::vector<const char*> participant_cols{
   "meeting",     "\"user\"",    "rtc_user",     "role",
   "status",      "join_order",  "joined_at",    "left_at",
   "left_reason", "kicked_by",   "audio_muted",  "video_muted",
   "online",      "network_lost", "grace_deadline", "session",
-  "token_expires_at", "token_warn_at"};
+  "token_expires_at", "token_warn_at", "first_joined_at", "in_call_ms"};
 inline const std::vector<const char*> invitation_cols{
   "meeting",    "invitee",       "inviter",     "status",  "created_at",
   "ring_deadline", "answered_at", "session",    "delivered"};
@@ -49,6 +49,9 @@ inline const std::vector<const char*> request_cols{"client", "id", "reply", "at"
 inline const std::vector<const char*> login_failure_cols{"account", "failures",
                                                          "last_failed_at"};
 inline const std::vector<const char*> removed_user_cols{"\"user\"", "removed_at"};
+inline const std::vector<const char*> webhook_cols{
+  "endpoint", "meeting", "seq",      "id",         "type",      "at",
+  "body",     "status",  "attempts", "last_error", "settled_at"};
 
 /// The statements a change runs, by what they do.
 enum statement : int {
@@ -69,6 +72,8 @@ enum statement : int {
   delete_login_failures,
   put_removed_user,
   delete_removed_user,
+  put_webhook,
+  settle_webhook,
   statement_count,
 };
 
@@ -85,7 +90,9 @@ std::string joined(const std::vector<const char*>& cols, const char* prefix = ""
 /// Runs the statements of one change: `run(statement, bind)` must bind with
 /// `bind(binder&)`, execute, and return its driver's result; `ok` is the
 /// driver's success value. A delete of a meeting runs three statements and
-/// stops at the first failure.
+/// stops at the first failure; it leaves the meeting's webhook events in the
+/// outbox (a pending one is still to be sent; settled ones are pruned by
+/// their own age, store::prune).
 template <class Run, class Result>
 Result write(const any_change& change, Run&& run, Result ok) {
   return std::visit(
@@ -102,6 +109,7 @@ Result write(const any_change& change, Run&& run, Result ok) {
           b.integer(m.idle_deadline).integer(m.expiry_warn_at).flag(m.locked);
           b.text(to_string(m.policy)).integer(m.max_participants);
           b.flag(m.channel_deleted).integer(m.next_order).text(m.host);
+          b.integer(m.next_event);
         });
       } else if constexpr (std::is_same_v<T, change::put_participant>) {
         auto& p = c.row;
@@ -113,6 +121,7 @@ Result write(const any_change& change, Run&& run, Result ok) {
           b.flag(p.video_muted).flag(p.online).flag(p.network_lost);
           b.integer(p.grace_deadline).text(p.session);
           b.integer(p.token_expires_at).integer(p.token_warn_at);
+          b.integer(p.first_joined_at).integer(p.in_call_ms);
         });
       } else if constexpr (std::is_same_v<T, change::put_invitation>) {
         auto& i = c.row;
@@ -169,9 +178,23 @@ Result write(const any_change& change, Run&& run, Result ok) {
         return run(put_removed_user, [&](auto& b) {
           b.text(c.row.user).integer(c.row.removed_at);
         });
-      } else {
-        static_assert(std::is_same_v<T, change::delete_removed_user>);
+      } else if constexpr (std::is_same_v<T, change::delete_removed_user>) {
         return run(delete_removed_user, [&](auto& b) { b.text(c.user); });
+      } else if constexpr (std::is_same_v<T, change::put_webhook>) {
+        auto& w = c.row;
+        return run(put_webhook, [&](auto& b) {
+          b.text(w.endpoint).text(w.meeting).integer(w.seq).text(w.id).text(w.type);
+          b.integer(w.at).text(w.body).text(to_string(w.status)).integer(w.attempts);
+          b.text(w.last_error).integer(w.settled_at);
+        });
+      } else {
+        static_assert(std::is_same_v<T, change::settle_webhook>);
+        auto& w = c.row;
+        return run(settle_webhook, [&](auto& b) {
+          b.text(w.endpoint).text(w.meeting).integer(w.seq);
+          b.text(to_string(w.status)).integer(w.attempts).text(w.last_error);
+          b.integer(w.settled_at);
+        });
       }
     },
     change);
@@ -215,6 +238,7 @@ void read(Reader& r, meeting_record& m) {
   m.channel_deleted = r.flag();
   m.next_order = r.integer();
   m.host = r.text();
+  m.next_event = r.integer();
 }
 
 /// A participant row without its first column (the meeting, read by the
@@ -238,6 +262,8 @@ void read(Reader& r, participant& p) {
   p.session = r.text();
   p.token_expires_at = r.integer();
   p.token_warn_at = r.integer();
+  p.first_joined_at = r.integer();
+  p.in_call_ms = r.integer();
 }
 
 /// An invitation row without its first column (the meeting).
@@ -301,6 +327,22 @@ void read(Reader& r, request_record& q) {
   q.id = r.text();
   q.reply = r.text();
   q.at = r.integer();
+}
+
+/// An outbox row (webhook_cols).
+template <class Reader>
+void read(Reader& r, webhook_record& w) {
+  w.endpoint = r.text();
+  w.meeting = r.text();
+  w.seq = r.integer();
+  w.id = r.text();
+  w.type = r.text();
+  w.at = r.integer();
+  w.body = r.text();
+  w.status = r.enumeration(parse_webhook_status, "webhook_outbox.status");
+  w.attempts = static_cast<int>(r.integer());
+  w.last_error = r.text();
+  w.settled_at = r.integer();
 }
 
 } // namespace meetingd::rows

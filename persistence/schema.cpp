@@ -276,12 +276,87 @@ SELECT account, failures,
   return s;
 }
 
+// Version 5: webhooks to the application's backend (docs/protocol.md §13)
+// and call records.
+//
+// The meeting numbers its webhook events (next_event); a participant keeps
+// its first join and its time in the call over the stints that ended
+// (in_call_ms). Rows written before this version get an approximation: the
+// first join is taken to be the last one (joined_at), and the time in the
+// call is that last stint alone (left_at - joined_at of a participant no
+// longer joined); earlier stints of a participant who left and rejoined
+// were never recorded.
+//
+// `webhook_outbox` holds every event for every endpoint from the commit of
+// the change it reports until it is delivered or given up, and then until
+// pruning (store::prune, --ended-retention). It has no foreign key to its
+// meeting: a pending event outlives the meeting's rows. `body` is the exact
+// JSON that is sent; no view shows it.
+std::string v5_webhooks() {
+  std::string s = R"sql(
+ALTER TABLE meetings ADD COLUMN next_event INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE participants ADD COLUMN first_joined_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE participants ADD COLUMN in_call_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE participants SET first_joined_at = joined_at,
+  in_call_ms = CASE WHEN status <> 'joined' AND left_at > joined_at
+                    THEN left_at - joined_at ELSE 0 END;
+
+CREATE TABLE webhook_outbox (
+  endpoint   TEXT NOT NULL,               -- the URL, as --webhook-url names it
+  meeting    TEXT NOT NULL,
+  seq        INTEGER NOT NULL,            -- the meeting's event number, from 1
+  id         TEXT NOT NULL DEFAULT '',    -- the event id: '<meeting>.<seq>'
+  type       TEXT NOT NULL DEFAULT '',    -- 'participant.joined', ...
+  at         INTEGER NOT NULL DEFAULT 0,  -- when it happened
+  body       TEXT NOT NULL DEFAULT '',    -- the JSON sent, byte for byte
+  status     TEXT NOT NULL DEFAULT 'pending'
+             CHECK (status = 'pending' OR status = 'delivered' OR status = 'given_up'),
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',    -- of the last failed attempt
+  settled_at INTEGER NOT NULL DEFAULT 0,  -- delivered or given up
+  PRIMARY KEY (endpoint, meeting, seq)
+) WITHOUT ROWID;
+-- What is still to send, in the order it is sent; settled events by age, to prune.
+CREATE INDEX webhook_outbox_pending ON webhook_outbox (at, meeting, seq, endpoint)
+  WHERE status = 'pending';
+CREATE INDEX webhook_outbox_settled ON webhook_outbox (settled_at) WHERE status <> 'pending';
+)sql";
+
+  // One row per ended meeting and participant who ever joined it.
+  s += "\nCREATE VIEW call_records AS\nSELECT p.meeting, p.user,\n";
+  s += "       " + iso("p.first_joined_at") + " AS joined_at,\n";
+  s += "       " + iso("p.left_at") + " AS left_at,\n";
+  s += R"sql(       p.in_call_ms / 1000 AS seconds,
+       MAX(0, m.ended_at - m.created_at) / 1000 AS meeting_duration_s,
+       m.end_reason,
+)sql";
+  s += "       " + iso("m.ended_at") + " AS ended_at\n";
+  s += R"sql(FROM participants p JOIN meetings m ON m.id = p.meeting
+WHERE m.status = 'ended' AND p.first_joined_at > 0
+ORDER BY m.ended_at, p.meeting, p.join_order;
+)sql";
+
+  s += "\nCREATE VIEW webhook_backlog AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
+  s += "       " + iso("w.at") + " AS at,\n";
+  s += "       ROUND((" + std::string{now_ms} + " - w.at) / 1000.0, 1) AS age_s\n";
+  s += "FROM webhook_outbox w WHERE w.status = 'pending' ORDER BY w.at, w.meeting, w.seq;\n";
+
+  s += "\nCREATE VIEW webhook_failures AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
+  s += "       " + iso("w.at") + " AS at,\n";
+  s += "       w.attempts, w.last_error,\n";
+  s += "       " + iso("w.settled_at") + " AS given_up_at\n";
+  s += "FROM webhook_outbox w WHERE w.status = 'given_up'\n"
+       "ORDER BY w.settled_at DESC, w.meeting, w.seq;\n";
+  return s;
+}
+
 std::vector<migration> make_migrations() {
   return {
     {1, "tables and indexes", v1_tables},
     {2, "operator views", v2_views()},
     {3, "the meeting's last host", v3_meeting_host},
     {4, "failed logins and removed users", v4_login_guards()},
+    {5, "webhook outbox and call records", v5_webhooks()},
   };
 }
 

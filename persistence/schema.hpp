@@ -7,15 +7,17 @@
 // binary would not know what its columns mean.
 //
 // The base tables hold the node's state row by row (docs/database.md):
-//   meetings, participants, invitations, users, devices, request_log, node_meta
+//   meetings, participants, invitations, users, devices, request_log, node_meta,
+//   login_failures, removed_users, webhook_outbox
 // Times are INTEGER unix milliseconds in columns named *_at / *_deadline
 // (0 = none), enums are readable TEXT ('host', 'ringing', 'active'), flags are
 // 0/1. The views are for operators reading the database with `sqlite3`:
 //   active_meetings, ended_meetings, meeting_participants,
-//   ringing_invitations, online_devices, pending_timers
+//   ringing_invitations, online_devices, pending_timers, throttled_logins,
+//   recently_removed_users, call_records, webhook_backlog, webhook_failures
 // with ISO-8601 UTC times (NULL where a time is 0). Secrets (channel_key,
 // password_hash, the replies in request_log) stay in the base tables and
-// appear in no view.
+// appear in no view; nor do the webhook bodies (webhook_outbox.body).
 #pragma once
 
 #include "persistence/migration.hpp"

@@ -158,7 +158,8 @@ private:
 };
 
 /// The meetings a changeset writes rows of (meeting, participant,
-/// invitation rows): what its commit must be fenced by.
+/// invitation rows, webhook events of the outbox): what its commit must be
+/// fenced by.
 std::set<std::string> meetings_written(const changeset& cs);
 
 } // namespace meetingd

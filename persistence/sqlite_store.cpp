@@ -9,10 +9,13 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <stdexcept>
 #include <unordered_map>
 
 #include <fcntl.h>
@@ -525,6 +528,8 @@ std::size_t sqlite_store::prune(unix_ms requests_before, unix_ms ended_before) {
       ended_before);
   run("DELETE FROM meetings WHERE status = 'ended' AND ended_at < ?1",
       ended_before);
+  // Webhook events by their own age: a pending one stays, whatever its meeting.
+  run("DELETE FROM webhook_outbox WHERE status <> 'pending' AND settled_at < ?1", ended_before);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
@@ -534,6 +539,44 @@ std::size_t sqlite_store::prune(unix_ms requests_before, unix_ms ended_before) {
     return 0;
   }
   return deleted;
+}
+
+std::vector<webhook_record> sqlite_store::pending_webhooks(const std::vector<int>& shards,
+                                                           int count, std::size_t limit) {
+  // SQLite has no md5(): the shards are picked here (in_shards) as the rows
+  // come, in order, instead of in the query.
+  bool every = shards.empty() && count == 0;
+  auto sql = "SELECT " + rows::joined(rows::webhook_cols)
+             + " FROM webhook_outbox WHERE status = 'pending'"
+               " ORDER BY at, meeting, seq, endpoint"
+             + (every ? " LIMIT ?1" : "");
+  std::vector<webhook_record> out;
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+  if (rc == SQLITE_OK && every)
+    rc = sqlite3_bind_int64(stmt, 1, static_cast<std::int64_t>(
+                                       std::min<std::size_t>(limit, INT64_MAX)));
+  while (rc == SQLITE_OK && out.size() < limit) {
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE)
+      break;
+    if (step != SQLITE_ROW) {
+      rc = step;
+      break;
+    }
+    reader r{stmt};
+    webhook_record w;
+    rows::read(r, w);
+    if (in_shards(w.meeting, shards, count))
+      out.push_back(std::move(w));
+  }
+  std::optional<store_error> err;
+  if (rc != SQLITE_OK)
+    err = failure(rc, "reading the webhook outbox");
+  sqlite3_finalize(stmt);
+  if (err)
+    throw std::runtime_error(err->what);
+  return out;
 }
 
 std::optional<store_error> sqlite_store::set_clean_shutdown(bool clean) {

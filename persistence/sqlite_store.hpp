@@ -43,6 +43,8 @@ public:
     return path_;
   }
   std::size_t prune(unix_ms requests_before, unix_ms ended_before) override;
+  std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
+                                               std::size_t limit) override;
   std::optional<store_error> set_clean_shutdown(bool clean) override;
   std::optional<store_error> checkpoint() override;
   bool log_checkpoint_due(bool idle) const override {

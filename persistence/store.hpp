@@ -103,10 +103,11 @@ public:
   virtual std::size_t prune(unix_ms requests_before, unix_ms ended_before) = 0;
 
   /// Webhook events still pending (docs/protocol.md §13), at most `limit`,
-  /// ordered by (at, meeting, seq): of the meetings in `shards` (of `count`),
-  /// or of every meeting if `shards` is empty and `count` is 0. What the
-  /// delivery actor (gateway/webhook_actor.*) picks up at start, and again
-  /// for shards it adopts.
+  /// ordered by (at, meeting, seq, endpoint): of the meetings in `shards`
+  /// (of `count`), or of every meeting if `shards` is empty and `count` is 0
+  /// (`in_shards`). What the delivery actor (gateway/webhook_actor.*) picks
+  /// up at start, and again for shards it adopts. Throws std::runtime_error
+  /// (naming the database and what failed) if the outbox cannot be read.
   virtual std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
                                                        std::size_t limit) = 0;
 
@@ -138,6 +139,11 @@ public:
   /// What the store is, for logs: the file, or the URI without secrets.
   virtual std::string describe() const = 0;
 };
+
+/// Whether `meeting` is in one of `shards` (of `count`, actors/core/shards.hpp);
+/// any meeting is when `shards` is empty and `count` is 0 (a node without
+/// shards), none is when `shards` is empty otherwise (a node holding none).
+bool in_shards(const std::string& meeting, const std::vector<int>& shards, int count);
 
 /// How a SQLite connection uses memory and its write-ahead log
 /// (docs/benchmarks.md, "Cost per command", has the measurements).

@@ -9,6 +9,7 @@
 #include <caf/sec.hpp>
 
 #include <algorithm>
+#include <exception>
 #include <set>
 
 #include <time.h>
@@ -348,6 +349,25 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
       if (shards.empty())
         return state.db->load(wall_now() - state.cfg.request_ttl.count(), ended_since);
       return state.db->load_shards(shards, count, ended_since);
+    },
+    [=](outbox_atom, std::uint64_t limit) -> std::vector<webhook_record> {
+      auto& state = self->state;
+      // The shards this node holds, or every meeting on a node without shards.
+      std::vector<int> shards;
+      int count = 0;
+      if (state.cfg.shards) {
+        count = state.cfg.shards->count();
+        for (auto& held : state.cfg.shards->held())
+          shards.push_back(held.first);
+      }
+      try {
+        return state.db->pending_webhooks(shards, count, static_cast<std::size_t>(limit));
+      } catch (const std::exception& e) {
+        MD_LOG_WARN("store.outbox_failed", log::kv("error", e.what()),
+                    log::kv("effect", "pending webhook events are not handed to the sender "
+                                      "now; they stay in the outbox for the next request"));
+        return {};
+      }
     },
     [=](stats_atom) -> store_stats {
       auto s = self->state.stats;

@@ -16,6 +16,9 @@ constexpr const char* sdk_event_names[] = {
   "audio_muted", "audio_unmuted", "video_muted",  "video_unmuted"};
 constexpr const char* token_scheme_names[] = {"channel", "appkey"};
 constexpr const char* webhook_status_names[] = {"pending", "delivered", "given_up"};
+constexpr const char* webhook_type_names[] = {"meeting.created", "participant.joined",
+                                             "participant.left", "invitation.answered",
+                                             "meeting.ended"};
 
 } // namespace
 
@@ -43,6 +46,9 @@ const char* to_string(token_scheme x) {
 const char* to_string(webhook_status x) {
   return name_of(webhook_status_names, x);
 }
+const char* to_string(webhook_type x) {
+  return name_of(webhook_type_names, x);
+}
 
 std::optional<role> parse_role(std::string_view x) {
   return parse_by_name<role>(role_names, x);
@@ -67,6 +73,9 @@ std::optional<token_scheme> parse_token_scheme(std::string_view x) {
 }
 std::optional<webhook_status> parse_webhook_status(std::string_view x) {
   return parse_by_name<webhook_status>(webhook_status_names, x);
+}
+std::optional<webhook_type> parse_webhook_type(std::string_view x) {
+  return parse_by_name<webhook_type>(webhook_type_names, x);
 }
 
 } // namespace meetingd

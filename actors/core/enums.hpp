@@ -39,6 +39,14 @@ enum class token_scheme : std::uint8_t { channel, appkey };
 
 /// Where a webhook event is in its delivery to one endpoint (docs/protocol.md §13).
 enum class webhook_status : std::uint8_t { pending, delivered, given_up };
+/// What a webhook event reports ("meeting.created", ...).
+enum class webhook_type : std::uint8_t {
+  meeting_created,
+  participant_joined,
+  participant_left,
+  invitation_answered,
+  meeting_ended,
+};
 
 const char* to_string(role x);
 const char* to_string(invite_policy x);
@@ -48,6 +56,7 @@ const char* to_string(meeting_status x);
 const char* to_string(sdk_event x);
 const char* to_string(token_scheme x);
 const char* to_string(webhook_status x);
+const char* to_string(webhook_type x);
 std::optional<role> parse_role(std::string_view x);
 std::optional<invite_policy> parse_invite_policy(std::string_view x);
 std::optional<participant_status> parse_participant_status(std::string_view x);
@@ -56,6 +65,7 @@ std::optional<meeting_status> parse_meeting_status(std::string_view x);
 std::optional<sdk_event> parse_sdk_event(std::string_view x);
 std::optional<token_scheme> parse_token_scheme(std::string_view x);
 std::optional<webhook_status> parse_webhook_status(std::string_view x);
+std::optional<webhook_type> parse_webhook_type(std::string_view x);
 
 /// Looks `x` up in a table of names indexed by the enum's value.
 template <class Enum, std::size_t N>

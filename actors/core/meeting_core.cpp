@@ -75,6 +75,18 @@ public:
     out_.memberships.push_back({user, joined});
   }
 
+  /// Records a webhook event (docs/protocol.md §13) as the meeting's next
+  /// one, if the node sends webhooks at all.
+  void notify(webhook_event ev) {
+    if (!settings().webhooks)
+      return;
+    ev.meeting = m_.id;
+    ev.seq = m_.next_event++;
+    ev.at = now();
+    touch_meeting();
+    out_.webhooks.push_back(std::move(ev));
+  }
+
   effects& out() {
     return out_;
   }
@@ -120,6 +132,8 @@ effects merge(effects earlier, effects later) {
   earlier.delete_channel = earlier.delete_channel || later.delete_channel;
   if (!later.end_note.empty())
     earlier.end_note = std::move(later.end_note);
+  for (auto& w : later.webhooks)
+    earlier.webhooks.push_back(std::move(w));
   return earlier;
 }
 
@@ -163,6 +177,41 @@ proto::event participant_event(const participant& p) {
 }
 
 // -- queries ---------------------------------------------------------------------
+
+/// What the backend hears when an invitation stops ringing.
+const char* outcome_of(invitation_status status) {
+  return status == invitation_status::timed_out ? "timeout" : to_string(status);
+}
+
+/// Takes a ringing invitation out of ringing with `status`: the row and the
+/// webhook event; what the devices hear differs by cause and is the caller's.
+void close_invitation(step& st, invitation& inv, invitation_status status) {
+  inv.status = status;
+  inv.answered_at = st.now();
+  st.touch(inv);
+  webhook_event ev;
+  ev.type = webhook_type::invitation_answered;
+  ev.user = inv.invitee;
+  ev.inviter = inv.inviter;
+  ev.outcome = outcome_of(status);
+  st.notify(std::move(ev));
+}
+
+/// Closes a participant's stint in the call (it left, was removed, or the
+/// meeting ended): its time counts towards the call record.
+void close_stint(step& st, participant& p, const std::string& reason) {
+  p.left_at = st.now();
+  p.left_reason = reason;
+  p.in_call_ms += std::max<std::int64_t>(0, p.left_at - p.joined_at);
+  p.grace_deadline = 0;
+  p.token_warn_at = 0;
+  st.touch(p);
+  webhook_event ev;
+  ev.type = webhook_type::participant_left;
+  ev.user = p.user;
+  ev.reason = reason;
+  st.notify(std::move(ev));
+}
 
 participant* find_participant(meeting& m, const std::string& user) {
   auto i = m.participants.find(user);
@@ -288,13 +337,9 @@ void remove_participant(step& st, participant& p, participant_status status,
                         const std::string& reason) {
   bool was_host = p.r == role::host;
   p.status = status;
-  p.left_at = st.now();
-  p.left_reason = reason;
-  p.grace_deadline = 0;
-  p.token_warn_at = 0;
+  close_stint(st, p, reason);
   if (was_host)
     p.r = role::member;
-  st.touch(p);
   st.membership(p.user, false);
   st.emit_to_participants(user_event(event_kind::left, p.user, reason));
   if (was_host)
@@ -304,7 +349,7 @@ void remove_participant(step& st, participant& p, participant_status status,
 
 /// Puts `user` into the meeting (first join or rejoin) with fresh
 /// credentials; tells the others.
-proto::credentials admit(step& st, const std::string& user) {
+proto::credentials admit(step& st, const std::string& user, const std::string& client) {
   auto& m = st.m();
   auto [it, is_new] = m.participants.try_emplace(user);
   auto& p = it->second;
@@ -317,6 +362,8 @@ proto::credentials admit(step& st, const std::string& user) {
   }
   p.status = participant_status::joined;
   p.joined_at = st.now();
+  if (p.first_joined_at == 0)
+    p.first_joined_at = p.joined_at;
   p.left_at = 0;
   p.left_reason.clear();
   p.online = true;
@@ -327,6 +374,11 @@ proto::credentials admit(step& st, const std::string& user) {
     st.touch_meeting();
   }
   auto creds = issue(st, p);
+  webhook_event ev;
+  ev.type = webhook_type::participant_joined;
+  ev.user = user;
+  ev.device = client;
+  st.notify(std::move(ev));
   st.membership(user, true);
   st.emit_to_participants(user_event(event_kind::joined, user), user);
   ensure_host(st);
@@ -343,18 +395,12 @@ void end_meeting(step& st, const std::string& reason) {
     told.push_back(id);
     st.membership(id, false);
     p.status = participant_status::left;
-    p.left_at = st.now();
-    p.left_reason = "ended";
-    p.grace_deadline = 0;
-    p.token_warn_at = 0;
-    st.touch(p);
+    close_stint(st, p, "ended");
   }
   for (auto& [id, inv] : m.invitations) {
     if (inv.status != invitation_status::ringing)
       continue;
-    inv.status = invitation_status::canceled;
-    inv.answered_at = st.now();
-    st.touch(inv);
+    close_invitation(st, inv, invitation_status::canceled);
     if (std::find(told.begin(), told.end(), id) == told.end())
       told.push_back(id);
   }
@@ -368,6 +414,7 @@ void end_meeting(step& st, const std::string& reason) {
   m.expiry_warn_at = 0;
   st.touch_meeting();
   st.out().delete_channel = !m.channel_deleted;
+  st.notify(call_record_of(m));
 }
 
 /// Rings `user`: a ringing invitation and event.invite to their online devices.
@@ -426,9 +473,7 @@ void invite_all(step& st, const std::string& inviter,
 /// devices that the call was answered on `client`.
 void answer_invitation(step& st, invitation& inv, invitation_status status,
                        const std::string& client) {
-  inv.status = status;
-  inv.answered_at = st.now();
-  st.touch(inv);
+  close_invitation(st, inv, status);
   auto ev = make_event(event_kind::answered_elsewhere);
   ev.by = client;
   st.emit({inv.invitee}, std::move(ev), client);
@@ -504,7 +549,7 @@ effects on_join(meeting& m, const caller& who, const core_context& ctx) {
     answer_invitation(st, *inv, invitation_status::accepted, who.client);
     st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
   }
-  auto creds = admit(st, who.user);
+  auto creds = admit(st, who.user, who.client);
   st.reply_ok(join_data_of(m, std::move(creds)));
   return st.finish();
 }
@@ -590,7 +635,7 @@ effects on_accept(meeting& m, const caller& who, const core_context& ctx) {
   step st{m, ctx};
   answer_invitation(st, *inv, invitation_status::accepted, who.client);
   st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
-  st.reply_ok(proto::credentials_data{admit(st, who.user)});
+  st.reply_ok(proto::credentials_data{admit(st, who.user, who.client)});
   return st.finish();
 }
 
@@ -632,9 +677,7 @@ effects on_cancel(meeting& m, const caller& who, const proto::command& cmd,
     return refused(refusal::no_invitation, "there is no ringing invitation to cancel");
   step st{m, ctx};
   for (auto inv : targets) {
-    inv->status = invitation_status::canceled;
-    inv->answered_at = st.now();
-    st.touch(*inv);
+    close_invitation(st, *inv, invitation_status::canceled);
     auto ev = make_event(event_kind::canceled);
     ev.by = who.user;
     st.emit({inv->invitee}, std::move(ev));
@@ -797,7 +840,7 @@ effects on_rtc_event(meeting& m, const caller& who, const proto::command& cmd,
       step st{m, ctx};
       answer_invitation(st, *inv, invitation_status::accepted, who.client);
       st.emit({inv->inviter}, user_event(event_kind::accepted, who.user));
-      admit(st, who.user);
+      admit(st, who.user, who.client);
       // The device entered with the invitation's credentials: those are the
       // session and token expiry it holds.
       auto& joined = m.participants.at(who.user);
@@ -878,7 +921,13 @@ effects create_meeting(meeting& m, const std::string& id,
   host.rtc_user = rtc::rtc_user_id(who.user);
   host.r = role::host;
   host.order = m.next_order++;
-  auto creds = admit(st, who.user);
+  webhook_event created;
+  created.type = webhook_type::meeting_created;
+  created.host = who.user;
+  created.title = m.title;
+  created.channel = m.channel.id;
+  st.notify(std::move(created));
+  auto creds = admit(st, who.user, who.client);
   proto::create_data data;
   data.meeting = m.id;
   data.channel = m.channel.id;
@@ -996,9 +1045,7 @@ effects finish_kick(meeting& m, const caller& who, const proto::command& cmd,
   }
   if (auto inv = find_invitation(m, p->user);
       inv && inv->status == invitation_status::ringing) {
-    inv->status = invitation_status::canceled;
-    inv->answered_at = st.now();
-    st.touch(*inv);
+    close_invitation(st, *inv, invitation_status::canceled);
   }
   auto ev = make_event(event_kind::kicked);
   ev.by = by;
@@ -1040,9 +1087,7 @@ effects fire_due_timers(meeting& m, const core_context& ctx) {
   for (auto& [id, inv] : m.invitations) {
     if (inv.status != invitation_status::ringing || inv.ring_deadline > now)
       continue;
-    inv.status = invitation_status::timed_out;
-    inv.answered_at = now;
-    st.touch(inv);
+    close_invitation(st, inv, invitation_status::timed_out);
     st.emit({inv.inviter, inv.invitee},
             user_event(event_kind::invite_timeout, inv.invitee));
   }
@@ -1227,6 +1272,23 @@ meeting_update update_of(const meeting& m, std::vector<membership_change> change
       ++u.ringing;
   u.memberships = std::move(changes);
   return u;
+}
+
+webhook_event call_record_of(const meeting& m) {
+  webhook_event ev;
+  ev.type = webhook_type::meeting_ended;
+  ev.reason = m.end_reason;
+  ev.duration_s = std::max<std::int64_t>(0, m.ended_at - m.created_at) / 1000;
+  std::vector<const participant*> joined;
+  for (auto& [id, p] : m.participants)
+    if (p.first_joined_at != 0)
+      joined.push_back(&p);
+  // In the order they first joined, as the call_records view lists them.
+  std::sort(joined.begin(), joined.end(),
+            [](const participant* a, const participant* b) { return a->order < b->order; });
+  for (auto* p : joined)
+    ev.seconds.emplace_back(p->user, p->in_call_ms / 1000);
+  return ev;
 }
 
 changeset full_changeset(const meeting& m) {

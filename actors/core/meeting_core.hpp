@@ -14,6 +14,7 @@
 #include "actors/core/refusals.hpp"
 #include "actors/core/rtc_outcome.hpp"
 #include "actors/core/changes.hpp"
+#include "actors/core/webhook_event.hpp"
 
 #include <functional>
 #include <optional>
@@ -81,6 +82,10 @@ struct effects {
   /// The `reason` an admin gave to admin.meeting.end: the operator's note,
   /// for the node's log; the meeting's end_reason stays "admin".
   std::string end_note;
+  /// What the application's backend is told (only with
+  /// meeting_settings::webhooks), in order: the actor puts each into the
+  /// outbox in the same commit as `changes`.
+  std::vector<webhook_event> webhooks;
 
   /// A refusal: the reply, nothing changed.
   static effects refusal(std::optional<proto::reply> r) {
@@ -176,6 +181,12 @@ proto::credentials make_credentials(const meeting& m, const std::string& user,
 
 /// The directory's view of the meeting after a step.
 meeting_update update_of(const meeting& m, std::vector<membership_change> changes);
+
+/// The meeting.ended webhook event of an ended meeting: its reason, its
+/// duration and, per user who ever joined, the whole seconds they were in
+/// the call (a call detail record; the call_records SQL view gives the same,
+/// docs/database.md). Not yet numbered.
+webhook_event call_record_of(const meeting& m);
 
 /// All rows of a meeting as one changeset (for tests and recovery checks).
 changeset full_changeset(const meeting& m);

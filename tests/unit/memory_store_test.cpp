@@ -4,6 +4,7 @@
 // Anything the actors may rely on is pinned here once, so they cannot drift
 // apart. Properties of one store (file mode, WAL, migrations, views, crash
 // safety, reconnects) are in sqlite_store_test.cpp and pg_store_test.cpp.
+#include "actors/core/shards.hpp"
 #include "persistence/memory_store.hpp"
 #include "persistence/store.hpp"
 #ifdef MEETINGD_STORE_CONTRACT_ON_PG
@@ -13,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -94,6 +96,7 @@ meeting_record sample_meeting(const std::string& id) {
   m.max_participants = 12;
   m.channel_deleted = false;
   m.next_order = 3;
+  m.next_event = 9;
   return m;
 }
 
@@ -126,6 +129,8 @@ participant sample_participant(const std::string& user, role r) {
   p.session = "sess-" + user;
   p.token_expires_at = 1700086400000;
   p.token_warn_at = 1700086100000;
+  p.first_joined_at = 1700000000500;
+  p.in_call_ms = 61500;
   return p;
 }
 
@@ -214,13 +219,13 @@ void expect_same(const channel_info& a, const channel_info& b) {
 void expect_same(const meeting_record& a, const meeting_record& b) {
   EXPECT_SAME_FIELDS(a, b, id, title, creator, host, channel, scheme, status, end_reason,
                      created_at, expires_at, ended_at, idle_deadline, expiry_warn_at, locked,
-                     policy, max_participants, channel_deleted, next_order);
+                     policy, max_participants, channel_deleted, next_order, next_event);
 }
 
 void expect_same(const participant& a, const participant& b) {
   EXPECT_SAME_FIELDS(a, b, user, rtc_user, r, status, order, joined_at, left_at, left_reason,
                      kicked_by, audio_muted, video_muted, online, network_lost, grace_deadline,
-                     session, token_expires_at, token_warn_at);
+                     session, token_expires_at, token_warn_at, first_joined_at, in_call_ms);
 }
 
 void expect_same(const invitation& a, const invitation& b) {
@@ -238,6 +243,43 @@ void expect_same(const device_record& a, const device_record& b) {
 
 void expect_same(const request_record& a, const request_record& b) {
   EXPECT_SAME_FIELDS(a, b, client, id, reply, at);
+}
+
+void expect_same(const webhook_record& a, const webhook_record& b) {
+  EXPECT_SAME_FIELDS(a, b, endpoint, meeting, seq, id, type, at, body, status, attempts,
+                     last_error, settled_at);
+}
+
+/// A pending event of `meeting` for `endpoint`.
+webhook_record sample_webhook(const std::string& endpoint, const std::string& meeting,
+                              std::int64_t seq, unix_ms at) {
+  webhook_record w;
+  w.endpoint = endpoint;
+  w.meeting = meeting;
+  w.seq = seq;
+  w.id = meeting + "." + std::to_string(seq);
+  w.type = "participant.joined";
+  w.at = at;
+  w.body = R"({"id":")" + w.id + R"(","type":"participant.joined","data":{"user":"ann\tü"}})";
+  return w;
+}
+
+/// The same row as settled: status, attempts, error, when.
+webhook_record settled(webhook_record w, webhook_status status, int attempts,
+                       const std::string& error, unix_ms at) {
+  w.status = status;
+  w.attempts = attempts;
+  w.last_error = error;
+  w.settled_at = at;
+  return w;
+}
+
+/// "meeting.seq@endpoint" of each row, in order.
+std::vector<std::string> keys_of(const std::vector<webhook_record>& rows) {
+  std::vector<std::string> out;
+  for (auto& w : rows)
+    out.push_back(w.meeting + "." + std::to_string(w.seq) + "@" + w.endpoint);
+  return out;
 }
 
 template <class Rows, class Key>
@@ -545,7 +587,9 @@ TYPED_TEST(store_contract, delete_requests_of_forgets_one_clients_replies_only) 
 
 TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
   auto m = sample_meeting("m-1");
-  ASSERT_FALSE(this->apply({this->set_of(change::put_meeting{m})}));
+  auto event = sample_webhook("https://a.example/hook", m.id, 1, 10);
+  ASSERT_FALSE(
+    this->apply({this->set_of(change::put_meeting{m}, change::put_webhook{event})}));
   auto changed = m;
   changed.title = "changed";
   // The second changeset writes a participant of a meeting that does not
@@ -556,7 +600,9 @@ TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
     change::put_user{sample_user("u")},
     change::put_device{sample_device("c", "u", 5)},
     change::put_request{sample_request("r-1", 100)}, change::delete_meeting{"m-1"},
-    change::put_login_failures{{"u", 1, 5}}, change::put_removed_user{{"v", 5}});
+    change::put_login_failures{{"u", 1, 5}}, change::put_removed_user{{"v", 5}},
+    change::put_webhook{sample_webhook("https://a.example/hook", "m-2", 1, 20)},
+    change::settle_webhook{settled(event, webhook_status::delivered, 1, "", 30)});
   auto bad = this->set_of(
     change::put_participant{"m-missing", sample_participant("eve", role::host)});
   auto err = this->apply({good, bad});
@@ -575,12 +621,17 @@ TYPED_TEST(store_contract, a_failing_batch_applies_nothing) {
   EXPECT_TRUE(s.requests.empty());
   EXPECT_TRUE(s.login_failures.empty());
   EXPECT_TRUE(s.removed_users.empty());
+  auto pending = this->db_->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(pending.size(), 1u) << "neither the new event nor the settling is kept";
+  expect_same(pending[0], event);
   // The store stays usable, and the good changeset alone commits.
   ASSERT_FALSE(this->apply({good}));
   s = this->load_all();
   ASSERT_EQ(s.live_meetings.size(), 1u);
   EXPECT_EQ(s.live_meetings[0].id, "m-2");
   EXPECT_EQ(s.users.size(), 1u);
+  EXPECT_EQ(keys_of(this->db_->pending_webhooks({}, 0, 10)),
+            std::vector<std::string>{"m-2.1@https://a.example/hook"});
 }
 
 TYPED_TEST(store_contract, device_seq_never_goes_down) {
@@ -727,6 +778,139 @@ TYPED_TEST(store_contract, prune_deletes_old_requests_and_ended_meetings) {
   s = this->load_all();
   ASSERT_TRUE(live(s, "m-old"));
   EXPECT_TRUE(live(s, "m-old")->participants.empty());
+}
+
+// -- the webhook outbox (docs/protocol.md §13) ------------------------------------
+
+TYPED_TEST(store_contract, a_webhook_event_is_written_once_and_then_only_settled) {
+  const std::string a = "https://a.example/hook";
+  auto first = sample_webhook(a, "m-1", 1, 1700000000100);
+  auto second = sample_webhook(a, "m-1", 2, 1700000000200);
+  ASSERT_FALSE(
+    this->apply({this->set_of(change::put_webhook{first}, change::put_webhook{second})}));
+  // The same key again (a batch applied twice, a bug): the first row stays,
+  // its delivery state included.
+  auto again = first;
+  again.body = "{}";
+  again.type = "meeting.ended";
+  again.at = 5;
+  ASSERT_FALSE(this->apply({this->set_of(change::put_webhook{again})}));
+  auto pending = this->db_->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(pending.size(), 2u);
+  expect_same(pending[0], first);
+  expect_same(pending[1], second);
+  // A failed attempt recorded, then delivery; and a settle of an event that
+  // is not there creates nothing.
+  auto retried = settled(first, webhook_status::pending, 2, "HTTP 503", 0);
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::settle_webhook{retried},
+    change::settle_webhook{settled(second, webhook_status::delivered, 1, "", 1700000000300)},
+    change::settle_webhook{settled(sample_webhook(a, "m-9", 1, 1), webhook_status::given_up, 9,
+                                   "timeout", 1)})}));
+  pending = this->db_->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  expect_same(pending[0], retried);
+  // A settled event is no longer put back to pending by a put of its key.
+  ASSERT_FALSE(this->apply({this->set_of(change::put_webhook{second})}));
+  EXPECT_EQ(this->db_->pending_webhooks({}, 0, 10).size(), 1u);
+  // Every status round-trips (seen through prune, which counts the settled).
+  ASSERT_FALSE(this->apply({this->set_of(change::settle_webhook{
+    settled(retried, webhook_status::given_up, 8, "HTTP 500", 1700000000400)})}));
+  EXPECT_TRUE(this->db_->pending_webhooks({}, 0, 10).empty());
+  EXPECT_EQ(this->db_->prune(0, 1700000000401), 2u);
+}
+
+TYPED_TEST(store_contract, pending_webhooks_come_in_order_up_to_the_limit_and_by_shard) {
+  const std::string a = "https://a.example/hook", b = "https://b.example/hook";
+  changeset cs;
+  // Written out of order: by time, then meeting, then seq, then endpoint.
+  for (int i = 9; i >= 0; --i) {
+    auto meeting = "m-" + std::to_string(i % 5);
+    auto at = 1700000000000 + (i / 5) * 1000; // two per meeting, a second apart
+    for (auto* endpoint : {&b, &a})
+      cs.add(change::put_webhook{sample_webhook(*endpoint, meeting, 1 + i / 5, at)});
+  }
+  cs.add(change::put_webhook{sample_webhook(a, "m-0", 3, 1700000000000)}); // same time as seq 1
+  auto done = sample_webhook(a, "m-1", 7, 1);
+  cs.add(change::put_webhook{done});
+  cs.add(change::settle_webhook{settled(done, webhook_status::delivered, 1, "", 2)});
+  ASSERT_FALSE(this->apply({cs}));
+  std::vector<std::string> all;
+  for (int round = 0; round < 2; ++round)
+    for (int m = 0; m < 5; ++m) {
+      auto meeting = "m-" + std::to_string(m);
+      auto seq = std::to_string(round + 1);
+      all.push_back(meeting + "." + seq + "@" + a);
+      all.push_back(meeting + "." + seq + "@" + b);
+      if (round == 0 && m == 0)
+        all.push_back("m-0.3@" + a);
+    }
+  EXPECT_EQ(keys_of(this->db_->pending_webhooks({}, 0, 100)), all);
+  EXPECT_EQ(keys_of(this->db_->pending_webhooks({}, 0, 3)),
+            std::vector<std::string>(all.begin(), all.begin() + 3));
+  EXPECT_TRUE(this->db_->pending_webhooks({}, 0, 0).empty());
+  // By shard: the meetings of the shards asked for only, in the same order
+  // and under the same limit; a node that holds no shard gets nothing.
+  const int count = 4;
+  for (std::vector<int> shards : {std::vector<int>{0}, {1, 3}, {2}, {0, 1, 2, 3}}) {
+    std::vector<std::string> want;
+    for (auto& key : all)
+      if (std::count(shards.begin(), shards.end(),
+                     shards::shard_of(key.substr(0, key.find('.')), count)))
+        want.push_back(key);
+    EXPECT_EQ(keys_of(this->db_->pending_webhooks(shards, count, 100)), want)
+      << "shards " << ::testing::PrintToString(shards);
+    want.resize(std::min<std::size_t>(want.size(), 2));
+    EXPECT_EQ(keys_of(this->db_->pending_webhooks(shards, count, 2)), want);
+  }
+  EXPECT_TRUE(this->db_->pending_webhooks({}, count, 100).empty());
+}
+
+TYPED_TEST(store_contract, prune_deletes_settled_webhook_events_by_age_and_never_pending_ones) {
+  const std::string a = "https://a.example/hook";
+  auto ended = ended_meeting("m-old", 500, true);
+  auto stuck = sample_webhook(a, ended.id, 1, 100); // pending for ages
+  auto delivered = settled(sample_webhook(a, ended.id, 2, 200), webhook_status::delivered, 1, "",
+                           999);
+  auto at_cutoff = settled(sample_webhook(a, ended.id, 3, 300), webhook_status::delivered, 1, "",
+                           1000);
+  auto given_up = settled(sample_webhook(a, "m-new", 1, 400), webhook_status::given_up, 12,
+                          "HTTP 410", 400);
+  auto recent = settled(sample_webhook(a, "m-new", 2, 500), webhook_status::delivered, 1, "",
+                        5000);
+  changeset cs;
+  cs.add(change::put_meeting{ended});
+  for (auto* w : {&stuck, &delivered, &at_cutoff, &given_up, &recent}) {
+    cs.add(change::put_webhook{sample_webhook(a, w->meeting, w->seq, w->at)});
+    if (w->status != webhook_status::pending)
+      cs.add(change::settle_webhook{*w});
+  }
+  ASSERT_FALSE(this->apply({cs}));
+  // The ended meeting, and the two events settled before the cutoff.
+  EXPECT_EQ(this->db_->prune(0, 1000), 1u + 2u);
+  EXPECT_EQ(this->db_->prune(0, 1000), 0u);
+  auto pending = this->db_->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(pending.size(), 1u) << "a pending event outlives its meeting";
+  expect_same(pending[0], stuck);
+  EXPECT_EQ(this->db_->prune(0, 5001), 2u); // at_cutoff and recent
+  EXPECT_EQ(this->db_->pending_webhooks({}, 0, 10).size(), 1u);
+}
+
+TYPED_TEST(store_contract, deleting_a_meeting_keeps_its_webhook_events) {
+  const std::string a = "https://a.example/hook";
+  auto m = sample_meeting("m-1");
+  auto pending = sample_webhook(a, m.id, 2, 20);
+  auto delivered = sample_webhook(a, m.id, 1, 10);
+  ASSERT_FALSE(this->apply({this->set_of(
+    change::put_meeting{m}, change::put_participant{m.id, sample_participant("x", role::host)},
+    change::put_webhook{delivered}, change::put_webhook{pending},
+    change::settle_webhook{settled(delivered, webhook_status::delivered, 1, "", 30)})}));
+  ASSERT_FALSE(this->apply({this->set_of(change::delete_meeting{m.id})}));
+  EXPECT_TRUE(this->load_all().live_meetings.empty());
+  auto left = this->db_->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(left.size(), 1u);
+  expect_same(left[0], pending);
+  EXPECT_EQ(this->db_->prune(0, 31), 1u) << "the delivered one, pruned by its own age";
 }
 
 TYPED_TEST(store_contract, clean_shutdown_flag) {

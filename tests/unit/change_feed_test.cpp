@@ -1,8 +1,8 @@
 // The change feed's payloads (persistence/change_feed.*): what other nodes
 // keep of a commit comes back as the same changes, escaped text included;
-// a stored reply travels as its key only; rows no other node keeps stay
-// home; a large batch is split under PostgreSQL's limit; anything else is
-// refused.
+// a stored reply travels as its key only; rows no other node keeps (failed
+// logins, webhook events) stay home; a large batch is split under
+// PostgreSQL's limit; anything else is refused.
 #include "persistence/change_feed.hpp"
 
 #include <gtest/gtest.h>
@@ -17,16 +17,28 @@ TEST(change_feed, the_rows_other_nodes_keep_come_back_as_the_same_changes) {
   m.creator = "ann";
   m.status = meeting_status::active;
   m.created_at = 1700000000000;
+  m.host = "ann";
+  m.next_event = 17;
   cs.add(change::put_meeting{m});
   participant p;
   p.user = "ann";
   p.r = role::host;
   p.audio_muted = true;
+  p.token_warn_at = 1700000099000;
+  p.first_joined_at = 1700000000500;
+  p.in_call_ms = 123456;
   cs.add(change::put_participant{"m-1", p});
   cs.add(change::put_device{device_record{"GID_MEETING_DOWN@@@ann-phone", "ann", 5, 7, true, 9}});
   cs.add(change::put_request{request_record{"c-1", "r-1", "{\"token\":\"secret\"}", 42}});
   cs.add(change::put_device_seq{"c-1", 12});
   cs.add(change::put_login_failures{login_failures_record{"ann", 3, 4}});
+  webhook_record hook;
+  hook.endpoint = "https://backend.example/hook";
+  hook.meeting = "m-1";
+  hook.seq = 1;
+  hook.body = "{\"secret\":1}";
+  cs.add(change::put_webhook{hook});
+  cs.add(change::settle_webhook{hook});
   cs.add(change::delete_meeting{"m-0"});
   auto payloads = change_feed::encode("node-1", {&cs});
   ASSERT_EQ(payloads.size(), 1u);
@@ -34,15 +46,21 @@ TEST(change_feed, the_rows_other_nodes_keep_come_back_as_the_same_changes) {
   auto m2 = change_feed::decode(payloads[0]);
   ASSERT_TRUE(m2);
   EXPECT_EQ(m2->node, "node-1");
-  // Everything but the failed logins (counted per node).
+  // Everything but the failed logins (counted per node) and the webhook
+  // events (sent by the node serving the meeting, from the outbox).
   ASSERT_EQ(m2->changes.size(), 6u);
   auto& pm = std::get<change::put_meeting>(m2->changes[0]);
   EXPECT_EQ(pm.row.title, m.title);
   EXPECT_EQ(pm.row.created_at, m.created_at);
+  EXPECT_EQ(pm.row.host, "ann");
+  EXPECT_EQ(pm.row.next_event, 17);
   auto& pp = std::get<change::put_participant>(m2->changes[1]);
   EXPECT_EQ(pp.meeting, "m-1");
   EXPECT_TRUE(pp.row.audio_muted);
   EXPECT_EQ(pp.row.r, role::host);
+  EXPECT_EQ(pp.row.token_warn_at, 1700000099000);
+  EXPECT_EQ(pp.row.first_joined_at, 1700000000500);
+  EXPECT_EQ(pp.row.in_call_ms, 123456);
   auto& pd = std::get<change::put_device>(m2->changes[2]);
   EXPECT_EQ(pd.row.user, "ann");
   EXPECT_TRUE(pd.row.online);
@@ -73,6 +91,7 @@ TEST(change_feed, a_large_batch_is_split_under_the_payload_limit) {
   EXPECT_EQ(changes, 400u);
   changeset only_local;
   only_local.add(change::put_login_failures{login_failures_record{"ann", 1, 2}});
+  only_local.add(change::settle_webhook{webhook_record{}});
   EXPECT_TRUE(change_feed::encode("n", {&only_local}).empty());
 }
 

@@ -57,7 +57,7 @@ std::string dump(const channel_info& c) {
 std::string dump(const meeting_record& r) {
   const auto& [id, title, creator, host, channel, scheme, status, end_reason, created_at,
                expires_at, ended_at, idle_deadline, expiry_warn_at, locked, policy,
-               max_participants, channel_deleted, next_order] = r;
+               max_participants, channel_deleted, next_order, next_event] = r;
   std::ostringstream o;
   o << "meeting{id=" << id << " title=" << title << " creator=" << creator
     << " host=" << host << " channel=" << dump(channel) << " scheme=" << to_string(scheme)
@@ -66,14 +66,15 @@ std::string dump(const meeting_record& r) {
     << " ended_at=" << ended_at << " idle_deadline=" << idle_deadline
     << " expiry_warn_at=" << expiry_warn_at << " locked=" << locked
     << " policy=" << to_string(policy) << " max=" << max_participants
-    << " channel_deleted=" << channel_deleted << " next_order=" << next_order << "}";
+    << " channel_deleted=" << channel_deleted << " next_order=" << next_order
+    << " next_event=" << next_event << "}";
   return o.str();
 }
 
 std::string dump(const participant& p) {
   const auto& [user, rtc_user, r, status, order, joined_at, left_at, left_reason, kicked_by,
                audio_muted, video_muted, online, network_lost, grace_deadline, session,
-               token_expires_at, token_warn_at] = p;
+               token_expires_at, token_warn_at, first_joined_at, in_call_ms] = p;
   std::ostringstream o;
   o << "participant{user=" << user << " rtc=" << rtc_user << " role=" << to_string(r)
     << " status=" << to_string(status) << " order=" << order
@@ -83,7 +84,7 @@ std::string dump(const participant& p) {
     << " online=" << online << " network_lost=" << network_lost
     << " grace=" << grace_deadline << " session=" << session
     << " token_expires_at=" << token_expires_at << " token_warn_at=" << token_warn_at
-    << "}";
+    << " first_joined_at=" << first_joined_at << " in_call_ms=" << in_call_ms << "}";
   return o.str();
 }
 
@@ -325,6 +326,7 @@ public:
       if (due) {
         EXPECT_EQ(dump(fx.changes), dump(due->changes));
         EXPECT_EQ(fx.events.size(), due->events.size()) << kinds(fx);
+        EXPECT_EQ(fx.webhooks.size(), due->webhooks.size());
         EXPECT_EQ(fx.memberships.size(), due->memberships.size());
         EXPECT_EQ(fx.delete_channel, due->delete_channel);
       } else {
@@ -332,6 +334,7 @@ public:
         EXPECT_TRUE(fx.events.empty()) << kinds(fx);
         EXPECT_TRUE(fx.memberships.empty());
         EXPECT_FALSE(fx.delete_channel);
+        EXPECT_TRUE(fx.webhooks.empty());
       }
       if (refused) {
         EXPECT_TRUE(fx.remove_terminals.empty());
@@ -346,6 +349,38 @@ public:
       EXPECT_FALSE(e.users.empty()) << proto::to_string(e.ev.kind);
       EXPECT_EQ(e.ev.meeting, m.id) << proto::to_string(e.ev.kind);
     }
+    check_webhooks(before, fx);
+  }
+
+  /// Webhook events: only when enabled, numbered on from the meeting's
+  /// counter without gaps, stamped now; all of them are collected in
+  /// `webhooks_seen` for the tests that follow a whole call.
+  std::vector<webhook_event> webhooks_seen;
+  void check_webhooks(const meeting& before, const effects& fx) {
+    if (!s.webhooks) {
+      EXPECT_TRUE(fx.webhooks.empty());
+      return;
+    }
+    auto expected = before.id.empty() ? 1 : before.next_event;
+    for (auto& w : fx.webhooks) {
+      EXPECT_EQ(w.meeting, m.id);
+      EXPECT_EQ(w.seq, expected++);
+      EXPECT_EQ(w.at, now);
+      webhooks_seen.push_back(w);
+    }
+    EXPECT_EQ(m.next_event, expected);
+  }
+  /// The types and subjects of the webhooks seen so far: "participant.left:bob:kicked".
+  names webhook_log() {
+    names out;
+    for (auto& w : webhooks_seen) {
+      std::string line = to_string(w.type);
+      for (auto* part : {&w.user, &w.reason, &w.outcome})
+        if (!part->empty())
+          line += ":" + *part;
+      out.push_back(line);
+    }
+    return out;
   }
 
   effects run(const caller& who, const proto::command& c) {
@@ -376,6 +411,7 @@ public:
     auto fx = create_meeting(m, id, chan, dev(host), c, facts_for(c), ctx());
     EXPECT_OK(fx);
     check_changes(before, m, fx.changes);
+    check_webhooks(before, fx);
     return fx;
   }
 
@@ -2025,6 +2061,103 @@ TEST_F(meeting_core_test, rtc_failure_reply_maps_kinds) {
                                           "", ""});
   EXPECT_EQ(u.code, 503);
   EXPECT_EQ(u.reason, "rtc_unavailable");
+}
+
+// -- webhooks (docs/protocol.md §13) ------------------------------------------------
+
+TEST_F(meeting_core_test, no_webhook_events_when_the_node_sends_none) {
+  create("alice", {"bob"});
+  accept("bob");
+  leave("bob");
+  simple(command_kind::meeting_end, dev("alice"));
+  EXPECT_TRUE(webhooks_seen.empty());
+  EXPECT_EQ(m.next_event, 1);
+}
+
+TEST_F(meeting_core_test, a_whole_call_tells_the_backend_each_step_in_order) {
+  s.webhooks = true;
+  create("alice", {"bob"});
+  ASSERT_EQ(webhooks_seen.size(), 2u);
+  EXPECT_EQ(webhooks_seen[0].host, "alice");
+  EXPECT_EQ(webhooks_seen[0].title, "standup");
+  EXPECT_EQ(webhooks_seen[0].channel, "m-1");
+  EXPECT_EQ(webhooks_seen[1].device, dev("alice").client);
+  now += 5'000;
+  accept("bob", "tablet");
+  EXPECT_EQ(webhooks_seen.back().device, dev("bob", "tablet").client);
+  EXPECT_EQ(webhooks_seen[2].inviter, "alice");
+  now += 60'000;
+  leave("bob");
+  now += 20'000;
+  join("bob");
+  now += 10'500;
+  simple(command_kind::meeting_end, dev("alice"));
+  EXPECT_EQ(webhook_log(),
+            (names{"meeting.created", "participant.joined:alice",
+                   "invitation.answered:bob:accepted", "participant.joined:bob",
+                   "participant.left:bob:left", "participant.joined:bob",
+                   "participant.left:alice:ended", "participant.left:bob:ended",
+                   "meeting.ended:ended"}));
+  // The call record: alice was in for all 95.5 s, bob for 60 s and 10.5 s.
+  auto& ended = webhooks_seen.back();
+  EXPECT_EQ(ended.duration_s, 95);
+  EXPECT_EQ(ended.seconds, (std::vector<std::pair<std::string, std::int64_t>>{
+                             {"alice", 95}, {"bob", 70}}));
+  EXPECT_EQ(p("bob").in_call_ms, 70'500);
+  EXPECT_EQ(p("bob").first_joined_at, t0 + 5'000);
+  EXPECT_EQ(call_record_of(m).seconds, ended.seconds);
+}
+
+TEST_F(meeting_core_test, every_way_an_invitation_stops_ringing_is_an_answer) {
+  s.webhooks = true;
+  s.ring_timeout = 30s;
+  create("alice", {"bob", "carol", "dave", "erin"});
+  decline("bob");
+  cancel("alice", {"carol"});
+  now += 10'000;
+  invite("alice", {"frank"});
+  now += 20'000;
+  tick(); // dave and erin time out; frank rings on
+  kick(dev("alice"), "frank");
+  invite("alice", {"grace"});
+  simple(command_kind::meeting_end, dev("alice"));
+  names answers;
+  for (auto& line : webhook_log())
+    if (line.rfind("invitation.answered", 0) == 0)
+      answers.push_back(line);
+  EXPECT_EQ(answers, (names{"invitation.answered:bob:declined",
+                            "invitation.answered:carol:canceled",
+                            "invitation.answered:dave:timeout",
+                            "invitation.answered:erin:timeout",
+                            "invitation.answered:frank:canceled",
+                            "invitation.answered:grace:canceled"}));
+}
+
+TEST_F(meeting_core_test, a_participant_leaves_kicked_or_offline_as_the_backend_hears_it) {
+  s.webhooks = true;
+  s.presence_grace = 60s;
+  create("alice");
+  join("bob");
+  join("carol");
+  kick(dev("alice"), "bob");
+  presence("carol", false);
+  tick_at(now + 60'000);
+  names lefts;
+  for (auto& line : webhook_log())
+    if (line.rfind("participant.left", 0) == 0)
+      lefts.push_back(line);
+  EXPECT_EQ(lefts, (names{"participant.left:bob:kicked", "participant.left:carol:offline"}));
+  EXPECT_EQ(p("carol").in_call_ms, 60'000);
+}
+
+TEST_F(meeting_core_test, a_refused_command_tells_the_backend_nothing) {
+  s.webhooks = true;
+  create("alice");
+  auto next = m.next_event;
+  auto fx = leave("bob"); // not a participant
+  EXPECT_NE(fx.reply->code, 0);
+  EXPECT_TRUE(fx.webhooks.empty());
+  EXPECT_EQ(m.next_event, next);
 }
 
 } // namespace

@@ -71,6 +71,44 @@ TEST(options, rtc_endpoint_in_clear_only_on_loopback) {
   EXPECT_FALSE(https.setup->rtc_in_clear);
 }
 
+TEST(options, webhooks_need_good_urls_and_a_secret) {
+  auto with = [](std::vector<std::string> urls, std::string secret) {
+    node_config cfg;
+    cfg.app_id = "x";
+    cfg.webhook_urls = std::move(urls);
+    auto keys = rtc_keys();
+    keys.webhook_secret = std::move(secret);
+    checked out;
+    out.setup = make_setup(cfg, keys, out.error);
+    return out;
+  };
+  const std::string secret = "0123456789abcdef0123";
+  auto off = with({}, "");
+  ASSERT_TRUE(off.setup) << off.error;
+  EXPECT_FALSE(off.setup->webhooks.enabled());
+  EXPECT_FALSE(off.setup->env.meeting.webhooks);
+  auto on = with({"https://backend.example.com/hooks", "http://127.0.0.1:8080/"}, secret);
+  ASSERT_TRUE(on.setup) << on.error;
+  EXPECT_TRUE(on.setup->env.meeting.webhooks);
+  EXPECT_EQ(on.setup->env.webhook_urls.size(), 2u);
+  EXPECT_EQ(on.setup->webhooks.secret, secret);
+  for (auto bad : {"ftp://backend/hooks", "http://", "backend.example.com"}) {
+    auto r = with({bad}, secret);
+    EXPECT_FALSE(r.setup) << bad;
+    EXPECT_NE(r.error.find(std::string{"--webhook-url="} + bad), std::string::npos) << r.error;
+  }
+  auto twice = with({"http://a/x", "http://a/x"}, secret);
+  EXPECT_FALSE(twice.setup);
+  EXPECT_NE(twice.error.find("given twice"), std::string::npos) << twice.error;
+  auto no_secret = with({"http://a/x"}, "");
+  EXPECT_FALSE(no_secret.setup);
+  EXPECT_NE(no_secret.error.find("WEBHOOK_SECRET"), std::string::npos) << no_secret.error;
+  auto short_secret = with({"http://a/x"}, "short");
+  EXPECT_FALSE(short_secret.setup);
+  EXPECT_NE(short_secret.error.find("too short"), std::string::npos) << short_secret.error;
+  EXPECT_EQ(short_secret.error.find("short\""), std::string::npos) << "the secret is not echoed";
+}
+
 TEST(options, tls_brokers_need_a_ca) {
   node_config cfg;
   cfg.app_id = "x";

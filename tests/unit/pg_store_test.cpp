@@ -7,6 +7,7 @@
 #include "persistence/pg_connection.hpp"
 #include "persistence/pg_schema.hpp"
 #include "persistence/pg_store.hpp"
+#include "persistence/shard_leases.hpp"
 #include "pg_server/pg_server.hpp"
 
 #include <gtest/gtest.h>
@@ -14,6 +15,9 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <map>
+#include <string>
+#include <vector>
 
 using namespace meetingd;
 
@@ -58,6 +62,28 @@ std::vector<std::string> column(const std::string& uri, const std::string& sql) 
   }
   PQfinish(c);
   return out;
+}
+
+/// Runs a script (one or more commands) on its own connection.
+bool execute(const std::string& uri, const std::string& sql) {
+  PGconn* c = PQconnectdb(uri.c_str());
+  bool ok = PQstatus(c) == CONNECTION_OK;
+  if (ok) {
+    PGresult* r = PQexec(c, sql.c_str());
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
+    PQclear(r);
+  } else {
+    ADD_FAILURE() << PQerrorMessage(c);
+  }
+  PQfinish(c);
+  return ok;
+}
+
+/// An ISO-8601 UTC text of a timestamptz column, as SQLite's views write times.
+std::string utc(const std::string& column) {
+  return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 }
 
 class pg_store_test : public ::testing::Test {
@@ -130,6 +156,38 @@ TEST_F(pg_store_test, the_schema_is_versioned_and_a_second_open_migrates_nothing
   EXPECT_EQ(versions.back(), std::to_string(pg_schema::latest_version()));
 }
 
+TEST_F(pg_store_test, version_4_backfills_the_call_records_of_older_rows) {
+  auto uri = shared_database();
+  // A database left at version 3 by an older meetingd, as its migrate() did.
+  std::string v3 = "CREATE TABLE meetingd_schema (version integer PRIMARY KEY, description text "
+                   "NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n";
+  for (int i = 0; i < 3; ++i) {
+    auto& step = pg_schema::migrations().at(static_cast<std::size_t>(i));
+    v3 += step.sql + ";\nINSERT INTO meetingd_schema (version, description) VALUES ("
+          + std::to_string(step.version) + ", 'old');\n";
+  }
+  ASSERT_TRUE(execute(uri, v3));
+  ASSERT_TRUE(execute(uri, R"sql(
+    INSERT INTO meetings (id, created_at, next_order) VALUES ('m-old', 1000, 4);
+    INSERT INTO participants (meeting, "user", status, join_order, joined_at, left_at) VALUES
+      ('m-old', 'ann', 'joined', 1, 2000, 0),
+      ('m-old', 'bob', 'left', 2, 3000, 65500),
+      ('m-old', 'cid', 'kicked', 3, 4000, 4000);
+  )sql"));
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  EXPECT_EQ(column(uri, "SELECT max(version) FROM meetingd_schema"),
+            std::vector<std::string>{std::to_string(pg_schema::latest_version())});
+  EXPECT_EQ(column(uri, "SELECT \"user\" || ' ' || first_joined_at || '/' || in_call_ms "
+                        "FROM participants ORDER BY \"user\""),
+            (std::vector<std::string>{"ann 2000/0", "bob 3000/62500", "cid 4000/0"}));
+  auto s = db->load(0, 0);
+  ASSERT_FALSE(s.error) << s.error->what;
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].next_event, 1);
+  EXPECT_EQ(s.live_meetings[0].participants.at("bob").in_call_ms, 62500);
+}
+
 TEST_F(pg_store_test, a_database_from_a_newer_meetingd_is_refused) {
   auto uri = shared_database();
   { auto db = open(uri); }
@@ -152,8 +210,133 @@ TEST_F(pg_store_test, the_views_read_as_the_sqlite_ones_with_times_as_timestamps
             std::vector<std::string>{"2023-11-14T22:13:20.000"});
   for (auto view : {"ended_meetings", "meeting_participants", "ringing_invitations",
                     "online_devices", "pending_timers", "throttled_logins",
-                    "recently_removed_users"})
+                    "recently_removed_users", "call_records", "webhook_backlog",
+                    "webhook_failures"})
     EXPECT_EQ(column(uri, std::string{"SELECT count(*) FROM "} + view).size(), 1u) << view;
+}
+
+TEST_F(pg_store_test, call_records_and_webhook_views_read_as_the_sqlite_ones) {
+  auto uri = shared_database();
+  auto db = open(uri);
+  ASSERT_TRUE(db);
+  // As sqlite_store_test's: Ann in the call 90.6 s over two stints, Bob
+  // kicked after 1.999 s, Cid invited and never joined.
+  meeting_record m;
+  m.id = "m-1";
+  m.status = meeting_status::ended;
+  m.end_reason = "ended";
+  m.created_at = 1704164645678; // 2024-01-02T03:04:05.678Z
+  m.ended_at = m.created_at + 125900;
+  participant ann, bob, cid;
+  ann.user = "ann";
+  ann.order = 1;
+  ann.status = participant_status::left;
+  ann.first_joined_at = m.created_at + 100;
+  ann.joined_at = m.created_at + 65900;
+  ann.left_at = m.ended_at;
+  ann.in_call_ms = 90600;
+  bob.user = "bob";
+  bob.order = 2;
+  bob.status = participant_status::kicked;
+  bob.first_joined_at = bob.joined_at = m.created_at + 5000;
+  bob.left_at = bob.joined_at + 1999;
+  bob.in_call_ms = 1999;
+  cid.user = "cid";
+  cid.order = 3;
+  cid.status = participant_status::left;
+  webhook_record lost;
+  lost.endpoint = "https://backend.example/hook";
+  lost.meeting = m.id;
+  lost.seq = 1;
+  lost.id = "m-1.1";
+  lost.type = "participant.left";
+  lost.at = m.created_at;
+  auto waiting = lost;
+  waiting.seq = 2;
+  waiting.id = "m-1.2";
+  waiting.at = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count()
+               - 30000;
+  changeset cs;
+  cs.add(change::put_meeting{m});
+  for (auto* p : {&ann, &bob, &cid})
+    cs.add(change::put_participant{m.id, *p});
+  cs.add(change::put_webhook{lost});
+  cs.add(change::put_webhook{waiting});
+  lost.status = webhook_status::given_up;
+  lost.attempts = 12;
+  lost.last_error = "HTTP 503";
+  lost.settled_at = m.created_at + 3600000;
+  cs.add(change::settle_webhook{lost});
+  ASSERT_FALSE(apply(*db, cs));
+  EXPECT_EQ(column(uri, "SELECT meeting || ' ' || \"user\" || ' ' || " + utc("joined_at")
+                          + " || ' ' || " + utc("left_at")
+                          + " || ' ' || seconds || ' ' || meeting_duration_s || ' ' || end_reason"
+                            " || ' ' || " + utc("ended_at") + " FROM call_records"),
+            (std::vector<std::string>{
+              "m-1 ann 2024-01-02T03:04:05.778Z 2024-01-02T03:06:11.578Z 90 125 ended "
+              "2024-01-02T03:06:11.578Z",
+              "m-1 bob 2024-01-02T03:04:10.678Z 2024-01-02T03:04:12.677Z 1 125 ended "
+              "2024-01-02T03:06:11.578Z"}));
+  EXPECT_EQ(column(uri, "SELECT id || ' ' || type || ' ' || " + utc("at")
+                          + " || ' ' || attempts || ' ' || last_error || ' ' || "
+                          + utc("given_up_at") + " FROM webhook_failures"),
+            std::vector<std::string>{"m-1.1 participant.left 2024-01-02T03:04:05.678Z 12 "
+                                     "HTTP 503 2024-01-02T04:04:05.678Z"});
+  auto backlog = column(uri, "SELECT id || ' ' || age_s FROM webhook_backlog");
+  ASSERT_EQ(backlog.size(), 1u);
+  EXPECT_EQ(backlog[0].substr(0, 6), "m-1.2 ");
+  EXPECT_NEAR(std::stod(backlog[0].substr(6)), 30.0, 5.0);
+}
+
+TEST_F(pg_store_test, webhook_events_are_written_and_settled_only_under_their_meetings_lease) {
+  // Several nodes: a node whose shard moved must not settle (or record) an
+  // event of a meeting another node serves now.
+  auto uri = shared_database();
+  ASSERT_TRUE(open(uri)); // migrates
+  std::string error;
+  auto leases = shard_leases::open(uri, 10s, "a", 2, &error);
+  ASSERT_TRUE(leases) << error;
+  held_shards got;
+  unix_ms until = 0;
+  ASSERT_FALSE(leases->take({0, 1}, 10s, got, until));
+  auto map = std::make_shared<shard_map>(2, "a");
+  map->update(got, {});
+  store_options options;
+  options.fence = map;
+  auto db = open_pg_store(uri, options, &error);
+  ASSERT_TRUE(db) << error;
+  std::map<int, webhook_record> in_shard; // an event of a meeting in each shard
+  for (int i = 0; in_shard.size() < 2; ++i) {
+    webhook_record w;
+    w.endpoint = "https://backend.example/hook";
+    w.meeting = "m-" + std::to_string(i);
+    w.seq = 1;
+    in_shard.emplace(shards::shard_of(w.meeting, 2), w);
+  }
+  changeset put;
+  for (auto& [shard, w] : in_shard)
+    put.add(change::put_webhook{w});
+  ASSERT_FALSE(apply(*db, put));
+  map->lose({1});
+  for (auto& [shard, w] : in_shard) {
+    changeset settle;
+    auto done = w;
+    done.status = webhook_status::delivered;
+    done.settled_at = 1;
+    settle.add(change::settle_webhook{done});
+    auto err = apply(*db, settle);
+    if (shard == 1) {
+      ASSERT_TRUE(err);
+      EXPECT_EQ(err->fenced, std::vector<int>{1});
+    } else {
+      EXPECT_FALSE(err) << err->what;
+    }
+  }
+  auto pending = db->pending_webhooks({}, 0, 10);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].meeting, in_shard.at(1).meeting);
 }
 
 TEST_F(pg_store_test, a_batch_applied_twice_leaves_the_same_state) {

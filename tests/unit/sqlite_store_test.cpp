@@ -268,7 +268,9 @@ TEST_F(sqlite_store_test, migrates_an_empty_file_from_version_0) {
   for (auto name : {"meetings", "participants", "invitations", "users", "devices",
                     "request_log", "node_meta", "active_meetings", "ended_meetings",
                     "meeting_participants", "ringing_invitations", "online_devices",
-                    "pending_timers"})
+                    "pending_timers", "login_failures", "removed_users", "throttled_logins",
+                    "recently_removed_users", "webhook_outbox", "call_records",
+                    "webhook_backlog", "webhook_failures"})
     EXPECT_TRUE(names.count(name)) << name;
 }
 
@@ -288,6 +290,40 @@ TEST_F(sqlite_store_test, migrates_step_by_step_and_keeps_data) {
   EXPECT_EQ(s.live_meetings[0].title, "from v1");
   raw_db raw{path_};
   EXPECT_EQ(raw.scalar("SELECT count(*) FROM active_meetings"), "1");
+}
+
+TEST_F(sqlite_store_test, version_5_backfills_the_call_records_of_older_rows) {
+  {
+    raw_db raw{path_};
+    std::vector<schema::migration> v4(schema::migrations().begin(),
+                                      schema::migrations().begin() + 4);
+    ASSERT_FALSE(schema::migrate(raw.get(), v4));
+    ASSERT_EQ(raw.scalar("PRAGMA user_version"), "4");
+    // Someone still in the call, someone who left after 62.5 s, someone
+    // kicked the instant they joined.
+    ASSERT_TRUE(raw.exec(R"sql(
+      INSERT INTO meetings (id, created_at, next_order) VALUES ('m-old', 1000, 4);
+      INSERT INTO participants (meeting, user, status, join_order, joined_at, left_at) VALUES
+        ('m-old', 'ann', 'joined', 1, 2000, 0),
+        ('m-old', 'bob', 'left', 2, 3000, 65500),
+        ('m-old', 'cid', 'kicked', 3, 4000, 4000);
+    )sql"));
+  }
+  auto db = open();
+  ASSERT_TRUE(db);
+  raw_db raw{path_};
+  std::map<std::string, std::string> got;
+  for (auto& row : raw.rows("SELECT user, first_joined_at || '/' || in_call_ms AS v "
+                            "FROM participants ORDER BY user"))
+    got[row["user"]] = row["v"];
+  EXPECT_EQ(got, (std::map<std::string, std::string>{
+                   {"ann", "2000/0"}, {"bob", "3000/62500"}, {"cid", "4000/0"}}));
+  auto s = db->load(0, 0);
+  ASSERT_FALSE(s.error) << s.error->what;
+  ASSERT_EQ(s.live_meetings.size(), 1u);
+  EXPECT_EQ(s.live_meetings[0].next_event, 1);
+  EXPECT_EQ(s.live_meetings[0].participants.at("bob").in_call_ms, 62500);
+  EXPECT_EQ(s.live_meetings[0].participants.at("ann").first_joined_at, 2000);
 }
 
 TEST_F(sqlite_store_test, a_failing_migration_leaves_the_previous_version) {
@@ -384,8 +420,15 @@ TEST_F(sqlite_store_test, views_show_iso_times_and_no_secrets) {
     raw.expect_one_row("SELECT * FROM pending_timers WHERE kind = 'ring'", {{"user", "carol"}});
   EXPECT_NEAR(std::stod(ring_timer["due_in_s"]), 45.0, 5.0);
   // No view shows a secret, whatever its columns are called.
+  webhook_record hook;
+  hook.endpoint = "https://backend.example/hook";
+  hook.meeting = "m-1";
+  hook.seq = 1;
+  hook.body = R"({"token":"SECRET-IN-BODY"})";
+  ASSERT_FALSE(apply(*db, {one({change::put_webhook{hook}})}));
   for (auto view : {"active_meetings", "ended_meetings", "meeting_participants",
-                    "ringing_invitations", "online_devices", "pending_timers"}) {
+                    "ringing_invitations", "online_devices", "pending_timers", "call_records",
+                    "webhook_backlog", "webhook_failures"}) {
     for (auto& row : raw.rows(std::string{"SELECT * FROM "} + view)) {
       for (auto& [column, value] : row) {
         EXPECT_EQ(value.find("SECRET"), std::string::npos) << view << "." << column;
@@ -394,6 +437,107 @@ TEST_F(sqlite_store_test, views_show_iso_times_and_no_secrets) {
       }
     }
   }
+}
+
+TEST_F(sqlite_store_test, call_records_give_each_users_whole_seconds_in_the_call) {
+  auto db = open();
+  auto m = make_meeting("m-1");
+  m.status = meeting_status::ended;
+  m.end_reason = "ended";
+  m.ended_at = m.created_at + 125900; // 125.9 s after creation
+  // Ann joined first, left after 30.6 s, rejoined and stayed 60 s to the
+  // end: 90.6 s in all. Bob joined second and was kicked 1.999 s later.
+  // Cid was invited and never joined. Dan's meeting is still running.
+  auto ann = make_participant("ann", role::host);
+  ann.order = 1;
+  ann.status = participant_status::left;
+  ann.first_joined_at = m.created_at + 100;
+  ann.joined_at = m.created_at + 65900;
+  ann.left_at = m.ended_at;
+  ann.in_call_ms = 30600 + 60000;
+  auto bob = make_participant("bob", role::member);
+  bob.order = 2;
+  bob.status = participant_status::kicked;
+  bob.first_joined_at = bob.joined_at = m.created_at + 5000;
+  bob.left_at = bob.joined_at + 1999;
+  bob.in_call_ms = 1999;
+  auto cid = make_participant("cid", role::member);
+  cid.order = 3;
+  cid.status = participant_status::left;
+  auto live = make_meeting("m-2");
+  auto dan = make_participant("dan", role::host);
+  dan.first_joined_at = dan.joined_at;
+  ASSERT_FALSE(apply(*db, {one({change::put_meeting{m}, change::put_participant{m.id, bob},
+                                change::put_participant{m.id, ann},
+                                change::put_participant{m.id, cid}, change::put_meeting{live},
+                                change::put_participant{live.id, dan}})}));
+  raw_db raw{path_};
+  auto rows = raw.rows("SELECT * FROM call_records");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0], (std::map<std::string, std::string>{
+                       {"meeting", "m-1"},
+                       {"user", "ann"},
+                       {"joined_at", "2024-01-02T03:04:05.778Z"},
+                       {"left_at", "2024-01-02T03:06:11.578Z"},
+                       {"seconds", "90"},
+                       {"meeting_duration_s", "125"},
+                       {"end_reason", "ended"},
+                       {"ended_at", "2024-01-02T03:06:11.578Z"}}));
+  EXPECT_EQ(rows[1]["user"], "bob");
+  EXPECT_EQ(rows[1]["seconds"], "1");
+  // Who talked how long in meeting m-1, as docs/database.md has it.
+  EXPECT_EQ(raw.scalar("SELECT sum(seconds) FROM call_records WHERE meeting = 'm-1'"), "91");
+}
+
+TEST_F(sqlite_store_test, webhook_views_show_the_backlog_and_the_events_given_up) {
+  auto db = open();
+  auto now = static_cast<unix_ms>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  auto event = [&](const std::string& meeting, std::int64_t seq, unix_ms at) {
+    webhook_record w;
+    w.endpoint = "https://backend.example/hook";
+    w.meeting = meeting;
+    w.seq = seq;
+    w.id = meeting + "." + std::to_string(seq);
+    w.type = "participant.left";
+    w.at = at;
+    w.body = "{}";
+    return w;
+  };
+  auto waiting = event("m-1", 2, now - 30000);
+  auto lost = event("m-1", 1, 1704164645678);
+  auto delivered = event("m-2", 1, now);
+  changeset cs;
+  for (auto* w : {&waiting, &lost, &delivered})
+    cs.add(change::put_webhook{*w});
+  lost.status = webhook_status::given_up;
+  lost.attempts = 12;
+  lost.last_error = "HTTP 503";
+  lost.settled_at = 1704168245678; // an hour later
+  delivered.status = webhook_status::delivered;
+  delivered.attempts = 1;
+  delivered.settled_at = now;
+  cs.add(change::settle_webhook{lost});
+  cs.add(change::settle_webhook{delivered});
+  ASSERT_FALSE(apply(*db, {cs}));
+  raw_db raw{path_};
+  auto backlog = raw.expect_one_row("SELECT * FROM webhook_backlog",
+                                    {{"endpoint", "https://backend.example/hook"},
+                                     {"meeting", "m-1"},
+                                     {"seq", "2"},
+                                     {"id", "m-1.2"},
+                                     {"type", "participant.left"}});
+  EXPECT_EQ(backlog["at"].size(), 24u) << backlog["at"];
+  EXPECT_NEAR(std::stod(backlog["age_s"]), 30.0, 5.0);
+  raw.expect_one_row("SELECT * FROM webhook_failures",
+                     {{"meeting", "m-1"},
+                      {"seq", "1"},
+                      {"id", "m-1.1"},
+                      {"at", "2024-01-02T03:04:05.678Z"},
+                      {"attempts", "12"},
+                      {"last_error", "HTTP 503"},
+                      {"given_up_at", "2024-01-02T04:04:05.678Z"}});
 }
 
 // -- failures -------------------------------------------------------------------

@@ -187,9 +187,19 @@ void run_command(self_ptr self, const meeting_request& req, reply_promise rp) {
     return;
   }
   // A kick: the user leaves the channel first, then the state changes.
+  auto terminals = std::move(fx.remove_terminals);
+  fx.remove_terminals.clear();
+  // Deadlines that had passed when the kick came fired first, in memory:
+  // what they changed commits now, not with the kick, which may be refused.
+  if (!fx.changes.empty() || !fx.events.empty() || !fx.memberships.empty()
+      || fx.delete_channel) {
+    perform(self, std::move(fx), nullptr, nullptr);
+    if (was_active && st.m.status == meeting_status::ended)
+      log_ended(self);
+  }
   begin_outstanding(self);
   self->request(st.links.rtc, caf::infinite, remove_terminals_atom::value,
-                st.m.channel.id, fx.remove_terminals)
+                st.m.channel.id, std::move(terminals))
     .then([self, req, route, rp](rtc::answer& a) mutable {
       bool active_before = self->state.m.status == meeting_status::active;
       auto kicked = complete_kick(self->state.m, req.who, req.cmd, a, context_of(self));

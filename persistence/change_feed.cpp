@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <cstdint>
 #include <poll.h>
 
 namespace meetingd::change_feed {
@@ -63,10 +64,14 @@ struct line_reader {
   std::size_t next = 0;
   std::string* bad = nullptr;
   bool short_line = false;
+  /// Fields from this one on may be missing (read as empty, 0): columns
+  /// that a node of an older version, during a rolling upgrade, does not
+  /// send yet.
+  std::size_t optional_from = SIZE_MAX;
 
   std::string_view view() {
     if (next >= fields.size()) {
-      short_line = true;
+      short_line = short_line || next++ < optional_from;
       return {};
     }
     return fields[next++];
@@ -115,16 +120,30 @@ bool shared(const any_change& change) {
          && !std::holds_alternative<change::settle_webhook>(change);
 }
 
+/// The columns added to a table after the change feed first carried it
+/// (schema version 5 on SQLite, 4 on PostgreSQL: webhooks and call
+/// records), which a line of an older node lacks.
+constexpr std::size_t meeting_cols_added = 1;     // next_event
+constexpr std::size_t participant_cols_added = 2; // first_joined_at, in_call_ms
+
 std::optional<any_change> change_of(rows::statement which, line_reader& r) {
   using namespace rows;
+  // The first field is the statement's name; its columns follow.
+  auto added_last = [&](const std::vector<const char*>& cols, std::size_t added) {
+    r.optional_from = 1 + cols.size() - added;
+  };
   switch (which) {
     case put_meeting: {
       change::put_meeting c;
+      added_last(meeting_cols, meeting_cols_added);
       read(r, c.row);
+      if (r.next > r.fields.size()) // not sent (an older node): the column's default
+        c.row.next_event = meeting_record{}.next_event;
       return c;
     }
     case put_participant: {
       change::put_participant c;
+      added_last(participant_cols, participant_cols_added);
       c.meeting = r.text();
       read(r, c.row);
       return c;

@@ -12,7 +12,10 @@
 // A notification is at most ~8000 bytes: a batch is split over as many as it
 // needs. The format is the node id, then one line per change: the name of
 // the statement that wrote it and its parameters as the store binds them
-// (persistence/rows.hpp), tab-separated, with \\, \t and \n escaped.
+// (persistence/rows.hpp), tab-separated, with \\, \t and \n escaped. A
+// meeting or participant line may lack the columns added with webhooks
+// (a node of the previous version during a rolling upgrade): they read as
+// their defaults.
 //
 // The listener has its own connection and thread; what it hears it hands to
 // a callback (the node sends it on to its actors). If its connection drops,

@@ -273,7 +273,7 @@ SELECT s.owner AS node, count(*) AS shards, min(s.epoch) AS min_epoch, max(s.epo
 FROM shards s GROUP BY s.owner ORDER BY s.owner;
 )sql";
 
-// Version 4: webhooks to the application's backend (docs/protocol.md §13)
+// Version 4: webhooks to the application's backend (docs/protocol.md §15)
 // and call records, as SQLite's version 5 (persistence/schema.cpp, which
 // says what the backfill of older rows approximates), with the same views.
 std::string v4_webhooks() {
@@ -328,7 +328,7 @@ ORDER BY m.ended_at, p.meeting, p.join_order;
   s += "\nCREATE VIEW webhook_failures AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
   s += "       " + ts("w.at") + " AS at,\n";
   s += "       w.attempts, w.last_error,\n";
-  s += "       " + ts("w.settled_at") + " AS given_up_at\n";
+  s += "       " + ts("w.settled_at") + " AS given_up_at, w.body\n";
   s += "FROM webhook_outbox w WHERE w.status = 'given_up'\n"
        "ORDER BY w.settled_at DESC, w.meeting, w.seq;\n";
   return s;

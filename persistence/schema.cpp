@@ -276,7 +276,7 @@ SELECT account, failures,
   return s;
 }
 
-// Version 5: webhooks to the application's backend (docs/protocol.md §13)
+// Version 5: webhooks to the application's backend (docs/protocol.md §15)
 // and call records.
 //
 // The meeting numbers its webhook events (next_event); a participant keeps
@@ -291,7 +291,8 @@ SELECT account, failures,
 // the change it reports until it is delivered or given up, and then until
 // pruning (store::prune, --ended-retention). It has no foreign key to its
 // meeting: a pending event outlives the meeting's rows. `body` is the exact
-// JSON that is sent; no view shows it.
+// JSON that is sent; only webhook_failures shows it, for an operator to hand
+// an event given up to the backend by other means.
 std::string v5_webhooks() {
   std::string s = R"sql(
 ALTER TABLE meetings ADD COLUMN next_event INTEGER NOT NULL DEFAULT 1;
@@ -344,7 +345,7 @@ ORDER BY m.ended_at, p.meeting, p.join_order;
   s += "\nCREATE VIEW webhook_failures AS\nSELECT w.endpoint, w.meeting, w.seq, w.id, w.type,\n";
   s += "       " + iso("w.at") + " AS at,\n";
   s += "       w.attempts, w.last_error,\n";
-  s += "       " + iso("w.settled_at") + " AS given_up_at\n";
+  s += "       " + iso("w.settled_at") + " AS given_up_at, w.body\n";
   s += "FROM webhook_outbox w WHERE w.status = 'given_up'\n"
        "ORDER BY w.settled_at DESC, w.meeting, w.seq;\n";
   return s;

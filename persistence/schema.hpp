@@ -17,7 +17,7 @@
 //   recently_removed_users, call_records, webhook_backlog, webhook_failures
 // with ISO-8601 UTC times (NULL where a time is 0). Secrets (channel_key,
 // password_hash, the replies in request_log) stay in the base tables and
-// appear in no view; nor do the webhook bodies (webhook_outbox.body).
+// appear in no view.
 #pragma once
 
 #include "persistence/migration.hpp"

@@ -91,6 +91,22 @@ struct reader {
   }
 };
 
+/// Steps `stmt` through its rows, calling `row(reader&)` for each while it
+/// returns true. SQLITE_OK, or the code of the step that failed.
+template <class Row>
+int each_row(sqlite3_stmt* stmt, std::string* bad, Row&& row) {
+  for (;;) {
+    int step = sqlite3_step(stmt);
+    if (step == SQLITE_DONE)
+      return SQLITE_OK;
+    if (step != SQLITE_ROW)
+      return step;
+    reader r{stmt, 0, bad};
+    if (!row(r))
+      return SQLITE_OK;
+  }
+}
+
 /// What went wrong, in words, and what the operator should do about it.
 struct advice {
   const char* what;
@@ -373,17 +389,11 @@ snapshot sqlite_store::load(unix_ms requests_since, unix_ms ended_since) {
       bind(b);
       rc = b.rc;
     }
-    while (rc == SQLITE_OK) {
-      int step = sqlite3_step(stmt);
-      if (step == SQLITE_DONE)
-        break;
-      if (step != SQLITE_ROW) {
-        rc = step;
-        break;
-      }
-      reader r{stmt, 0, &bad};
-      row(r);
-    }
+    if (rc == SQLITE_OK)
+      rc = each_row(stmt, &bad, [&](reader& r) {
+        row(r);
+        return true;
+      });
     if (rc != SQLITE_OK) {
       if (auto err = failure(rc, doing); !result.error)
         result.error = err;
@@ -556,20 +566,14 @@ std::vector<webhook_record> sqlite_store::pending_webhooks(const std::vector<int
   if (rc == SQLITE_OK && every)
     rc = sqlite3_bind_int64(stmt, 1, static_cast<std::int64_t>(
                                        std::min<std::size_t>(limit, INT64_MAX)));
-  while (rc == SQLITE_OK && out.size() < limit) {
-    int step = sqlite3_step(stmt);
-    if (step == SQLITE_DONE)
-      break;
-    if (step != SQLITE_ROW) {
-      rc = step;
-      break;
-    }
-    reader r{stmt};
-    webhook_record w;
-    rows::read(r, w);
-    if (in_shards(w.meeting, shards, count))
-      out.push_back(std::move(w));
-  }
+  if (rc == SQLITE_OK && limit > 0)
+    rc = each_row(stmt, nullptr, [&](reader& r) {
+      webhook_record w;
+      rows::read(r, w);
+      if (in_shards(w.meeting, shards, count))
+        out.push_back(std::move(w));
+      return out.size() < limit;
+    });
   std::optional<store_error> err;
   if (rc != SQLITE_OK)
     err = failure(rc, "reading the webhook outbox");

@@ -102,7 +102,7 @@ public:
   /// deleted.
   virtual std::size_t prune(unix_ms requests_before, unix_ms ended_before) = 0;
 
-  /// Webhook events still pending (docs/protocol.md §13), at most `limit`,
+  /// Webhook events still pending (docs/protocol.md §15), at most `limit`,
   /// ordered by (at, meeting, seq, endpoint): of the meetings in `shards`
   /// (of `count`), or of every meeting if `shards` is empty and `count` is 0
   /// (`in_shards`). What the delivery actor (gateway/webhook_actor.*) picks

@@ -350,7 +350,7 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
         return state.db->load(wall_now() - state.cfg.request_ttl.count(), ended_since);
       return state.db->load_shards(shards, count, ended_since);
     },
-    [=](outbox_atom, std::uint64_t limit) -> std::vector<webhook_record> {
+    [=](outbox_atom, std::uint64_t limit) -> caf::result<std::vector<webhook_record>> {
       auto& state = self->state;
       // The shards this node holds, or every meeting on a node without shards.
       std::vector<int> shards;
@@ -363,10 +363,12 @@ store_actor_impl(store_actor::stateful_pointer<store_actor_state> self,
       try {
         return state.db->pending_webhooks(shards, count, static_cast<std::size_t>(limit));
       } catch (const std::exception& e) {
+        // An error, not an empty list: "nothing pending" would tell the
+        // sender that the outbox is drained and the shards read.
         MD_LOG_WARN("store.outbox_failed", log::kv("error", e.what()),
                     log::kv("effect", "pending webhook events are not handed to the sender "
-                                      "now; they stay in the outbox for the next request"));
-        return {};
+                                      "now; they stay in the outbox for its next read"));
+        return caf::make_error(caf::sec::runtime_error, e.what());
       }
     },
     [=](stats_atom) -> store_stats {

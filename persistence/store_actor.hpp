@@ -149,7 +149,7 @@ using store_actor = caf::typed_actor<
   caf::replies_to<load_atom, std::vector<int>>::with<snapshot>,
   // Webhook events still pending, at most this many (store::pending_webhooks):
   // of the shards this node holds (store_settings::shards), of every
-  // meeting on a node without shards.
+  // meeting on a node without shards. An error if the store cannot read them.
   caf::replies_to<outbox_atom, std::uint64_t>::with<std::vector<webhook_record>>>;
 
 /// The behaviour of the store actor. Marks the database as "not cleanly shut

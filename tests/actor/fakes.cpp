@@ -64,6 +64,9 @@ store_actor::behavior_type fake_store(store_actor::pointer self, store_control_p
     [](prune_atom) {},
     [](checkpoint_atom) { return true; },
     [](load_atom, const std::vector<int>&) { return snapshot{}; },
+    [ctl](outbox_atom, std::uint64_t limit) {
+      return ctl->db->pending_webhooks({}, 0, static_cast<std::size_t>(limit));
+    },
     [ctl](lookup_atom, const std::string& client, const std::string& id) {
       return ctl->db->stored_reply(client, id).reply.value_or("");
     },

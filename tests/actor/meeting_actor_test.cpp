@@ -658,6 +658,28 @@ TEST_F(meeting_actor_test, accept_at_ring_deadline_command_first) {
   EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
 }
 
+// A kick waits for RemoveTerminals before it changes anything; a deadline
+// that passed before it came (its tick still queued) fires first, in memory,
+// and what it did is committed at once, not left to the kick.
+TEST_F(meeting_actor_test, a_kick_at_the_ring_deadline_commits_the_timeout_first) {
+  auto m = create("m-1", {"bob"});
+  join(m, "carol", "r-join");
+  dir_log->clear();
+  advance(env->meeting.ring_timeout - 1ms);
+  auto kick = command(command_kind::moderate_kick);
+  kick.user = "carol";
+  send(m, "alice", "r-kick", kick); // queued first
+  sched.advance_time(1ms);          // the tick is queued behind it
+  run();
+  auto r = expect_reply();
+  EXPECT_EQ(r.code, 0) << r.wire;
+  EXPECT_EQ(stored()->invitations.at("bob").status, invitation_status::timed_out);
+  EXPECT_EQ(stored()->participants.at("carol").status, participant_status::kicked);
+  EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
+  advance(1h);
+  EXPECT_EQ(dir_log->of(event_kind::invite_timeout).size(), 1u);
+}
+
 TEST_F(meeting_actor_test, accept_a_millisecond_before_the_ring_deadline_wins) {
   auto m = ringing_bob_a_millisecond_before_the_deadline();
   auto r = call(m, "bob", "r-accept", command(command_kind::call_accept));

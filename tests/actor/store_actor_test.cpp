@@ -87,6 +87,11 @@ public:
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->prune(a, b);
   }
+  std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
+                                               std::size_t limit) override {
+    std::lock_guard<std::mutex> guard{ctl_->mtx};
+    return inner_->pending_webhooks(shards, count, limit);
+  }
   std::optional<store_error> set_clean_shutdown(bool clean) override {
     std::lock_guard<std::mutex> guard{ctl_->mtx};
     return inner_->set_clean_shutdown(clean);

@@ -136,6 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   s.scheme = in.pick(2) ? token_scheme::channel : token_scheme::appkey;
   s.app_key = "key";
   s.max_participants = 2 + in.pick(4);
+  s.webhooks = in.pick(4) != 0;
   unix_ms now = 1'000'000'000'000;
   int sessions = 0;
   auto ctx = [&] {
@@ -148,15 +149,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   proto::command create;
   create.kind = proto::command_kind::meeting_create;
   create.users = {"bob", "carol"};
-  create_meeting(m, "m-fuzz", channel_info{"m-fuzz", "key", "nonce", 1}, caller{"alice", "c-alice"},
-                 create, facts, ctx());
+  auto created = create_meeting(m, "m-fuzz", channel_info{"m-fuzz", "key", "nonce", 1},
+                                caller{"alice", "c-alice"}, create, facts, ctx());
   check_host(m);
+  // Webhook events are numbered 1, 2, ... without gaps over the whole
+  // meeting, and nobody is in the call longer than the meeting lasted.
+  std::int64_t next_seq = 1;
+  auto check_webhooks = [&](const effects& fx) {
+    for (auto& w : fx.webhooks)
+      if (!s.webhooks || w.seq != next_seq++ || w.meeting != m.id)
+        fail("a webhook event out of sequence", m);
+    if (m.next_event != next_seq)
+      fail("the meeting's event counter disagrees with its events", m);
+    for (auto& [id, p] : m.participants)
+      if (p.in_call_ms < 0 || p.in_call_ms > now - m.created_at)
+        fail("a participant's time in the call is impossible", m);
+  };
+  check_webhooks(created);
   while (!in.done()) {
     switch (in.pick(8)) {
       case 0: { // time passes: up to ~70 s, sometimes hours
         now += in.pick(2) ? in.byte() * 300 : in.byte() * 1000 * 60 * 15;
         auto fx = fire_due_timers(m, ctx());
         check_changes(m, fx);
+        check_webhooks(fx);
         if (auto next = next_deadline(m); next && *next <= now)
           fail("a deadline is still due after the timers fired", m);
         break;
@@ -164,6 +180,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: { // presence
         auto fx = presence_changed(m, cast[in.pick(cast_size)], in.pick(2) == 1, ctx());
         check_changes(m, fx);
+        check_webhooks(fx);
         break;
       }
       default: { // a command
@@ -177,6 +194,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!fx.remove_terminals.empty()) {
           if (rows(m) != before)
             fail("a kick changed state before RemoveTerminals answered", m);
+          // What deadlines did before the kick is the actor's to commit first.
+          check_changes(m, fx);
+          check_webhooks(fx);
           rtc::answer a;
           if (in.pick(3) == 0)
             a.error = rtc::failure{rtc::failure_kind::refused, 403, "Forbidden", "no", "r"};
@@ -189,6 +209,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (!fx.reply)
           fail("a command got no reply", m);
         check_changes(m, fx);
+        check_webhooks(fx);
         break;
       }
     }

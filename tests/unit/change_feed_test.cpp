@@ -2,10 +2,14 @@
 // keep of a commit comes back as the same changes, escaped text included;
 // a stored reply travels as its key only; rows no other node keeps (failed
 // logins, webhook events) stay home; a large batch is split under
-// PostgreSQL's limit; anything else is refused.
+// PostgreSQL's limit; a line of a node of the previous version (without the
+// call-record columns) is still read; anything else is refused.
 #include "persistence/change_feed.hpp"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
 
 using namespace meetingd;
 
@@ -93,6 +97,48 @@ TEST(change_feed, a_large_batch_is_split_under_the_payload_limit) {
   only_local.add(change::put_login_failures{login_failures_record{"ann", 1, 2}});
   only_local.add(change::settle_webhook{webhook_record{}});
   EXPECT_TRUE(change_feed::encode("n", {&only_local}).empty());
+}
+
+TEST(change_feed, a_line_of_an_older_node_without_the_call_record_columns_is_read) {
+  // During a rolling upgrade, nodes of the previous version send meeting and
+  // participant lines without next_event, first_joined_at and in_call_ms.
+  changeset cs;
+  meeting_record m;
+  m.id = "m-1";
+  m.host = "ann";
+  m.next_event = 5;
+  cs.add(change::put_meeting{m});
+  participant p;
+  p.user = "ann";
+  p.token_warn_at = 77;
+  p.in_call_ms = 9;
+  cs.add(change::put_participant{"m-1", p});
+  cs.add(change::put_user{user_record{"ann", "Ann", "", 1}});
+  auto payloads = change_feed::encode("old-node", {&cs});
+  ASSERT_EQ(payloads.size(), 1u);
+  // Drops the last `n` fields of the line that starts with `name`.
+  auto drop_last = [](std::string payload, const std::string& name, int n) {
+    auto start = payload.find("\n" + name + "\t");
+    auto end = std::min(payload.find('\n', start + 1), payload.size());
+    auto cut = end;
+    for (int i = 0; i < n; ++i)
+      cut = payload.rfind('\t', cut - 1);
+    return payload.erase(cut, end - cut);
+  };
+  auto old = drop_last(drop_last(payloads[0], "put_meeting", 1), "put_participant", 2);
+  auto m2 = change_feed::decode(old);
+  ASSERT_TRUE(m2) << old;
+  ASSERT_EQ(m2->changes.size(), 3u);
+  auto& pm = std::get<change::put_meeting>(m2->changes[0]);
+  EXPECT_EQ(pm.row.host, "ann");
+  EXPECT_EQ(pm.row.next_event, 1); // the column's default
+  auto& pp = std::get<change::put_participant>(m2->changes[1]);
+  EXPECT_EQ(pp.row.token_warn_at, 77);
+  EXPECT_EQ(pp.row.in_call_ms, 0);
+  EXPECT_EQ(std::get<change::put_user>(m2->changes[2]).row.display_name, "Ann");
+  // One field fewer than that is not a line any version sends.
+  EXPECT_FALSE(change_feed::decode(drop_last(old, "put_meeting", 1)));
+  EXPECT_FALSE(change_feed::decode(drop_last(old, "put_participant", 1)));
 }
 
 TEST(change_feed, what_is_not_a_payload_of_encode_is_refused) {

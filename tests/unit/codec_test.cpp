@@ -1559,7 +1559,7 @@ TEST(codec_shapes, data_keys) {
   EXPECT_EQ(keys(data[9]), (S{"invitations"}));
   EXPECT_EQ(keys(data[11]), (S{"node", "version", "uptime_s"}));
   EXPECT_EQ(keys(data[12]), (S{"node", "meetings", "participants", "ringing_invitations",
-                               "devices_online", "users", "commands", "rtc", "store"}));
+                               "devices_online", "users", "commands", "rtc", "store", "webhooks"}));
   EXPECT_EQ(keys(data[13]), (S{"meetings", "next_after"}));
   EXPECT_EQ(keys(data[14]), (S{"meetings"}));
   EXPECT_EQ(keys(data[15]), (S{"users", "next_after"}));

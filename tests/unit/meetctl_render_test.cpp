@@ -195,7 +195,9 @@ TEST(meetctl_render, stats_block) {
             {"users", 6},
             {"commands", {{"total", 120}, {"per_s", 2.5}, {"p50_ms", 1.25}, {"p99_ms", 8}}},
             {"rtc", {{"calls", 10}, {"failures", 1}, {"retries", 2}, {"circuit_open", false}}},
-            {"store", {{"commits", 40}, {"changes_per_commit", 1.5}}}};
+            {"store", {{"commits", 40}, {"changes_per_commit", 1.5}}},
+            {"webhooks", {{"delivered", 30}, {"failed_attempts", 3}, {"given_up", 1},
+                          {"pending", 2}}}};
   EXPECT_EQ(render_stats(d),
             "node            node-1\n"
             "meetings        2 active (1 with an actor, 1 dormant), 5 ended\n"
@@ -205,7 +207,8 @@ TEST(meetctl_render, stats_block) {
             "users           6\n"
             "commands        120 total, 2.5/s, p50 1.2 ms, p99 8.0 ms\n"
             "rtc             10 calls, 1 failures, 2 retries, circuit closed\n"
-            "store           40 commits, 1.50 changes/commit\n");
+            "store           40 commits, 1.50 changes/commit\n"
+            "webhooks        30 delivered, 2 pending, 3 failed attempts, 1 given up\n");
   d["rtc"]["circuit_open"] = true;
   d["ringing_invitations"] = 0;
   auto s = render_stats(d);

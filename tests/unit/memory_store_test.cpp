@@ -780,7 +780,7 @@ TYPED_TEST(store_contract, prune_deletes_old_requests_and_ended_meetings) {
   EXPECT_TRUE(live(s, "m-old")->participants.empty());
 }
 
-// -- the webhook outbox (docs/protocol.md §13) ------------------------------------
+// -- the webhook outbox (docs/protocol.md §15) ------------------------------------
 
 TYPED_TEST(store_contract, a_webhook_event_is_written_once_and_then_only_settled) {
   const std::string a = "https://a.example/hook";

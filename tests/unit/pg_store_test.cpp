@@ -1,9 +1,11 @@
 // What only the PostgreSQL store does (the shared contract is in
-// memory_store_test.cpp): its URI rules, the versioned schema and the views,
-// and what it does when the server goes away: a killed server is a
-// retryable error and the next call carries on on a new connection; a
-// paused one is given up after the timeout; a write the schema refuses is
-// not retryable and names the statement. On a real server (tests/pg_server).
+// memory_store_test.cpp): its URI rules, the versioned schema, its
+// migrations' backfills and the views, webhook writes fenced by their
+// meeting's shard, and what it does when the server goes away: a killed
+// server is a retryable error and the next call carries on on a new
+// connection; a paused one is given up after the timeout; a write the schema
+// refuses is not retryable and names the statement. On a real server
+// (tests/pg_server).
 #include "persistence/pg_connection.hpp"
 #include "persistence/pg_schema.hpp"
 #include "persistence/pg_store.hpp"
@@ -45,39 +47,35 @@ std::optional<store_error> apply(store& db, const changeset& cs) {
   return db.apply({&cs});
 }
 
-/// Runs a query on its own connection; the first column of each row.
-std::vector<std::string> column(const std::string& uri, const std::string& sql) {
+/// Runs `sql` (a query, or a script of commands) on its own connection; the
+/// first column of each row of its (last) result. A failure fails the test,
+/// and sets `*ok` to false.
+std::vector<std::string> column(const std::string& uri, const std::string& sql,
+                                bool* ok = nullptr) {
   std::vector<std::string> out;
   PGconn* c = PQconnectdb(uri.c_str());
-  if (PQstatus(c) == CONNECTION_OK) {
+  bool done = PQstatus(c) == CONNECTION_OK;
+  if (done) {
     PGresult* r = PQexec(c, sql.c_str());
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-      for (int i = 0; i < PQntuples(r); ++i)
-        out.emplace_back(PQgetvalue(r, i, 0));
-    else
+    done = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+    for (int i = 0; done && i < PQntuples(r); ++i)
+      out.emplace_back(PQgetvalue(r, i, 0));
+    if (!done)
       ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
     PQclear(r);
   } else {
     ADD_FAILURE() << PQerrorMessage(c);
   }
   PQfinish(c);
+  if (ok)
+    *ok = done;
   return out;
 }
 
 /// Runs a script (one or more commands) on its own connection.
 bool execute(const std::string& uri, const std::string& sql) {
-  PGconn* c = PQconnectdb(uri.c_str());
-  bool ok = PQstatus(c) == CONNECTION_OK;
-  if (ok) {
-    PGresult* r = PQexec(c, sql.c_str());
-    ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-      ADD_FAILURE() << sql << ": " << PQresultErrorMessage(r);
-    PQclear(r);
-  } else {
-    ADD_FAILURE() << PQerrorMessage(c);
-  }
-  PQfinish(c);
+  bool ok = false;
+  column(uri, sql, &ok);
   return ok;
 }
 
@@ -251,6 +249,7 @@ TEST_F(pg_store_test, call_records_and_webhook_views_read_as_the_sqlite_ones) {
   lost.id = "m-1.1";
   lost.type = "participant.left";
   lost.at = m.created_at;
+  lost.body = R"({"id":"m-1.1"})";
   auto waiting = lost;
   waiting.seq = 2;
   waiting.id = "m-1.2";
@@ -281,9 +280,9 @@ TEST_F(pg_store_test, call_records_and_webhook_views_read_as_the_sqlite_ones) {
               "2024-01-02T03:06:11.578Z"}));
   EXPECT_EQ(column(uri, "SELECT id || ' ' || type || ' ' || " + utc("at")
                           + " || ' ' || attempts || ' ' || last_error || ' ' || "
-                          + utc("given_up_at") + " FROM webhook_failures"),
+                          + utc("given_up_at") + " || ' ' || body FROM webhook_failures"),
             std::vector<std::string>{"m-1.1 participant.left 2024-01-02T03:04:05.678Z 12 "
-                                     "HTTP 503 2024-01-02T04:04:05.678Z"});
+                                     "HTTP 503 2024-01-02T04:04:05.678Z {\"id\":\"m-1.1\"}"});
   auto backlog = column(uri, "SELECT id || ' ' || age_s FROM webhook_backlog");
   ASSERT_EQ(backlog.size(), 1u);
   EXPECT_EQ(backlog[0].substr(0, 6), "m-1.2 ");

@@ -502,7 +502,7 @@ TEST_F(sqlite_store_test, webhook_views_show_the_backlog_and_the_events_given_up
     w.id = meeting + "." + std::to_string(seq);
     w.type = "participant.left";
     w.at = at;
-    w.body = "{}";
+    w.body = R"({"id":")" + w.id + R"("})";
     return w;
   };
   auto waiting = event("m-1", 2, now - 30000);
@@ -537,7 +537,8 @@ TEST_F(sqlite_store_test, webhook_views_show_the_backlog_and_the_events_given_up
                       {"at", "2024-01-02T03:04:05.678Z"},
                       {"attempts", "12"},
                       {"last_error", "HTTP 503"},
-                      {"given_up_at", "2024-01-02T04:04:05.678Z"}});
+                      {"given_up_at", "2024-01-02T04:04:05.678Z"},
+                      {"body", R"({"id":"m-1.1"})"}});
 }
 
 // -- failures -------------------------------------------------------------------

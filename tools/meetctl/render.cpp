@@ -383,6 +383,7 @@ std::string render_stats(const json& d) {
   const auto& c = obj("commands");
   const auto& r = obj("rtc");
   const auto& s = obj("store");
+  const auto& w = obj("webhooks");
   std::int64_t ringing = 0;
   auto ringing_text = integer(d, "ringing_invitations", ringing)
                         ? plural(ringing, "invitation", "invitations")
@@ -403,6 +404,9 @@ std::string render_stats(const json& d) {
               + flag(r, "circuit_open", "OPEN", "closed")},
     {"store", count(s, "commits") + " commits, " + number(s, "changes_per_commit", "%.2f")
                 + " changes/commit"},
+    {"webhooks", count(w, "delivered") + " delivered, " + count(w, "pending") + " pending, "
+                   + count(w, "failed_attempts") + " failed attempts, " + count(w, "given_up")
+                   + " given up"},
   });
 }
 

@@ -38,6 +38,7 @@ function figures(s) {
   const c = s.commands && typeof s.commands === 'object' ? s.commands : {};
   const r = s.rtc && typeof s.rtc === 'object' ? s.rtc : {};
   const st = s.store && typeof s.store === 'object' ? s.store : {};
+  const w = s.webhooks && typeof s.webhooks === 'object' ? s.webhooks : {};
   return h('div', {class: 'figures', testid: 'stats-figures'},
     figure('active meetings', text(m.active), 'fig-active'),
     figure('ended meetings', text(m.ended), 'fig-ended'),
@@ -52,7 +53,9 @@ function figures(s) {
     figure('RTC calls / failures / retries', `${text(r.calls)} / ${text(r.failures)} / ${text(r.retries)}`, 'fig-rtc'),
     figure('RTC circuit', r.circuit_open === true ? 'open' : r.circuit_open === false ? 'closed' : '-', 'fig-circuit'),
     figure('store commits', text(st.commits), 'fig-commits'),
-    figure('changes per commit', fixed(st.changes_per_commit, 1), 'fig-changes'));
+    figure('changes per commit', fixed(st.changes_per_commit, 1), 'fig-changes'),
+    figure('webhooks delivered / pending / given up',
+      `${text(w.delivered)} / ${text(w.pending)} / ${text(w.given_up)}`, 'fig-webhooks'));
 }
 
 export function mount(root, ctx) {

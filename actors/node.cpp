@@ -200,7 +200,7 @@ bool stop_node(caf::actor_system& sys, const node_actors& node,
              });
   // Before the store's last commit: the outcomes it recorded so far are in
   // the store's mailbox and commit with it; attempts still in flight are
-  // sent again after the restart (at least once, docs/protocol.md §13).
+  // sent again after the restart (at least once, docs/protocol.md §15).
   if (node.webhooks)
     self->send_exit(node.webhooks, caf::exit_reason::user_shutdown);
   self->request(node.store, timeout, checkpoint_atom::value)

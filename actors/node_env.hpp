@@ -47,7 +47,7 @@ struct node_env {
   /// A meeting without commands this long gives up its actor (its state
   /// waits in the directory, see dormant_meetings.hpp); 0: never.
   std::chrono::milliseconds passivate_after = std::chrono::minutes(1);
-  /// Where meetings' webhook events go (--webhook-url, docs/protocol.md §13):
+  /// Where meetings' webhook events go (--webhook-url, docs/protocol.md §15):
   /// one outbox row per event and URL. Empty: none are recorded.
   std::vector<std::string> webhook_urls;
   /// Idempotency window ([protocol §4](protocol.md#4-idempotency)).

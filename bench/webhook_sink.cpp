@@ -1,5 +1,5 @@
 // webhook_sink: a fast webhook receiver for bench/webhooks.sh. It stands in
-// for the application's backend (docs/protocol.md §13): every POST is an
+// for the application's backend (docs/protocol.md §15): every POST is an
 // event; its X-Meetingd-Signature is checked against HMAC-SHA256(secret,
 // body) (WEBHOOK_SECRET or --secret, as the node signs), its id is
 // remembered so repeats are counted as duplicates, and it is answered 204.
@@ -234,7 +234,6 @@ int main(int argc, char** argv) {
   svr.new_task_queue = [pool] { return new httplib::ThreadPool(pool); };
   svr.set_payload_max_length(1 << 20);
   svr.set_keep_alive_max_count(1000000);
-  svr.set_keep_alive_timeout(30);
   svr.set_tcp_nodelay(true);
   int listen_fd = -1;
   // httplib's default sets SO_REUSEPORT (a second sink could share the port);
@@ -267,22 +266,28 @@ int main(int argc, char** argv) {
   // connections would overflow it. listen() again sets a larger one.
   if (listen_fd >= 0)
     ::listen(listen_fd, 4096);
-  std::thread server_thread([&svr] { svr.listen_after_bind(); });
+  std::thread([&svr] { svr.listen_after_bind(); }).detach();
   std::cout << "webhook_sink listening on " << host << ':' << port << std::endl;
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  // No new connections; then the summary, and out without waiting for the
+  // pool: its threads sit in keep-alive waits on the node's idle connections
+  // (up to the keep-alive timeout) and would still answer on them. Exiting
+  // closes every connection at once: from here on the receiver is down.
   svr.stop();
-  server_thread.join();
   auto summary = s.summary();
   auto brief = summary;
   brief.erase("per_second");
   std::cout << brief.dump() << std::endl;
+  int status = 0;
   if (!json_out.empty()) {
     std::ofstream out{json_out};
     out << summary.dump(2) << '\n';
+    out.close();
     if (!out)
-      return fail("cannot write " + json_out);
+      status = fail("cannot write " + json_out);
   }
-  return 0;
+  std::cout.flush();
+  std::_Exit(status);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/webhooks.sh: what webhooks (--webhook-url, docs/protocol.md §13) cost
+# bench/webhooks.sh: what webhooks (--webhook-url, docs/protocol.md §15) cost
 # the node's commands, whether a dead receiver slows them, and how fast the
 # node delivers a backlog. The receiver is bench/webhook_sink (cpp-httplib on
 # loopback: it checks every signature, counts duplicates and events out of

@@ -56,7 +56,7 @@ struct node_setup {
   /// meetings hash to (fixed per database), and the leases on them.
   int shards = 256;
   lease_settings lease;
-  /// Webhooks to the application's backend (docs/protocol.md §13); off
+  /// Webhooks to the application's backend (docs/protocol.md §15); off
   /// without --webhook-url.
   webhooks::settings webhooks;
 };

@@ -133,7 +133,7 @@ std::optional<forwarded_command> decode_forward(std::string_view payload);
 
 // -- webhooks to the application's backend (codec_webhooks.cpp) -----------------
 
-/// The body of a webhook POST (docs/protocol.md §13):
+/// The body of a webhook POST (docs/protocol.md §15):
 /// {"id":"<meeting>.<seq>","type":..,"at":<unix ms>,"meeting":..,"seq":..,
 ///  "data":{..}}, the data members of the event's type in a fixed order.
 std::string encode_webhook(const webhook_event& x);

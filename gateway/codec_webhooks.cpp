@@ -1,4 +1,4 @@
-// Webhook bodies (docs/protocol.md §13): one JSON object per event, its
+// Webhook bodies (docs/protocol.md §15): one JSON object per event, its
 // members in a fixed order so that the bytes, and with them the signature,
 // depend only on the event.
 #include "gateway/codec.hpp"

@@ -1,4 +1,4 @@
-// The webhook delivery actor (docs/protocol.md §13): sends the outbox's
+// The webhook delivery actor (docs/protocol.md §15): sends the outbox's
 // events to the application's backend. Meetings commit each event with the
 // change it reports (the outbox row) and then hand the row here; the actor
 // also reads the outbox at start, and again every few seconds, for the rows

@@ -1,4 +1,4 @@
-// Webhook delivery's functional core (docs/protocol.md §13): the request an
+// Webhook delivery's functional core (docs/protocol.md §15): the request an
 // outbox row becomes (signed body, headers), what an HTTP result means, how
 // long to wait before the next attempt, when to give up, and which URLs are
 // acceptable. Plain functions over injected time and randomness; the actor

@@ -24,7 +24,7 @@ struct request_record {
 };
 
 /// One webhook event for one endpoint: a row of the outbox
-/// (docs/protocol.md §13). `body` is the exact JSON that is signed and
+/// (docs/protocol.md §15). `body` is the exact JSON that is signed and
 /// sent, stored when the event is committed so that every attempt, before
 /// and after a restart, sends the same bytes with the same id.
 struct webhook_record {

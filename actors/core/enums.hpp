@@ -37,7 +37,7 @@ enum class sdk_event : std::uint8_t {
 /// How join tokens are computed (docs/protocol.md, "Join credentials").
 enum class token_scheme : std::uint8_t { channel, appkey };
 
-/// Where a webhook event is in its delivery to one endpoint (docs/protocol.md §13).
+/// Where a webhook event is in its delivery to one endpoint (docs/protocol.md §15).
 enum class webhook_status : std::uint8_t { pending, delivered, given_up };
 /// What a webhook event reports ("meeting.created", ...).
 enum class webhook_type : std::uint8_t {

@@ -75,7 +75,7 @@ public:
     out_.memberships.push_back({user, joined});
   }
 
-  /// Records a webhook event (docs/protocol.md §13) as the meeting's next
+  /// Records a webhook event (docs/protocol.md §15) as the meeting's next
   /// one, if the node sends webhooks at all.
   void notify(webhook_event ev) {
     if (!settings().webhooks)

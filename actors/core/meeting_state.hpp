@@ -77,7 +77,7 @@ struct meeting_record {
   bool channel_deleted = false; // DeleteChannel done (retried until it is)
   std::int64_t next_order = 1;
   /// The sequence number of the meeting's next webhook event
-  /// (docs/protocol.md §13): events are numbered 1, 2, ... per meeting.
+  /// (docs/protocol.md §15): events are numbered 1, 2, ... per meeting.
   std::int64_t next_event = 1;
 };
 
@@ -102,7 +102,7 @@ struct meeting_settings {
   int max_participants = 16;
   int max_participants_limit = 1000;
   /// Whether meetings record webhook events for the application's backend
-  /// (--webhook-url given, docs/protocol.md §13).
+  /// (--webhook-url given, docs/protocol.md §15).
   bool webhooks = false;
 };
 

@@ -233,7 +233,7 @@ struct stats_data {
   bool rtc_circuit_open = false;
   std::int64_t store_commits = 0;
   double store_changes_per_commit = 0;
-  /// Webhook events since the node started (docs/protocol.md §13), and those
+  /// Webhook events since the node started (docs/protocol.md §15), and those
   /// it holds for delivery now.
   std::int64_t webhooks_delivered = 0;
   std::int64_t webhooks_failed_attempts = 0;

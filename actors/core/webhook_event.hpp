@@ -1,4 +1,4 @@
-// What a meeting tells the application's backend (docs/protocol.md §13): the
+// What a meeting tells the application's backend (docs/protocol.md §15): the
 // core decides which events a step produces, in the step's own order, and
 // numbers them per meeting; the meeting actor encodes each one
 // (gateway/codec.hpp, encode_webhook) into the outbox row that commits with

@@ -12,9 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 using namespace meetingd;
@@ -35,6 +37,7 @@ public:
     std::chrono::milliseconds delay{0}; // time an apply takes (an fsync)
     int applies = 0;
     std::vector<std::size_t> batch_sizes; // of successful applies
+    bool outbox_fails = false;            // pending_webhooks throws
 
     bool is_committed(const std::string& key) {
       std::lock_guard<std::mutex> guard{mtx};
@@ -90,6 +93,8 @@ public:
   std::vector<webhook_record> pending_webhooks(const std::vector<int>& shards, int count,
                                                std::size_t limit) override {
     std::lock_guard<std::mutex> guard{ctl_->mtx};
+    if (ctl_->outbox_fails)
+      throw std::runtime_error("the outbox cannot be read (test)");
     return inner_->pending_webhooks(shards, count, limit);
   }
   std::optional<store_error> set_clean_shutdown(bool clean) override {
@@ -409,4 +414,57 @@ TEST(store_stats_test, histogram_buckets) {
   EXPECT_EQ(store_stats::bucket_of(512), 9u);
   EXPECT_EQ(store_stats::bucket_of(100000), 9u);
   EXPECT_EQ(store_stats{}.batch_histogram.size(), store_stats::buckets);
+}
+
+TEST_F(store_actor_test, outbox_answers_the_pending_events_of_the_shards_held_here) {
+  auto map = std::make_shared<shard_map>(4, "a");
+  changeset cs;
+  std::map<int, std::string> meeting_in; // a meeting of each shard
+  for (int i = 0; meeting_in.size() < 4; ++i) {
+    auto id = "m-" + std::to_string(i);
+    meeting_in.emplace(map->shard_of(id), id);
+  }
+  for (auto& [shard, id] : meeting_in) {
+    webhook_record w;
+    w.endpoint = "https://backend.example/hook";
+    w.meeting = id;
+    w.seq = 1;
+    w.at = 100 - shard; // shard 3's first
+    cs.add(change::put_webhook{w});
+  }
+  store_settings cfg;
+  cfg.shards = map;
+  auto st = spawn_store(cfg);
+  auto plain = spawn_store({});
+  caf::scoped_actor self{sys_};
+  for (auto& of : {st, plain})
+    self->request(of, std::chrono::seconds(30), commit_atom::value, cs)
+      .receive([](std::uint64_t) {}, [&](caf::error& err) { FAIL() << sys_.render(err); });
+  std::string failed;
+  auto outbox = [&](store_actor of, std::uint64_t limit) {
+    std::vector<std::string> meetings;
+    self->request(of, std::chrono::seconds(30), outbox_atom::value, limit)
+      .receive(
+        [&](const std::vector<webhook_record>& rows) {
+          for (auto& w : rows)
+            meetings.push_back(w.meeting);
+        },
+        [&](caf::error& err) { failed = sys_.render(err); });
+    return meetings;
+  };
+  EXPECT_TRUE(outbox(st, 10).empty()) << "a node that holds no shard sends nothing";
+  map->update({{1, 7}, {3, 7}}, {});
+  EXPECT_EQ(outbox(st, 10), (std::vector<std::string>{meeting_in[3], meeting_in[1]}));
+  EXPECT_EQ(outbox(st, 1), std::vector<std::string>{meeting_in[3]});
+  // A node without shards: every meeting's.
+  EXPECT_EQ(outbox(plain, 10).size(), 4u);
+  EXPECT_TRUE(failed.empty()) << failed;
+  {
+    std::lock_guard<std::mutex> guard{ctl_->mtx};
+    ctl_->outbox_fails = true;
+  }
+  // An error, not "nothing pending": the sender must not take the outbox
+  // for drained.
+  EXPECT_TRUE(outbox(plain, 10).empty());
+  EXPECT_NE(failed.find("the outbox cannot be read"), std::string::npos) << failed;
 }

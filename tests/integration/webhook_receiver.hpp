@@ -1,4 +1,4 @@
-// A webhook receiver for the integration tests (docs/protocol.md §13): a
+// A webhook receiver for the integration tests (docs/protocol.md §15): a
 // real HTTP server (cpp-httplib) on 127.0.0.1 and a free port of the test's
 // (harness.hpp: free_port), on threads of its own, that records every
 // request it is sent (headers, raw body, arrival time, what it answered) and

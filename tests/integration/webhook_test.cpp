@@ -1,4 +1,4 @@
-// Webhooks to the application's backend (docs/protocol.md §13, issue 18),
+// Webhooks to the application's backend (docs/protocol.md §15, issue 18),
 // end to end: a real node posts its events to a real HTTP receiver
 // (webhook_receiver.hpp) on a loopback port.
 //
@@ -881,4 +881,131 @@ TEST(webhook_options, bad_ones_stop_the_node_with_one_line) {
     EXPECT_EQ(out.find(k_secret), std::string::npos) << out;
     EXPECT_EQ(out.find("12345"), std::string::npos) << out;
   }
+}
+
+// Every outcome of an invitation and every reason to leave, with the data
+// the documentation gives each: declined, canceled, accepted, timeout (the
+// ring timer); left by kick, by going offline (the presence grace), by the
+// end; a meeting ended by the host and one by an admin.
+TEST(webhook_types, every_outcome_and_reason_is_reported) {
+  webhook_receiver receiver;
+  cluster c{with_webhooks(store_kind::sqlite, {receiver.url()},
+                          {{"ring-timeout", "2s"}, {"presence-grace", "2s"}})};
+  c.start_node();
+  std::map<std::string, std::unique_ptr<meetingd::client::session>> dev;
+  for (auto user : {"alice", "bob", "carol", "dave", "erin", "frank"})
+    dev[user] = c.logged_in(std::string{user} + "-phone", user);
+  auto& alice = dev["alice"];
+  auto created = alice->request(
+    "meeting.create",
+    {{"title", "all of it"}, {"invitees", {"bob", "carol", "dave", "erin", "frank"}}});
+  ASSERT_EQ(code_of(created), 0) << created.dump();
+  std::string meeting = created["data"]["meeting"];
+  std::string channel = created["data"]["channel"];
+  for (auto user : {"bob", "carol", "dave", "erin", "frank"})
+    ASSERT_EQ(created["data"]["invitations"][user], "ringing") << created.dump();
+  auto ok = [](const json& r) { return code_of(r) == 0; };
+  ASSERT_TRUE(ok(dev["bob"]->request("call.decline", {{"meeting", meeting}, {"reason", "busy"}})));
+  ASSERT_TRUE(ok(alice->request("call.cancel", {{"meeting", meeting}, {"users", {"carol"}}})));
+  ASSERT_TRUE(ok(dev["erin"]->request("call.accept", {{"meeting", meeting}})));
+  ASSERT_TRUE(ok(dev["frank"]->request("call.accept", {{"meeting", meeting}})));
+  ASSERT_TRUE(ok(alice->request("moderate.kick", {{"meeting", meeting}, {"user", "erin"}})));
+  dev["frank"]->drop(); // gone without a word: removed after the grace
+  ASSERT_TRUE(alice->wait_event("event.invite_timeout", 10s)) << c.node_log();
+  std::optional<json> left;
+  for (auto deadline = steady::now() + 10s; steady::now() < deadline;) {
+    left = alice->wait_event("event.left", 1s);
+    if (left && (*left)["data"].value("reason", "") == "offline")
+      break;
+  }
+  ASSERT_TRUE(event_with(left, "reason", "offline")) << c.node_log();
+  ASSERT_TRUE(ok(alice->request("meeting.end", {{"meeting", meeting}})));
+
+  // A second meeting, ended by an admin.
+  auto other = dev["bob"]->request("meeting.create", {{"title", "ended by an admin"}});
+  ASSERT_EQ(code_of(other), 0) << other.dump();
+  std::string second = other["data"]["meeting"];
+  auto console = c.console();
+  auto ended = console->request("admin.meeting.end", {{"meeting", second}});
+  ASSERT_EQ(code_of(ended), 0) << ended.dump();
+
+  auto body = [](const std::string& m, int seq, const char* type, json data) {
+    return json{{"id", m + "." + std::to_string(seq)}, {"type", type}, {"meeting", m},
+                {"seq", seq}, {"data", std::move(data)}};
+  };
+  auto client = [&](const char* user) { return dev[user]->client_id(); };
+  std::vector<json> first_part{
+    body(meeting, 1, "meeting.created",
+         {{"host", "alice"}, {"title", "all of it"}, {"channel", channel}}),
+    body(meeting, 2, "participant.joined", {{"user", "alice"}, {"device", client("alice")}}),
+    body(meeting, 3, "invitation.answered",
+         {{"user", "bob"}, {"outcome", "declined"}, {"inviter", "alice"}}),
+    body(meeting, 4, "invitation.answered",
+         {{"user", "carol"}, {"outcome", "canceled"}, {"inviter", "alice"}}),
+    body(meeting, 5, "invitation.answered",
+         {{"user", "erin"}, {"outcome", "accepted"}, {"inviter", "alice"}}),
+    body(meeting, 6, "participant.joined", {{"user", "erin"}, {"device", client("erin")}}),
+    body(meeting, 7, "invitation.answered",
+         {{"user", "frank"}, {"outcome", "accepted"}, {"inviter", "alice"}}),
+    body(meeting, 8, "participant.joined", {{"user", "frank"}, {"device", client("frank")}}),
+    body(meeting, 9, "participant.left", {{"user", "erin"}, {"reason", "kicked"}}),
+  };
+  // The two timers, in whichever order they fired.
+  std::set<std::string> timers{
+    json{{"type", "invitation.answered"},
+         {"data", {{"user", "dave"}, {"outcome", "timeout"}, {"inviter", "alice"}}}}.dump(),
+    json{{"type", "participant.left"}, {"data", {{"user", "frank"}, {"reason", "offline"}}}}
+      .dump()};
+  std::vector<std::string> ids;
+  for (int seq = 1; seq <= 13; ++seq)
+    ids.push_back(meeting + "." + std::to_string(seq));
+  for (int seq = 1; seq <= 4; ++seq)
+    ids.push_back(second + "." + std::to_string(seq));
+  ASSERT_TRUE(receiver.wait_for([&](auto& all) { return all_delivered(all, ids); }, 20s))
+    << describe(receiver.requests());
+  auto all = receiver.requests();
+  EXPECT_EQ(all.size(), ids.size()) << describe(all);
+  for (auto& r : all)
+    EXPECT_TRUE(well_formed(r, "/meetingd/hooks"));
+  EXPECT_TRUE(in_order(all));
+
+  auto firsts = of_meeting(all, meeting);
+  ASSERT_EQ(firsts.size(), 13u) << describe(all);
+  std::vector<json> got;
+  for (auto& r : firsts) {
+    auto j = json::parse(r.body);
+    j.erase("at");
+    got.push_back(j);
+  }
+  for (std::size_t i = 0; i < first_part.size(); ++i)
+    EXPECT_EQ(got[i], first_part[i]) << "event " << i + 1;
+  std::set<std::string> fired;
+  for (std::size_t i : {9u, 10u}) {
+    EXPECT_EQ(got[i]["seq"], i + 1);
+    fired.insert(json{{"type", got[i]["type"]}, {"data", got[i]["data"]}}.dump());
+  }
+  EXPECT_EQ(fired, timers);
+  EXPECT_EQ(got[11], body(meeting, 12, "participant.left", {{"user", "alice"}, {"reason", "ended"}}));
+  ASSERT_EQ(got[12]["type"], "meeting.ended") << got[12].dump();
+  auto& data = got[12]["data"];
+  EXPECT_EQ(data["reason"], "ended") << data.dump();
+  // Those who were in the call, in the order they first joined.
+  auto ev = decode(firsts[12]);
+  ASSERT_TRUE(ev);
+  std::vector<std::string> users;
+  for (auto& [user, seconds] : ev->seconds) {
+    users.push_back(user);
+    EXPECT_GE(seconds, 0);
+    EXPECT_LE(seconds, ev->duration_s);
+  }
+  EXPECT_EQ(users, (std::vector<std::string>{"alice", "erin", "frank"})) << firsts[12].body;
+
+  auto seconds = of_meeting(all, second);
+  ASSERT_EQ(seconds.size(), 4u) << describe(all);
+  auto last = json::parse(seconds[2].body);
+  EXPECT_EQ(last["data"], (json{{"user", "bob"}, {"reason", "ended"}})) << last.dump();
+  last = json::parse(seconds[3].body);
+  EXPECT_EQ(last["type"], "meeting.ended");
+  EXPECT_EQ(last["data"]["reason"], "admin") << last.dump();
+  EXPECT_EQ(last["data"]["seconds"].size(), 1u) << last.dump();
 }

@@ -2063,7 +2063,7 @@ TEST_F(meeting_core_test, rtc_failure_reply_maps_kinds) {
   EXPECT_EQ(u.reason, "rtc_unavailable");
 }
 
-// -- webhooks (docs/protocol.md §13) ------------------------------------------------
+// -- webhooks (docs/protocol.md §15) ------------------------------------------------
 
 TEST_F(meeting_core_test, no_webhook_events_when_the_node_sends_none) {
   create("alice", {"bob"});

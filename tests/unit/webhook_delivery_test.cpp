@@ -1,6 +1,6 @@
 // Webhook bodies and delivery rules (gateway/codec_webhooks.cpp,
 // gateway/webhook_delivery.*), tested directly: the body's bytes, the
-// signature of docs/protocol.md §13's test vector, the request, the waits,
+// signature of docs/protocol.md §15's test vector, the request, the waits,
 // the give-up rule and the URLs accepted.
 #include "gateway/codec.hpp"
 #include "gateway/webhook_delivery.hpp"
@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The call record of docs/protocol.md §13's test vector.
+/// The call record of docs/protocol.md §15's test vector.
 webhook_event vector_event() {
   webhook_event ev;
   ev.type = webhook_type::meeting_ended;

@@ -24,6 +24,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,14 @@ int main(int argc, char** argv) {
   if (state.error)
     return fail("cannot read --from: " + state.error->what);
   auto read = tally::of(state);
+  // Webhook events not yet delivered go along (docs/protocol.md §15): the
+  // node on --to delivers them. Delivered ones are history and stay behind.
+  std::vector<webhook_record> outbox;
+  try {
+    outbox = source->pending_webhooks({}, 0, std::numeric_limits<std::size_t>::max());
+  } catch (const std::exception& e) {
+    return fail(std::string{"cannot read --from's webhook outbox: "} + e.what());
+  }
   auto target = open_store(to, options, &error);
   if (!target)
     return fail("cannot open --to: " + error);
@@ -153,6 +162,11 @@ int main(int argc, char** argv) {
     return fail("--to is not empty (" + found.describe()
                 + "): copy only into a new database, or remove this one first");
   auto batches = changes_of(state, chunk);
+  for (std::size_t i = 0; i < outbox.size(); ++i) {
+    if (i % chunk == 0)
+      batches.emplace_back();
+    batches.back().add(change::put_webhook{outbox[i]});
+  }
   std::size_t written = 0;
   for (auto& cs : batches) {
     if (auto err = target->apply({&cs}))
@@ -172,7 +186,13 @@ int main(int argc, char** argv) {
   if (!(copied == read))
     return fail("--to holds " + copied.describe() + " but --from held " + read.describe()
                 + ": do not start a node on --to; report this as a bug");
-  std::printf("copied %s from %s to %s\n", read.describe().c_str(), source->describe().c_str(),
+  auto outbox_copied = target->pending_webhooks({}, 0, std::numeric_limits<std::size_t>::max());
+  if (outbox_copied.size() != outbox.size())
+    return fail("--to holds " + std::to_string(outbox_copied.size())
+                + " pending webhook events but --from held " + std::to_string(outbox.size())
+                + ": do not start a node on --to; report this as a bug");
+  std::printf("copied %s and %zu pending webhook events from %s to %s\n",
+              read.describe().c_str(), outbox.size(), source->describe().c_str(),
               target->describe().c_str());
   return 0;
 }

@@ -27,7 +27,12 @@ TEST(copy_db, a_stopped_node_moves_from_sqlite_to_postgresql_and_carries_on) {
   auto uri = server->fresh_database(&error);
   ASSERT_FALSE(uri.empty()) << error;
 
-  cluster c; // on SQLite
+  // On SQLite, with webhooks to a receiver that is not there: the events
+  // wait in the outbox and must move along.
+  node_options opts;
+  opts.flags["webhook-url"] = "http://127.0.0.1:9/hooks";
+  opts.env["WEBHOOK_SECRET"] = "copy-db-test-secret-0123";
+  cluster c{opts};
   c.start_node();
   auto alice = c.logged_in("alice-phone", "alice");
   auto bob = c.logged_in("bob-phone", "bob");
@@ -43,6 +48,9 @@ TEST(copy_db, a_stopped_node_moves_from_sqlite_to_postgresql_and_carries_on) {
   // "gone" is live or ended in the count, as its DeleteChannel was done or not.
   EXPECT_NE(out.find("2 users, 2 devices"), std::string::npos) << out;
   EXPECT_EQ(pg_rows(uri, "SELECT count(*) FROM participants WHERE meeting = 'kept'")[0][0], "2");
+  auto pending = pg_rows(uri, "SELECT count(*) FROM webhook_outbox WHERE status = 'pending'")[0][0];
+  EXPECT_GE(std::stoi(pending), 6) << "created, joined, answered, joined; created, joined, ...";
+  EXPECT_NE(out.find("and " + pending + " pending webhook events"), std::string::npos) << out;
 
   // Into a database that holds state: refused, one line, nothing written.
   auto again = copy_db(c.db_path(), uri);

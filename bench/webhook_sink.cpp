@@ -19,8 +19,9 @@
 //
 // Prints `webhook_sink listening on HOST:PORT` once listening. GET /count
 // answers the counters so far as JSON (a script polls it); GET /summary the
-// whole summary. At SIGTERM or SIGINT it stops, prints the summary on
-// standard output and writes it to --json.
+// whole summary. At SIGTERM or SIGINT it stops listening, prints the summary
+// on standard output, writes it to --json and exits at once, closing every
+// connection (from then on the receiver is down).
 //
 // cpp-httplib serves each connection on one of its pool's threads for as
 // long as the connection is kept alive, so --threads must exceed the

@@ -16,9 +16,10 @@
 #               attempt refused at once, retried with backoff: events pile up)
 #      ROUNDS rounds, the variants in turn. Between loadgen's --on-ready and
 #      --on-done: the node's CPU per command (CPU seconds over commands
-#      answered) and context switches per command (/proc), its commits/s and
-#      webhook counters (/metrics), the sink's CPU per event; then loadgen's
-#      p50/p99, the node's own (admin.stats), webhooks{...} of admin.stats.
+#      answered) and context switches per command (/proc), its commits/s,
+#      mean commit time and webhook counters (/metrics), the sink's CPU per
+#      event; then loadgen's p50/p99, the node's own (admin.stats) and its
+#      webhooks{...}, the node's RSS, SQLite's pages per commit (-wal file).
 #      For on: the wait until nothing is pending, then the sink's count
 #      against the node's delivered (each event once, signatures good) and
 #      the delay from an event's time ("at") to its arrival at the sink.
@@ -36,8 +37,8 @@
 # Writes bench/results/webhooks-<date>.{json,md}.
 #
 # Environment: RATE (commands/s; default: half of 0's flat-out rate, or
-# 800 with FLAT=0), DEVICES (200), INFLIGHT (2, flat out), DURATION (15s),
-# WARMUP (5s), FLAT_DURATION (10s), FLAT (1), ROUNDS (1), VARIANTS
+# 800 with FLAT=0), DEVICES (200), INFLIGHT (2, flat out), DURATION (10s),
+# WARMUP (5s), FLAT_DURATION (10s), FLAT (1), ROUNDS (2), VARIANTS
 # ("off on down"), MIX (login,create:2,accept,join,leave,mute,renew,end, as
 # throughput.sh), THREADS (loadgen threads, 2), BACKLOG (1),
 # BACKLOG_DURATION (10s), DRAIN_TIMEOUT (seconds to wait for a backlog to
@@ -48,11 +49,11 @@ source "$(dirname "$0")/lib.sh"
 RATE=${RATE:-}
 DEVICES=${DEVICES:-200}
 INFLIGHT=${INFLIGHT:-2}
-DURATION=${DURATION:-15s}
+DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-5s}
 FLAT=${FLAT:-1}
 FLAT_DURATION=${FLAT_DURATION:-10s}
-ROUNDS=${ROUNDS:-1}
+ROUNDS=${ROUNDS:-2}
 VARIANTS=${VARIANTS:-off on down}
 MIX=${MIX:-login,create:2,accept,join,leave,mute,renew,end}
 THREADS=${THREADS:-2}
@@ -146,7 +147,8 @@ restart_node_on() {
 # wh_hook <file> [sink port]: a shell command (for loadgen's hooks) that
 # records, one per line: the time; the context switches of all the node's
 # threads; its store commits and their seconds; webhooks delivered, failed
-# attempts, given up, pending (its /metrics); the sink's unique events.
+# attempts, given up, pending (its /metrics); the sink's unique events; the
+# bytes the node has had written to storage (/proc/<pid>/io write_bytes).
 wh_hook() {
   local file=$1 sink=${2:-}
   local cmd="{ date +%s%N"
@@ -164,6 +166,7 @@ wh_hook() {
   else
     cmd+="; echo"
   fi
+  cmd+="; awk '/^write_bytes:/ {print \$2}' /proc/$NODE_PID/io"
   cmd+="; } > $file"
   echo "$cmd"
 }
@@ -194,11 +197,12 @@ admin_stats() {
     | jq -c '{commands: (.commands | {p50_ms, p99_ms}), webhooks}' || echo null
 }
 
-# wait_drained <timeout s> [sink]: until the node has nothing pending and (with
-# a sink) the sink's count has not grown for a second. Prints the seconds
-# waited, or nothing if it timed out.
+# wait_drained <timeout s> [sink port] [file]: until the node has nothing
+# pending and (with a sink) the sink's count has not grown for a second.
+# Prints the seconds waited, or nothing if it timed out; writes the sink's
+# counts at that moment (its /count) to file.
 wait_drained() {
-  local timeout=$1 sink=${2:-} t0 last= same=0 pending unique
+  local timeout=$1 sink=${2:-} file=${3:-} t0 last= same=0 pending unique
   t0=$(date +%s%N)
   local deadline=$((SECONDS + timeout))
   while [ $SECONDS -lt $deadline ]; do
@@ -209,6 +213,7 @@ wait_drained() {
       if [ -z "$sink" ] || [ "$unique" = "$last" ]; then
         same=$((same + 1))
         if [ $same -ge 5 ]; then
+          [ -z "$file" ] || curl -fsS --max-time 2 "http://127.0.0.1:$sink/count" >"$file" 2>/dev/null || true
           awk -v t0="$t0" -v t1="$(date +%s%N)" 'BEGIN { printf "%.2f\n", (t1 - t0) / 1e9 }'
           return 0
         fi
@@ -247,6 +252,7 @@ costs() {
     --arg given_up "$(sample_delta "$p-wh0" "$p-wh1" 6)" \
     --arg pending0 "$(sed -n 8p "$p-wh0")" --arg pending1 "$(sed -n 8p "$p-wh1")" \
     --arg received "$(sample_delta "$p-wh0" "$p-wh1" 8)" \
+    --arg written "$(sample_delta "$p-wh0" "$p-wh1" 9)" \
     'def num: if . == null or . == "" then null else tonumber end;
      def r(d): if . == null then null else (. * d | round) / d end;
      def per_s($x; $s): if $x != null and $s > 0 then $x / $s else null end;
@@ -261,7 +267,8 @@ costs() {
          ctx_switches_per_command: (if per_s($ctx|num; $s) != null and $r > 0 then per_s($ctx|num; $s) / $r else null end | r(100)),
          commits_per_s: ($cps | r(10)),
          commands_per_commit: (if $cps != null and $cps > 0 then $r / $cps else null end | r(100)),
-         commit_ms_mean: (if $n != null and $n > 0 then ($commit_s|num) / $n * 1000 else null end | r(1000))}
+         commit_ms_mean: (if $n != null and $n > 0 then ($commit_s|num) / $n * 1000 else null end | r(1000)),
+         written_kib_per_command: (if per_s($written|num; $s) != null and $r > 0 then per_s($written|num; $s) / $r / 1024 else null end | r(100))}
      | .webhooks = {
          delivered_per_s: ($dps | r(10)),
          delivered_per_command: (if $dps != null and $r > 0 then $dps / $r else null end | r(1000)),
@@ -282,7 +289,7 @@ measure() {
   case $variant in
     off) ;;
     on)
-      start_sink "$(free_port)" "$out.sink.json"
+      start_sink "$(free_port)" "${out%.json}.sink"
       wh_args=(--webhook-url="http://127.0.0.1:$SINK_PORT/meetingd")
       has_sink=1
       ;;
@@ -307,8 +314,10 @@ measure() {
     --label="webhooks $variant round $round" >"$out.txt" 2>&1 || { cat "$out.txt" >&2; exit 1; }
   grep -v '^\[' "$out.txt" | tail -n 4 >&2 || true
   costs "$out" "$run/m" "$has_sink"
-  local inside drained=null sink=null rss
+  local inside drained=null sink=null rss frames=
   rss=$(rss_kib "$NODE_PID")
+  # SQLite's pages per commit, from its log (gone when the node stops).
+  [ "$STORE" != sqlite ] || frames=$(wal_frames_per_commit "$NODE_DB-wal") || frames=
   inside=$(admin_stats)
   if [ "$has_sink" = 1 ]; then
     # Everything delivered, then the sink's view against the node's.
@@ -317,13 +326,14 @@ measure() {
     local delivered
     delivered=$(node_metric meetingd_webhooks_delivered_total)
     stop_sink
-    sink=$(jq -c --arg d "${delivered:-}" 'del(.per_second) + {node_delivered_total: (if $d == "" then null else ($d|tonumber) end)}' "$out.sink.json" 2>/dev/null || echo null)
+    sink=$(jq -c --arg d "${delivered:-}" 'del(.per_second) + {node_delivered_total: (if $d == "" then null else ($d|tonumber) end)}' "${out%.json}.sink" 2>/dev/null || echo null)
   fi
   jq --arg v "$variant" --argjson round "$round" --argjson inside "$inside" \
     --argjson drained "$drained" --argjson sink "$sink" --argjson log "$(node_log_json)" \
-    --arg store "$STORE" --argjson rss "${rss:-null}" \
+    --arg store "$STORE" --argjson rss "${rss:-null}" --arg frames "$frames" \
     '.variant = $v | .round = $round | .store = $store | .inside_node = $inside | .node_log = $log
      | .node_rss_kib_after_load = $rss
+     | .node_costs.wal_frames_per_commit = (if $frames == "" then null else ($frames|tonumber) end)
      | .webhooks.drained_after_s = $drained | .sink = $sink' "$out" >"$out.tmp" && mv "$out.tmp" "$out"
   jq -c '{variant, round, rate: (.total.throughput | round), p99_ms: .total.latency_ms.p99,
           cpu_us: .node_costs.cpu_us_per_command, delivered_per_s: .webhooks.delivered_per_s,
@@ -351,23 +361,30 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # -- 2: backlog --------------------------------------------------------------------------
-# drain_figures <sink summary json> <t0 ns> <node cpu ticks at t0> <pending at t0> <drained s>
+# drain_figures <sink summary json> <sink counts when drained> <t0 ns> <node
+# cpu ticks at t0> <pending at t0> <drained s>: the backlog's delivery. The
+# events up to the moment nothing was pending (the counts wait_drained
+# saved) are the backlog; what the sink took later (late) came from the
+# node's own timers after the load (participants of devices gone).
 drain_figures() {
-  local sink=$1 t0=$2 cpu0=$3 pending=$4 drained=$5
+  local sink=$1 at_drain=$2 t0=$3 cpu0=$4 pending=$5 drained=$6
+  local snap=null
+  [ -s "$at_drain" ] && snap=$(jq -c . "$at_drain" 2>/dev/null) || snap=null
   jq -c --arg t0 "$t0" --arg cpu "$(awk -v c0="$cpu0" -v c1="$(cpu_ticks "$NODE_PID")" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", (c1 - c0) / hz }')" \
-    --arg pending "$pending" --arg drained "$drained" \
+    --arg pending "$pending" --arg drained "$drained" --argjson snap "$snap" \
     '(($t0|tonumber) / 1e6) as $t0ms
-     | (if .last_arrival_ms > 0 then (.last_arrival_ms - .first_arrival_ms) / 1000 else null end) as $span
+     | ($snap // .) as $d
+     | (if $d.last_arrival_ms > 0 then ($d.last_arrival_ms - $d.first_arrival_ms) / 1000 else null end) as $span
      | {pending_at_start: (if $pending == "" then null else ($pending|tonumber) end),
-        events: .unique, received: .received, duplicates, bad_signatures, out_of_order,
+        events: $d.unique, late_events: (.unique - $d.unique), received: .received, duplicates, bad_signatures, out_of_order,
         first_arrival_after_s: (if .first_arrival_ms > 0 then (.first_arrival_ms - $t0ms) / 1000 else null end),
-        last_arrival_after_s: (if .last_arrival_ms > 0 then (.last_arrival_ms - $t0ms) / 1000 else null end),
+        last_arrival_after_s: (if $d.last_arrival_ms > 0 then ($d.last_arrival_ms - $t0ms) / 1000 else null end),
         drained_after_s: (if $drained == "" then null else ($drained|tonumber) end),
         arrival_span_s: $span,
-        events_per_s: (if $span != null and $span > 0 then .unique / $span else null end),
+        events_per_s: (if $span != null and $span > 0 then $d.unique / $span else null end),
         peak_1s, node_cpu_s: ($cpu|tonumber),
-        node_cpu_us_per_event: (if .unique > 0 then ($cpu|tonumber) / .unique * 1e6 else null end),
-        lag_ms, by_type}' "$sink"
+        node_cpu_us_per_event: (if $d.unique > 0 then ($cpu|tonumber) / $d.unique * 1e6 else null end),
+        lag_ms, by_type, per_second: [.per_second[] | select(.t * 1000 <= $d.last_arrival_ms) | .n]}' "$sink"
 }
 
 backlog_json=null
@@ -388,10 +405,10 @@ if [ "$BACKLOG" = 1 ]; then
   cpu0=$(cpu_ticks "$NODE_PID")
   t0=$(date +%s%N)
   start_sink "$hook_port" "$run/sink-outage.json"
-  drained=$(wait_drained "$DRAIN_TIMEOUT" "$SINK_PORT")
+  drained=$(wait_drained "$DRAIN_TIMEOUT" "$SINK_PORT" "$run/sink-outage.drained")
   [ -n "$drained" ] || echo "bench: the outage's backlog did not drain in $DRAIN_TIMEOUT s" >&2
   stop_sink
-  outage=$(drain_figures "$run/sink-outage.json" "$t0" "$cpu0" "$pending" "$drained")
+  outage=$(drain_figures "$run/sink-outage.json" "$run/sink-outage.drained" "$t0" "$cpu0" "$pending" "$drained")
   outage=$(jq -c --arg f "$failed" --slurpfile l "$run/backlog-outage.json" \
     '. + {failed_attempts_before: ($f|tonumber? // null), load_commands_per_s: $l[0].total.throughput}' <<<"$outage")
   echo "$outage" >&2
@@ -408,10 +425,10 @@ if [ "$BACKLOG" = 1 ]; then
   restart_node_on --webhook-url="$url"
   stack_pids[0]=$NODE_PID
   # The node's CPU from its start (recovery included: a few hundred meetings).
-  drained=$(wait_drained "$DRAIN_TIMEOUT" "$SINK_PORT")
+  drained=$(wait_drained "$DRAIN_TIMEOUT" "$SINK_PORT" "$run/sink-restart.drained")
   [ -n "$drained" ] || echo "bench: the restart's backlog did not drain in $DRAIN_TIMEOUT s" >&2
   stop_sink
-  restart=$(drain_figures "$run/sink-restart.json" "$t0" 0 "$pending" "$drained")
+  restart=$(drain_figures "$run/sink-restart.json" "$run/sink-restart.drained" "$t0" 0 "$pending" "$drained")
   outbox_read=$(grep -m 1 'webhook.outbox_read' "$NODE_LOG" | cut -c1-300 || true)
   restart=$(jq -c --arg r "$outbox_read" --argjson ready "$NODE_READY_MS" \
     '. + {node_ready_ms: $ready, outbox_read_line: $r}' <<<"$restart")
@@ -435,10 +452,14 @@ jq -s --argjson machine "$(machine_json)" --argjson rate "$RATE" --arg store "$S
    | (reduce $vs[] as $v ({}; .[$v] = ([$runs[] | select(.variant == $v)] as $rs | {
         rounds: ($rs | length),
         commands_per_s: ([$rs[].total.throughput] | med | r(1)),
-        p50_ms: ([$rs[].total.latency_ms.p50] | med),
-        p99_ms: ([$rs[].total.latency_ms.p99] | med),
-        inside_p50_ms: ([$rs[].inside_node.commands.p50_ms // empty] | med),
-        inside_p99_ms: ([$rs[].inside_node.commands.p99_ms // empty] | med),
+        p50_ms: ([$rs[].total.latency_ms.p50] | med | r(10)),
+        p99_ms: ([$rs[].total.latency_ms.p99] | med | r(10)),
+        inside_p50_ms: ([$rs[].inside_node.commands.p50_ms // empty] | med | r(10)),
+        inside_p99_ms: ([$rs[].inside_node.commands.p99_ms // empty] | med | r(10)),
+        commit_ms_mean: ([$rs[].node_costs.commit_ms_mean // empty] | med | r(100)),
+        wal_frames_per_commit: ([$rs[].node_costs.wal_frames_per_commit // empty] | med | r(10)),
+        written_kib_per_command: ([$rs[].node_costs.written_kib_per_command // empty] | med | r(100)),
+        rss_mib_after_load: ([$rs[].node_rss_kib_after_load // empty] | med | . / 1024 | r(1)),
         cpu_us_per_command: ([$rs[].node_costs.cpu_us_per_command // empty] | med | r(10)),
         ctx_switches_per_command: ([$rs[].node_costs.ctx_switches_per_command // empty] | med | r(100)),
         commits_per_s: ([$rs[].node_costs.commits_per_s // empty] | med | r(10)),
@@ -468,13 +489,17 @@ jq -s --argjson machine "$(machine_json)" --argjson rate "$RATE" --arg store "$S
         p99_on_over_off: ratio($by.on.p99_ms; $by.off.p99_ms),
         p99_down_over_off: ratio($by.down.p99_ms; $by.off.p99_ms),
         inside_p99_ms: {off: $by.off.inside_p99_ms, on: $by.on.inside_p99_ms, down: $by.down.inside_p99_ms},
+        p50_ms: {off: $by.off.p50_ms, on: $by.on.p50_ms, down: $by.down.p50_ms},
+        commit_ms_mean: {off: $by.off.commit_ms_mean, on: $by.on.commit_ms_mean, down: $by.down.commit_ms_mean},
+        wal_frames_per_commit: {off: $by.off.wal_frames_per_commit, on: $by.on.wal_frames_per_commit, down: $by.down.wal_frames_per_commit},
+        written_kib_per_command: {off: $by.off.written_kib_per_command, on: $by.on.written_kib_per_command, down: $by.down.written_kib_per_command},
         delivered_per_s_steady: $by.on.delivered_per_s,
         delivery_lag_p99_ms: $by.on.lag_p99_ms,
         backlog_restart_events_per_s: ($backlog.restart.events_per_s // null | r(1)),
         backlog_restart_events: ($backlog.restart.events // null),
         backlog_outage_drained_after_s: ($backlog.outage.drained_after_s // null),
         backlog_outage_events: ($backlog.outage.events // null)}}' \
-  $(ls "$run"/rate-*.json | grep -v sink) >"$RESULT_JSON"
+  "$run"/rate-*.json >"$RESULT_JSON"
 
 f() { jq -r "$1" "$RESULT_JSON"; }
 {
@@ -488,17 +513,18 @@ f() { jq -r "$1" "$RESULT_JSON"; }
     echo "Flat out ($DEVICES × $INFLIGHT in flight, $FLAT_DURATION, the sink on the same 2 cores): off $(f '.figures.flat_out_commands_per_s_off') commands/s, on $(f '.figures.flat_out_commands_per_s_on') (on/off **$(f '.figures.flat_out_on_over_off')**); node CPU per command $(f '.figures.flat_out_cpu_us_off') / $(f '.figures.flat_out_cpu_us_on') µs; delivered $(f '.figures.flat_out_delivered_per_s') events/s, $(f '.figures.flat_out_pending_at_end') pending at the end; sink $(f '.flat_out.on.cpu_percent.sink')% of a core."
     echo
   fi
-  echo "| webhooks | round | commands/s | p50 ms | p99 ms | inside p99 ms | node CPU µs/command | ctx sw/command | commits/s | ms/commit | delivered/s | failed attempts/s | pending at end | node RSS MiB | sink CPU µs/event | errors | load 1 min |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| webhooks | round | commands/s | p50 ms | p99 ms | inside p99 ms | node CPU µs/command | ctx sw/command | commits/s | ms/commit | pages/commit | KiB written/command | delivered/s | failed attempts/s | pending at end | node RSS MiB | sink CPU µs/event | errors | load 1 min |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   jq -r 'def o: {off: 0, on: 1, down: 2}[.] // 3;
     .runs | sort_by(.round, (.variant | o))[]
-    | "| \(.variant) | \(.round) | \(.total.throughput | round) | \(.total.latency_ms.p50) | \(.total.latency_ms.p99) | \(.inside_node.commands.p99_ms // null | if . == null then "?" else (. * 10 | round / 10) end) | \(.node_costs.cpu_us_per_command // "?") | \(.node_costs.ctx_switches_per_command // "?") | \(.node_costs.commits_per_s // "?") | \(.node_costs.commit_ms_mean // "?") | \(.webhooks.delivered_per_s // "-") | \(.webhooks.failed_attempts_per_s // "-") | \(.webhooks.pending_at_end // "-") | \(.node_rss_kib_after_load // null | if . == null then "?" else (. / 1024 | round) end) | \(.webhooks.sink_cpu_us_per_event // "-") | \(.total.failed) | \(.host.loadavg_measure_start[0]) → \(.host.loadavg_end[0]) |"' "$RESULT_JSON"
+    | "| \(.variant) | \(.round) | \(.total.throughput | round) | \(.total.latency_ms.p50) | \(.total.latency_ms.p99) | \(.inside_node.commands.p99_ms // null | if . == null then "?" else (. * 10 | round / 10) end) | \(.node_costs.cpu_us_per_command // "?") | \(.node_costs.ctx_switches_per_command // "?") | \(.node_costs.commits_per_s // "?") | \(.node_costs.commit_ms_mean // "?") | \(.node_costs.wal_frames_per_commit // "?") | \(.node_costs.written_kib_per_command // "?") | \(.webhooks.delivered_per_s // "-") | \(.webhooks.failed_attempts_per_s // "-") | \(.webhooks.pending_at_end // "-") | \(.node_rss_kib_after_load // null | if . == null then "?" else (. / 1024 | round) end) | \(.webhooks.sink_cpu_us_per_event // "-") | \(.total.failed) | \(.host.loadavg_measure_start[0]) → \(.host.loadavg_end[0]) |"' "$RESULT_JSON"
   echo
   echo "- node CPU per command (median over rounds): off $(f '.figures.cpu_us_per_command.off') µs, on $(f '.figures.cpu_us_per_command.on') µs (**×$(f '.figures.cpu_on_over_off')**), receiver down $(f '.figures.cpu_us_per_command.down') µs (**×$(f '.figures.cpu_down_over_off')**)"
+  echo "- commits (median over rounds): off $(f '.figures.commit_ms_mean.off') ms each, $(f '.figures.wal_frames_per_commit.off') pages; on $(f '.figures.commit_ms_mean.on') ms, $(f '.figures.wal_frames_per_commit.on') pages; down $(f '.figures.commit_ms_mean.down') ms, $(f '.figures.wal_frames_per_commit.down') pages (pages: SQLite's log at the end of the load); written to storage per command: $(f '.figures.written_kib_per_command | "\(.off) / \(.on) / \(.down)"') KiB; command p50: $(f '.figures.p50_ms | "\(.off) / \(.on) / \(.down)"') ms"
   echo "- command p99 (loadgen, median over rounds): off $(f '.figures.p99_ms.off') ms, on $(f '.figures.p99_ms.on') ms (×$(f '.figures.p99_on_over_off')), down $(f '.figures.p99_ms.down') ms (×$(f '.figures.p99_down_over_off')); inside the node (admin.stats): $(f '.figures.inside_p99_ms | [.off, .on, .down] | map(if . == null then "?" else (. * 10 | round / 10 | tostring) end) | join(" / ")') ms"
   echo "- steady state (on): $(f '.figures.delivered_per_s_steady') events delivered/s; event time to arrival at the sink p50 $(f '.by_variant.on.lag_p50_ms') ms, p99 $(f '.figures.delivery_lag_p99_ms') ms; sink vs node: $(f '[.runs[] | select(.variant == "on") | .sink | "\(.unique) unique / \(.node_delivered_total) delivered, \(.duplicates) duplicates, \(.bad_signatures) bad signatures, \(.out_of_order) out of order"] | join("; ")')"
   if [ "$backlog_json" != null ]; then
-    echo "- backlog after an outage ($BACKLOG_DURATION at $RATE/s with the sink down, then the sink started): $(f '.backlog.outage | "\(.pending_at_start) pending, \(.events) events arrived, the last \(.last_arrival_after_s // 0 | . * 100 | round / 100) s after the sink started, \(.events_per_s // 0 | round) events/s first to last arrival (the retry waits: up to twice the outage), peak \(.peak_1s) in one second; \(.duplicates) duplicates, \(.out_of_order) out of order"')"
+    echo "- backlog after an outage ($BACKLOG_DURATION at $RATE/s with the sink down, then the sink started): $(f '.backlog.outage | "\(.pending_at_start) pending, \(.events) events arrived (and \(.late_events) later, of the node'\''s own timers), the last \(.last_arrival_after_s // 0 | . * 100 | round / 100) s after the sink started, \(.events_per_s // 0 | round) events/s first to last arrival (the retry waits: up to twice the outage), peak \(.peak_1s) in one second; \(.duplicates) duplicates, \(.out_of_order) out of order"')"
     echo "- backlog at a restart (the node restarted with the sink up; it reads the outbox at start): $(f '.backlog.restart | "\(.events) events in \(.arrival_span_s) s first to last arrival: **\(.events_per_s // 0 | round) events/s** (peak \(.peak_1s) in one second), the first \(.first_arrival_after_s // 0 | . * 100 | round / 100) s after the node was started; node CPU \(.node_cpu_us_per_event // 0 | round) µs per event from its start (recovery included); \(.duplicates) duplicates, \(.out_of_order) out of order"')"
   fi
   echo "- node log: $(f '[.runs | sort_by(.round, ({off: 0, on: 1, down: 2}[.variant] // 3))[] | "\(.variant)/\(.round): \(.node_log.internal_errors) 500s, \(.node_log.error_lines) errors, \(.node_log.other_warning_lines) other warnings, \(.node_log.webhook_attempt_failed_lines) webhook.attempt_failed"] | join("; ")')"

@@ -165,7 +165,7 @@ void log_failure(const webhook_record& row, int failures, const std::string& err
               log::kv("attempts", failures), log::kv("error", error),
               log::kv("retry_in_ms", retry_in.count()),
               log::kv("hint", "retried until --webhook-max-age; check that the receiver runs "
-                              "and answers 2xx within 5s"));
+                              "and answers 2xx within --webhook-timeout"));
 }
 
 void on_done(self_ptr self, std::uint64_t id, const http_result& res) {

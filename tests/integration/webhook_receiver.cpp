@@ -43,8 +43,7 @@ std::string webhook_request::header(const std::string& name) const {
 }
 
 bool signature_valid(const webhook_request& r, std::string_view secret) {
-  return r.header("X-Meetingd-Signature")
-         == "sha256=" + crypto::hmac_sha256_hex(secret, r.body);
+  return r.header("X-Meetingd-Signature") == "sha256=" + crypto::hmac_sha256_hex(secret, r.body);
 }
 
 std::optional<webhook_event> decode(const webhook_request& r) {
@@ -75,7 +74,8 @@ void webhook_receiver::start() {
   server->new_task_queue = [] { return new httplib::ThreadPool(32); };
   // An idle keep-alive connection holds a worker this long after stop().
   server->set_keep_alive_timeout(1);
-  server->set_read_timeout(5, 0);
+  // A client that sent half a request holds a worker this long after stop().
+  server->set_read_timeout(1, 0);
   int listen_fd = -1;
   server->set_socket_options([&listen_fd](int sock) {
     int yes = 1;
@@ -204,8 +204,9 @@ bool webhook_receiver::wait_for(const std::function<bool(const requests_t&)>& pr
     auto now = std::chrono::steady_clock::now();
     if (now >= until)
       return false;
-    changed_.wait_for(lock, std::min<std::chrono::steady_clock::duration>(
-                              until - now, std::chrono::milliseconds(50)));
+    changed_.wait_for(
+      lock,
+      std::min<std::chrono::steady_clock::duration>(until - now, std::chrono::milliseconds(50)));
   }
   return true;
 }

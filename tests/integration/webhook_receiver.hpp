@@ -34,7 +34,7 @@
 
 namespace httplib {
 class Server;
-}
+} // namespace httplib
 
 namespace meetingd::testing {
 
@@ -52,12 +52,8 @@ struct webhook_request {
   /// The first value of header `name` (any case), "" if absent.
   std::string header(const std::string& name) const;
   /// The event id of the X-Meetingd-Event-Id header.
-  std::string event_id() const {
-    return header("X-Meetingd-Event-Id");
-  }
-  bool delivered() const {
-    return answered >= 200 && answered < 300;
-  }
+  std::string event_id() const { return header("X-Meetingd-Event-Id"); }
+  bool delivered() const { return answered >= 200 && answered < 300; }
 };
 
 /// Whether X-Meetingd-Signature is `sha256=` and the lowercase hex of
@@ -78,9 +74,7 @@ public:
   webhook_receiver(const webhook_receiver&) = delete;
   webhook_receiver& operator=(const webhook_receiver&) = delete;
 
-  int port() const {
-    return port_;
-  }
+  int port() const { return port_; }
   /// http://127.0.0.1:<port><path>
   std::string url(const std::string& path = "/meetingd/hooks") const;
 

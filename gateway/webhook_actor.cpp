@@ -78,6 +78,21 @@ void start(self_ptr self, const std::string& key) {
   }
   if (!may_deliver(self, meeting))
     return; // started when the outbox read for its shard is in
+  auto& ep = st.endpoints[q.events.begin()->second.endpoint];
+  if (ep.paused) {
+    // A probe that went away (its shard moved, its events settled) leaves
+    // the place to this queue.
+    auto probe = st.queues.find(ep.probe);
+    bool probing = probe != st.queues.end() && probe->second.busy;
+    if (probing && ep.probe != key) {
+      if (!q.parked) {
+        q.parked = true;
+        ep.parked.push_back(key);
+      }
+      return; // goes when the probe gets through
+    }
+    ep.probe = key;
+  }
   q.busy = true;
   if (st.in_flight.size() >= st.cfg.max_in_flight) {
     st.waiting.push_back(key);
@@ -153,19 +168,87 @@ void settle_first(self_ptr self, const std::string& key, queue& q, webhook_statu
   start(self, key);
 }
 
-/// Logs a failed attempt: the first of an event, then at 2, 4, 8, ...
-/// attempts, so a receiver that is down for a day costs a few lines per
-/// event rather than one per retry.
-void log_failure(const webhook_record& row, int failures, const std::string& error,
-                 std::chrono::milliseconds retry_in) {
-  if ((failures & (failures - 1)) != 0)
+/// Counts a failed attempt against its URL and logs it: the first failure
+/// after a success, then a line a minute with the number since the last, so
+/// a receiver that is down for a day costs a few lines, not one per event.
+void note_failure(self_ptr self, const std::string& key, const webhook_record& row,
+                  const std::string& error) {
+  auto& ep = self->state.endpoints[row.endpoint];
+  ++ep.failures;
+  ++ep.unlogged;
+  auto now = std::chrono::steady_clock::now();
+  if (ep.failures == 1 || now - ep.logged_at >= std::chrono::minutes(1)) {
+    MD_LOG_WARN("webhook.attempt_failed", log::kv("url", row.endpoint),
+                log::kv("meeting", row.meeting), log::kv("event", row.id),
+                log::kv("type", row.type), log::kv("error", error),
+                log::kv("failed_attempts", ep.unlogged), log::kv("in_a_row", ep.failures),
+                log::kv("hint", "retried until --webhook-max-age; check that the receiver runs "
+                                "and answers 2xx within --webhook-timeout"));
+    ep.unlogged = 0;
+    ep.logged_at = now;
+  }
+  if (ep.failures >= webhook_actor_state::pause_after && !ep.paused) {
+    ep.paused = true;
+    ep.probe = key;
+  }
+}
+
+/// The URL took an event: every queue parked behind its probe goes again.
+void note_success(self_ptr self, const webhook_record& row) {
+  auto& st = self->state;
+  auto& ep = st.endpoints[row.endpoint];
+  if (ep.failures > 0)
+    MD_LOG_INFO("webhook.receiver_recovered", log::kv("url", row.endpoint),
+                log::kv("failed_in_a_row", ep.failures));
+  ep.failures = 0;
+  ep.paused = false;
+  ep.probe.clear();
+  auto parked = std::move(ep.parked);
+  ep.parked.clear();
+  for (auto& key : parked) {
+    auto it = st.queues.find(key);
+    if (it == st.queues.end())
+      continue;
+    it->second.parked = false;
+    start(self, key);
+  }
+}
+
+/// Gives up the first event of queue `key`: logged, counted, settled.
+void give_up_first(self_ptr self, const std::string& key, queue& q, std::string error) {
+  auto& row = q.events.begin()->second;
+  metrics::node().webhooks_given_up.add();
+  MD_LOG_ERROR("webhook.given_up", log::kv("meeting", row.meeting), log::kv("event", row.id),
+               log::kv("type", row.type), log::kv("url", row.endpoint),
+               log::kv("attempts", q.failures), log::kv("error", error),
+               log::kv("hint", "the event is kept in the webhook_failures view; the "
+                               "receiver must get it from there"));
+  settle_first(self, key, q, webhook_status::given_up, std::move(error));
+}
+
+/// The probe of a paused URL is done with (its event settled): the next
+/// parked queue probes; parked queues whose first event is past the max
+/// age give it up without an attempt.
+void after_probe(self_ptr self, const std::string& url, const std::string& error) {
+  auto& st = self->state;
+  auto& ep = st.endpoints[url];
+  if (!ep.paused)
     return;
-  MD_LOG_WARN("webhook.attempt_failed", log::kv("meeting", row.meeting), log::kv("event", row.id),
-              log::kv("type", row.type), log::kv("url", row.endpoint),
-              log::kv("attempts", failures), log::kv("error", error),
-              log::kv("retry_in_ms", retry_in.count()),
-              log::kv("hint", "retried until --webhook-max-age; check that the receiver runs "
-                              "and answers 2xx within --webhook-timeout"));
+  auto now = now_ms();
+  auto parked = std::move(ep.parked);
+  ep.parked.clear();
+  for (auto& key : parked) {
+    auto it = st.queues.find(key);
+    while (it != st.queues.end() && !it->second.events.empty()
+           && webhooks::expired(it->second.events.begin()->second, now, st.cfg)) {
+      give_up_first(self, key, it->second, error);
+      it = st.queues.find(key);
+    }
+    if (it == st.queues.end())
+      continue;
+    it->second.parked = false;
+    start(self, key); // the first becomes the probe, the rest park again
+  }
 }
 
 void on_done(self_ptr self, std::uint64_t id, const http_result& res) {
@@ -187,28 +270,29 @@ void on_done(self_ptr self, std::uint64_t id, const http_result& res) {
     MD_LOG_DEBUG("webhook.delivered", log::kv("meeting", row.meeting), log::kv("event", row.id),
                  log::kv("type", row.type), log::kv("url", row.endpoint),
                  log::kv("attempts", q.failures + 1), log::kv("status", res.status));
+    auto delivered = row;
     settle_first(self, key, q, webhook_status::delivered, {});
+    note_success(self, delivered);
     return;
   }
   m.webhook_failures.add();
   ++q.failures;
   auto error = webhooks::failure_of(res);
+  note_failure(self, key, row, error);
   auto now = now_ms();
   if (webhooks::expired(row, now, st.cfg)) {
-    m.webhooks_given_up.add();
-    MD_LOG_ERROR("webhook.given_up", log::kv("meeting", row.meeting), log::kv("event", row.id),
-                 log::kv("type", row.type), log::kv("url", row.endpoint),
-                 log::kv("attempts", q.failures), log::kv("error", error),
-                 log::kv("hint", "the event is kept in the webhook_failures view; the "
-                                 "receiver must get it from there"));
-    settle_first(self, key, q, webhook_status::given_up, std::move(error));
+    auto url = row.endpoint;
+    auto& ep = st.endpoints[url];
+    if (ep.probe == key)
+      ep.probe.clear();
+    give_up_first(self, key, q, error);
+    after_probe(self, url, error);
     return;
   }
   auto wait = webhooks::retry_wait(st.cfg, q.failures, st.rng);
   // One last attempt when the window closes, not a wait past it.
   auto left = std::chrono::milliseconds{row.at + st.cfg.max_age.count() - now};
   wait = std::max(std::chrono::milliseconds{0}, std::min(wait, left));
-  log_failure(row, q.failures, error, wait);
   row.last_error = std::move(error);
   self->delayed_send(self, wait, retry_atom::value, key);
 }
@@ -222,9 +306,16 @@ void on_retry(self_ptr self, const std::string& key) {
     st.queues.erase(it);
     return;
   }
-  auto& meeting = it->second.events.begin()->second.meeting;
-  if (st.shards && !st.shards->holds(st.shards->shard_of(meeting))) {
+  auto& q = it->second;
+  auto& first = q.events.begin()->second;
+  if (st.shards && !st.shards->holds(st.shards->shard_of(first.meeting))) {
     drop_queue(self, key);
+    return;
+  }
+  // Its URL failed for other meetings meanwhile: it waits for the probe.
+  if (auto& ep = st.endpoints[first.endpoint]; ep.paused && ep.probe != key) {
+    q.busy = false;
+    start(self, key);
     return;
   }
   if (st.in_flight.size() >= st.cfg.max_in_flight)

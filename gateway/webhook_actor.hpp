@@ -25,6 +25,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -55,13 +56,30 @@ struct webhook_actor_state {
     std::map<std::int64_t, webhook_record> events;
     int failures = 0;  // failed attempts of the first event
     bool busy = false; // an attempt in flight, waiting for a slot, or a retry waiting
+    bool parked = false; // its URL is failing: waits for the probe (endpoint::parked)
   };
+
+  /// One URL. While it keeps failing, one queue at a time (the probe) tries
+  /// it, on that queue's backoff; the others wait parked, so a receiver that
+  /// is down costs an attempt per backoff step, not one per meeting.
+  struct endpoint {
+    int failures = 0;       // failed attempts in a row, across meetings
+    bool paused = false;    // failures >= pause_after: only the probe goes
+    std::string probe;      // the queue whose attempts probe the URL
+    std::vector<std::string> parked;
+    /// Failure lines: the first of a run, then one a minute with the count.
+    std::uint64_t unlogged = 0;
+    std::chrono::steady_clock::time_point logged_at{};
+  };
+  /// Failed attempts in a row after which a URL is probed by one queue only.
+  static constexpr int pause_after = 3;
 
   webhooks::settings cfg;
   store_actor store;
   /// Several nodes: this node delivers the events of the shards it holds.
   std::shared_ptr<shard_map> shards;
   std::unordered_map<std::string, queue> queues; // by queue_key
+  std::unordered_map<std::string, endpoint> endpoints; // by URL
   /// Every event held (by row_key), from when it comes in until its outcome
   /// is committed: nothing is queued twice, whichever way it came.
   std::unordered_set<std::string> held;

@@ -36,7 +36,7 @@ struct settings {
   std::size_t max_in_flight = 32;
   /// Events held in memory for delivery; the rest wait in the outbox and
   /// are picked up as these drain.
-  std::size_t max_held = 100000;
+  std::size_t max_held = 20000; // ~1.1 KiB each
   /// How often the outbox is read again for events this node does not hold
   /// (more than max_held, or of shards it adopted).
   std::chrono::milliseconds rescan_interval = std::chrono::seconds(10);

@@ -293,6 +293,14 @@ SELECT account, failures,
 // meeting: a pending event outlives the meeting's rows. `body` is the exact
 // JSON that is sent; only webhook_failures shows it, for an operator to hand
 // an event given up to the backend by other means.
+//
+// A rowid table, unlike the meeting tables: its rows are written in commit
+// order and settled soon after, so they go to the end of the table and a
+// commit touches few pages. Keyed by (endpoint, meeting, seq) as a WITHOUT
+// ROWID table, each event landed on a random page (meeting ids are random)
+// with its body, and its settling dirtied that page again: commits grew
+// from 15 to 56 pages and the command p99 fourfold (docs/benchmarks.md,
+// "Webhooks").
 std::string v5_webhooks() {
   std::string s = R"sql(
 ALTER TABLE meetings ADD COLUMN next_event INTEGER NOT NULL DEFAULT 1;
@@ -315,8 +323,8 @@ CREATE TABLE webhook_outbox (
   attempts   INTEGER NOT NULL DEFAULT 0,
   last_error TEXT NOT NULL DEFAULT '',    -- of the last failed attempt
   settled_at INTEGER NOT NULL DEFAULT 0,  -- delivered or given up
-  PRIMARY KEY (endpoint, meeting, seq)
-) WITHOUT ROWID;
+  UNIQUE (endpoint, meeting, seq)
+);
 -- What is still to send, in the order it is sent; settled events by age, to prune.
 CREATE INDEX webhook_outbox_pending ON webhook_outbox (at, meeting, seq, endpoint)
   WHERE status = 'pending';

@@ -866,6 +866,44 @@ TEST(webhook_kill, events_from_before_and_after_a_restart_go_out_in_one_order) {
   EXPECT_EQ(all.size(), expected.size()) << describe(all);
 }
 
+// A receiver that is down while many meetings have events: after a few
+// failed attempts in a row one meeting probes the URL on its backoff and the
+// others wait, so the node does not try every meeting's event over and over
+// (nor log each); once the receiver is back, every event arrives, in order.
+TEST(webhook_down, a_failing_url_is_probed_by_one_meeting_and_all_go_when_it_answers) {
+  webhook_receiver receiver;
+  receiver.stop(); // the port is closed: every attempt fails to connect
+  cluster c{with_webhooks(store_kind::sqlite, {receiver.url()})};
+  c.start_node();
+  auto alice = c.logged_in("alice-phone", "alice");
+  constexpr int meetings = 8;
+  for (int i = 0; i < meetings; ++i) {
+    auto id = "down-" + std::to_string(i);
+    start_meeting(*alice, {}, {{"meeting", id}});
+    ASSERT_EQ(code_of(alice->request("meeting.end", {{"meeting", id}})), 0);
+  }
+  // created, joined, left, ended for each.
+  std::vector<std::string> ids;
+  for (int i = 0; i < meetings; ++i)
+    for (int seq = 1; seq <= 4; ++seq)
+      ids.push_back("down-" + std::to_string(i) + "." + std::to_string(seq));
+  // Without the probe, each meeting would try again after ~0.75, 2.25 and
+  // 5.25 s: some 30 attempts by now. A slower machine only makes fewer.
+  std::this_thread::sleep_for(6s);
+  auto failed = metric(c, "meetingd_webhook_failed_attempts_total");
+  EXPECT_GE(failed, 3);
+  EXPECT_LT(failed, 20) << c.node_log();
+  auto lines = lines_with(c.node_log(), "webhook.attempt_failed");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 1) << lines;
+
+  receiver.start();
+  ASSERT_TRUE(receiver.wait_for([&](auto& all) { return all_delivered(all, ids); }, 40s))
+    << describe(receiver.requests()) << c.node_log();
+  auto all = receiver.requests();
+  EXPECT_TRUE(in_order(all));
+  EXPECT_NE(c.node_log().find("webhook.receiver_recovered"), std::string::npos) << c.node_log();
+}
+
 // (f) Bad webhook options stop the node at start with one line naming them.
 TEST(webhook_options, bad_ones_stop_the_node_with_one_line) {
   std::map<std::string, std::string> good_env{

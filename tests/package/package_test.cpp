@@ -520,9 +520,10 @@ static void alert_rules_check_and_pass_their_tests(const deb_package& pkg) {
     std::regex fires{"alertname: " + name + "\n +exp_alerts:\n +- exp_labels: \\{severity: "};
     EXPECT_TRUE(std::regex_search(tests, fires)) << name << " is never shown to fire";
   }
-  EXPECT_EQ(alerts, 7);
+  EXPECT_EQ(alerts, 8);
   for (auto name : {"MeetingdDown", "MeetingdNotReady", "MeetingdBrokerDisconnected",
-                    "MeetingdCommitLatencyHigh", "MeetingdRtcFailures", "MeetingdServerErrors"})
+                    "MeetingdCommitLatencyHigh", "MeetingdRtcFailures", "MeetingdServerErrors",
+                    "MeetingdWebhooksGivenUp"})
     EXPECT_NE(rules.find(std::string{"- alert: "} + name + "\n"), std::string::npos) << name;
 }
 

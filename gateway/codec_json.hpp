@@ -15,6 +15,7 @@
 #pragma once
 
 #include "actors/core/protocol.hpp"
+#include "actors/core/webhook_event.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -95,6 +96,7 @@ template <> inline constexpr auto parser<participant_status> = &parse_participan
 template <> inline constexpr auto parser<invitation_status> = &parse_invitation_status;
 template <> inline constexpr auto parser<meeting_status> = &parse_meeting_status;
 template <> inline constexpr auto parser<sdk_event> = &parse_sdk_event;
+template <> inline constexpr auto parser<webhook_type> = &parse_webhook_type;
 
 template <class E>
 std::optional<E> parse_as(std::string_view x) {
@@ -124,6 +126,31 @@ template <class T>
 struct is_vector : std::false_type {};
 template <class T>
 struct is_vector<std::vector<T>> : std::true_type {};
+
+/// Lists the wire carries as an object of user -> value, in the list's
+/// order: a create's invitation outcomes, a call record's seconds.
+template <class T>
+struct is_keyed_list : std::false_type {};
+template <>
+struct is_keyed_list<std::vector<proto::invite_outcome>> : std::true_type {};
+template <>
+struct is_keyed_list<std::vector<std::pair<std::string, std::int64_t>>> : std::true_type {};
+
+/// The key and the value of an entry of a keyed list.
+template <class E>
+auto& entry_key(E& e) {
+  if constexpr (std::is_same_v<std::remove_const_t<E>, proto::invite_outcome>)
+    return e.user;
+  else
+    return e.first;
+}
+template <class E>
+auto& entry_value(E& e) {
+  if constexpr (std::is_same_v<std::remove_const_t<E>, proto::invite_outcome>)
+    return e.status;
+  else
+    return e.second;
+}
 
 /// Writes the members of one object.
 class members_out {
@@ -167,10 +194,10 @@ public:
       return std::isfinite(x) ? x : 0.0; // JSON has no NaN or infinity
     } else if constexpr (std::is_enum_v<T>) {
       return to_string(x);
-    } else if constexpr (std::is_same_v<T, std::vector<proto::invite_outcome>>) {
-      ojson j = ojson::object(); // user -> outcome, in the order given
-      for (const auto& o : x)
-        j[o.user] = o.status;
+    } else if constexpr (is_keyed_list<T>::value) {
+      ojson j = ojson::object(); // in the order given
+      for (const auto& e : x)
+        j[entry_key(e)] = value(entry_value(e));
       return j;
     } else if constexpr (is_vector<T>::value) {
       ojson j = ojson::array();
@@ -266,13 +293,14 @@ public:
         x = *e;
       else
         ok_ = false;
-    } else if constexpr (std::is_same_v<T, std::vector<proto::invite_outcome>>) {
+    } else if constexpr (is_keyed_list<T>::value) {
       if (!v.is_object())
         return void(ok_ = false);
       for (auto it = v.begin(); it != v.end(); ++it) {
-        proto::invite_outcome o{it.key(), {}};
-        read(*it, o.status);
-        x.push_back(std::move(o));
+        typename T::value_type e{};
+        entry_key(e) = it.key();
+        read(*it, entry_value(e));
+        x.push_back(std::move(e));
       }
     } else if constexpr (is_vector<T>::value) {
       if (!v.is_array())

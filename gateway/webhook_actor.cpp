@@ -56,6 +56,15 @@ void drop_queue(self_ptr self, const std::string& key) {
   update_gauge(self);
 }
 
+/// Drops queue `key` if its meeting's shard went to another node (true).
+bool moved_away(self_ptr self, const std::string& key, const std::string& meeting) {
+  auto& st = self->state;
+  if (!st.shards || st.shards->holds(st.shards->shard_of(meeting)))
+    return false;
+  drop_queue(self, key);
+  return true;
+}
+
 void send_first(self_ptr self, const std::string& key);
 
 /// Starts the next attempt of queue `key` if it has an event and may go.
@@ -72,10 +81,8 @@ void start(self_ptr self, const std::string& key) {
     return;
   }
   auto& meeting = q.events.begin()->second.meeting;
-  if (st.shards && !st.shards->holds(st.shards->shard_of(meeting))) {
-    drop_queue(self, key);
+  if (moved_away(self, key, meeting))
     return;
-  }
   if (!may_deliver(self, meeting))
     return; // started when the outbox read for its shard is in
   auto& ep = st.endpoints[q.events.begin()->second.endpoint];
@@ -128,12 +135,8 @@ void fill_slot(self_ptr self) {
     auto it = st.queues.find(key);
     if (it == st.queues.end() || it->second.events.empty())
       continue;
-    auto& meeting = it->second.events.begin()->second.meeting;
-    if (st.shards && !st.shards->holds(st.shards->shard_of(meeting))) {
-      drop_queue(self, key);
-      continue;
-    }
-    send_first(self, key);
+    if (!moved_away(self, key, it->second.events.begin()->second.meeting))
+      send_first(self, key);
   }
 }
 
@@ -297,31 +300,14 @@ void on_done(self_ptr self, std::uint64_t id, const http_result& res) {
   self->delayed_send(self, wait, retry_atom::value, key);
 }
 
+/// The wait of queue `key` is over: it starts again as any queue does (its
+/// shard may have moved, its URL may be probed by another meeting now).
 void on_retry(self_ptr self, const std::string& key) {
-  auto& st = self->state;
-  auto it = st.queues.find(key);
-  if (it == st.queues.end())
+  auto it = self->state.queues.find(key);
+  if (it == self->state.queues.end())
     return;
-  if (it->second.events.empty()) {
-    st.queues.erase(it);
-    return;
-  }
-  auto& q = it->second;
-  auto& first = q.events.begin()->second;
-  if (st.shards && !st.shards->holds(st.shards->shard_of(first.meeting))) {
-    drop_queue(self, key);
-    return;
-  }
-  // Its URL failed for other meetings meanwhile: it waits for the probe.
-  if (auto& ep = st.endpoints[first.endpoint]; ep.paused && ep.probe != key) {
-    q.busy = false;
-    start(self, key);
-    return;
-  }
-  if (st.in_flight.size() >= st.cfg.max_in_flight)
-    st.waiting.push_back(key);
-  else
-    send_first(self, key);
+  it->second.busy = false;
+  start(self, key);
 }
 
 /// Takes a row in unless it is held already or there is no room for it.
